@@ -1,0 +1,38 @@
+# pg_dataspace: PGXS build
+#
+#   make && make install          build and install the extension (and agent)
+#   make installcheck             pg_regress against a throw-away instance
+#   make tapcheck                 TAP tests (test/t/*.pl), PostgreSQL::Test::Cluster
+#
+# The control file's default_version is the one source of the version.
+
+EXTENSION = pg_dataspace
+EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\(.*\)'/\1/p" $(EXTENSION).control)
+
+MODULE_big = pg_dataspace
+OBJS = \
+	src/pg_dataspace.o \
+	src/guc.o
+
+DATA = $(EXTENSION)--$(EXTVERSION).sql
+
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=./tmp_check
+PROVE_TESTS = test/t/*.pl
+EXTRA_CLEAN = tmp_check results regression.diffs regression.out log
+
+PG_CPPFLAGS = -I$(srcdir)/src
+SHLIB_LINK = -lcrypto
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# Run only the TAP tests (the PGXS installcheck target runs pg_regress first
+# and stops at its first failure; tools/test.sh runs the two separately).
+.PHONY: tapcheck regresscheck
+tapcheck:
+	$(prove_installcheck)
+
+regresscheck:
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)

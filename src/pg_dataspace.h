@@ -1,0 +1,28 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_dataspace.h
+ *		Declarations shared by the backend parts of pg_dataspace.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_DATASPACE_H
+#define PG_DATASPACE_H
+
+#include "postgres.h"
+
+/* guc.c */
+typedef enum DataspaceMode
+{
+	DATASPACE_MODE_NODE,
+	DATASPACE_MODE_HUB
+} DataspaceMode;
+
+extern int	dataspace_mode;
+extern char *dataspace_node_name;
+extern char *dataspace_key_file;
+extern char *dataspace_database;
+extern int	dataspace_sealer_naptime;
+
+extern void dataspace_define_gucs(void);
+
+#endif							/* PG_DATASPACE_H */

@@ -1,0 +1,78 @@
+#!/bin/bash
+# Run every pg_dataspace test: build with -Wall -Werror, install, then run
+# pg_regress and the TAP tests as the postgres user against throw-away
+# clusters.  Exits non-zero on any failure; the last line is
+# "N passed, M failed" summed over every runner.
+#
+# Usage: tools/test.sh            (as root on Debian 12; installs what it needs)
+set -u
+set -o pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+PG_BINDIR=/usr/lib/postgresql/15/bin
+export PATH="$PG_BINDIR:$PATH"
+
+passed=0
+failed=0
+status=0
+
+note() { printf '\n=== %s\n' "$*"; }
+
+if [ "$(id -u)" -eq 0 ]; then
+	"$root/tools/install-deps.sh" || { echo "install-deps failed"; echo "0 passed, 1 failed"; exit 1; }
+	as_pg() { runuser -u postgres -- "$@"; }
+else
+	as_pg() { "$@"; }
+fi
+
+note "build (-Wall -Werror)"
+make -C "$root" -s clean >/dev/null 2>&1
+if ! make -C "$root" -s COPT="-Wall -Werror" >/dev/null || ! make -C "$root" -s install >/dev/null; then
+	make -C "$root" COPT="-Wall -Werror" 2>&1 | tail -30
+	echo "build failed"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+echo "built and installed"
+
+# The servers run as postgres: test in a copy of the tree it owns.
+work=$(mktemp -d /tmp/pg_dataspace-test.XXXXXX)
+cp -a "$root/." "$work/"
+rm -rf "$work/.git"
+[ "$(id -u)" -eq 0 ] && chown -R postgres: "$work"
+trap 'rm -rf "$work"' EXIT
+
+note "pg_regress"
+as_pg make -C "$work" -s regresscheck >"$work/regress.log" 2>&1
+rc=$?
+grep -E '\.\.\. ' "$work/regress.log" || true
+p=$(grep -cE '\.\.\. ok' "$work/regress.log")
+f=$(grep -cE '\.\.\. (FAILED|failed)' "$work/regress.log")
+if [ "$rc" -ne 0 ]; then
+	status=1
+	[ "$f" -eq 0 ] && f=1
+	tail -20 "$work/regress.log"
+	[ -f "$work/regression.diffs" ] && head -200 "$work/regression.diffs"
+fi
+passed=$((passed + p)); failed=$((failed + f))
+
+note "TAP (prove)"
+as_pg make -C "$work" -s tapcheck PROVE_FLAGS="--verbose --timer" >"$work/tap.log" 2>&1
+rc=$?
+grep -E '^(t/|test/t/|\[[0-9:]+\] )|^(not )?ok ' "$work/tap.log" | grep -vE '^ok ' || true
+p=$(grep -cE '^ *ok [0-9]+' "$work/tap.log")
+f=$(grep -cE '^ *not ok [0-9]+' "$work/tap.log")
+grep -E '^(Files=|Result:)' "$work/tap.log" || true
+if [ "$rc" -ne 0 ]; then
+	status=1
+	[ "$f" -eq 0 ] && f=1
+	grep -E '^#' "$work/tap.log" | tail -40
+	for l in "$work"/tmp_check/log/*.log; do
+		[ -f "$l" ] && { echo "--- $l"; tail -30 "$l"; }
+	done
+fi
+passed=$((passed + p)); failed=$((failed + f))
+
+echo
+echo "$passed passed, $failed failed"
+exit $status
