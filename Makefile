@@ -12,7 +12,8 @@ EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\(.*\)'
 MODULE_big = pg_dataspace
 OBJS = \
 	src/pg_dataspace.o \
-	src/guc.o
+	src/guc.o \
+	src/seal.o
 
 DATA = $(EXTENSION)--$(EXTVERSION).sql
 
