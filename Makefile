@@ -13,11 +13,18 @@ MODULE_big = pg_dataspace
 OBJS = \
 	src/pg_dataspace.o \
 	src/guc.o \
-	src/seal.o
+	src/seal.o \
+	src/util.o \
+	src/keys.o \
+	src/ingest.o \
+	src/sealstore.o \
+	src/sealer.o \
+	src/verify.o
 
 DATA = $(EXTENSION)--$(EXTVERSION).sql
 
-REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+# in dependency order: later files use the twins and assets of earlier ones
+REGRESS = install node twin_asset point seal tamper retention_keys privileges
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=./tmp_check
 PROVE_TESTS = test/t/*.pl
 EXTRA_CLEAN = tmp_check results regression.diffs regression.out log

@@ -1,5 +1,485 @@
 /* pg_dataspace--0.1.sql */
 
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION pg_dataspace" to load this file. \quit
 
+/*
+ * Group roles are cluster-wide: create them only if they do not exist yet,
+ * and never drop them (another database of the cluster may use them).
+ */
+DO $roles$
+DECLARE
+	r text;
+BEGIN
+	FOREACH r IN ARRAY ARRAY['dataspace_reader', 'dataspace_writer', 'dataspace_admin']
+	LOOP
+		IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) r) THEN
+			EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+		END IF;
+	END LOOP;
+END
+$roles$;
+
 REVOKE ALL ON SCHEMA dataspace FROM PUBLIC;
+GRANT USAGE ON SCHEMA dataspace TO dataspace_reader, dataspace_writer, dataspace_admin;
+
+---------------------------------------------------------------------------
+-- Node identity and keys
+---------------------------------------------------------------------------
+
+/*
+ * The node's identity: one row, created on first use, never by this
+ * script.  The binding columns record the database system and database it
+ * was created in (or adopted by), so that a copy is recognised.
+ */
+CREATE TABLE dataspace.node (
+	node_id uuid PRIMARY KEY,
+	name text NOT NULL CHECK (name OPERATOR(pg_catalog.<>) ''),
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	system_identifier text NOT NULL,
+	database_oid oid NOT NULL,
+	database_name name NOT NULL,
+	singleton boolean NOT NULL DEFAULT true UNIQUE CHECK (singleton)
+);
+
+/*
+ * Signing keys.  The private key is stored wrapped (AES-256-GCM) under the
+ * key in dataspace.key_file; this table is readable by superusers only.
+ */
+CREATE TABLE dataspace.node_key (
+	key_id bytea PRIMARY KEY CHECK (pg_catalog.length(key_id) OPERATOR(pg_catalog.=) 32),
+	node_id uuid NOT NULL REFERENCES dataspace.node (node_id),
+	algorithm text NOT NULL DEFAULT 'ed25519' CHECK (algorithm OPERATOR(pg_catalog.=) 'ed25519'),
+	public_key bytea NOT NULL CHECK (pg_catalog.length(public_key) OPERATOR(pg_catalog.=) 32),
+	wrapped_private_key bytea NOT NULL,
+	created_at timestamptz NOT NULL,
+	retired_at timestamptz,
+	previous_key_id bytea REFERENCES dataspace.node_key (key_id),
+	announcement bytea,
+	announcement_signature bytea,
+	revoked_at timestamptz,
+	compromised_since timestamptz,
+	revocation_reason text,
+	revocation bytea,
+	revocation_signature bytea,
+	revocation_key_id bytea
+);
+
+CREATE UNIQUE INDEX node_key_one_current ON dataspace.node_key ((true))
+	WHERE retired_at IS NULL;
+
+/* What anyone allowed to read the node may know of its keys. */
+CREATE VIEW dataspace.node_public_key AS
+	SELECT key_id, algorithm, public_key, created_at, retired_at,
+		   previous_key_id, announcement, announcement_signature,
+		   revoked_at, compromised_since, revocation_reason
+	  FROM dataspace.node_key;
+
+---------------------------------------------------------------------------
+-- Twins and assets
+---------------------------------------------------------------------------
+
+CREATE TABLE dataspace.twin (
+	id uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+	name text NOT NULL CHECK (name OPERATOR(pg_catalog.<>) ''),
+	model jsonb,
+	parent_id uuid REFERENCES dataspace.twin (id),
+	properties jsonb NOT NULL DEFAULT '{}'
+		CHECK (pg_catalog.jsonb_typeof(properties) OPERATOR(pg_catalog.=) 'object'),
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+CREATE INDEX twin_parent_idx ON dataspace.twin (parent_id);
+
+CREATE TABLE dataspace.asset (
+	id uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+	twin_id uuid NOT NULL REFERENCES dataspace.twin (id),
+	name text NOT NULL CHECK (name OPERATOR(pg_catalog.<>) ''),
+	kind text NOT NULL CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['stream', 'package'])),
+	value_type text NOT NULL DEFAULT 'double'
+		CHECK (value_type OPERATOR(pg_catalog.=) 'double'),
+	unit text,
+	visibility text NOT NULL DEFAULT 'private'
+		CHECK (visibility OPERATOR(pg_catalog.=) ANY (ARRAY['private', 'public'])),
+	description text,
+	tags text[] NOT NULL DEFAULT '{}',
+	node_id uuid NOT NULL,
+	seal_max_points integer NOT NULL DEFAULT 10000
+		CHECK (seal_max_points OPERATOR(pg_catalog.>=) 1 AND seal_max_points OPERATOR(pg_catalog.<=) 1000000),
+	seal_min_points integer NOT NULL DEFAULT 1
+		CHECK (seal_min_points OPERATOR(pg_catalog.>=) 1),
+	seal_max_delay interval NOT NULL DEFAULT '0'
+		CHECK (seal_max_delay OPERATOR(pg_catalog.>=) '0'::interval),
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	UNIQUE (twin_id, name)
+);
+
+CREATE INDEX asset_twin_idx ON dataspace.asset (twin_id);
+
+---------------------------------------------------------------------------
+-- Points, the pending queue and seals
+---------------------------------------------------------------------------
+
+CREATE SEQUENCE dataspace.point_seq;
+CREATE SEQUENCE dataspace.batch_seq;
+CREATE SEQUENCE dataspace.seal_id_seq;
+
+CREATE FUNCTION dataspace.current_batch() RETURNS bigint
+	AS 'MODULE_PATHNAME', 'dataspace_current_batch'
+	LANGUAGE C STABLE STRICT;
+
+CREATE FUNCTION dataspace.point_asset_ok(asset uuid) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'dataspace_point_asset_ok'
+	LANGUAGE C STABLE STRICT;
+
+/*
+ * One row per data point of a local stream asset.  seq comes from a
+ * sequence (unique and increasing per asset; gaps allowed), batch_id tags
+ * the points of one transaction so that the sealer can find them.  Both
+ * defaults keep COPY on its batched path (nextval and a STABLE function).
+ * There is deliberately no per-row trigger: see docs/architecture.md.
+ */
+CREATE TABLE dataspace.point (
+	asset_id uuid NOT NULL,
+	seq bigint NOT NULL DEFAULT pg_catalog.nextval('dataspace.point_seq'::pg_catalog.regclass),
+	ts timestamptz NOT NULL,
+	value double precision NOT NULL,
+	batch_id bigint NOT NULL DEFAULT dataspace.current_batch(),
+	CONSTRAINT point_pkey PRIMARY KEY (asset_id, seq),
+	CONSTRAINT point_ts_finite
+		CHECK (ts OPERATOR(pg_catalog.>) '-infinity' AND ts OPERATOR(pg_catalog.<) 'infinity'),
+	CONSTRAINT point_value_finite
+		CHECK (value OPERATOR(pg_catalog.>) '-Infinity'::float8 AND value OPERATOR(pg_catalog.<) 'Infinity'::float8),
+	CONSTRAINT point_asset_is_local_stream CHECK (dataspace.point_asset_ok(asset_id))
+);
+
+CREATE INDEX point_batch_brin ON dataspace.point USING brin (batch_id);
+CREATE INDEX point_ts_brin ON dataspace.point USING brin (ts);
+
+/* Batches queued at insert time by the statement trigger. */
+CREATE TABLE dataspace.pending_batch (
+	batch_id bigint PRIMARY KEY,
+	queued_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+/* Parts of batches the sealer holds back to seal them together later. */
+CREATE TABLE dataspace.pending_run (
+	asset_id uuid NOT NULL,
+	batch_id bigint NOT NULL,
+	first_seq bigint NOT NULL,
+	last_seq bigint NOT NULL,
+	points bigint NOT NULL,
+	queued_at timestamptz NOT NULL,
+	PRIMARY KEY (asset_id, batch_id)
+);
+
+CREATE TABLE dataspace.seal (
+	id bigint PRIMARY KEY DEFAULT pg_catalog.nextval('dataspace.seal_id_seq'::pg_catalog.regclass),
+	asset_id uuid NOT NULL,
+	node_id uuid NOT NULL,
+	chain_pos bigint NOT NULL,
+	batch_ids bigint[] NOT NULL,
+	first_seq bigint NOT NULL,
+	last_seq bigint NOT NULL,
+	point_count bigint NOT NULL,
+	min_ts timestamptz NOT NULL,
+	max_ts timestamptz NOT NULL,
+	merkle_root bytea NOT NULL,
+	prev_hash bytea NOT NULL,
+	seal_hash bytea NOT NULL,
+	blinding_seed bytea NOT NULL,
+	algorithm text NOT NULL DEFAULT 'ed25519',
+	key_id bytea NOT NULL,
+	signature bytea NOT NULL,
+	sealed_at timestamptz NOT NULL,
+	UNIQUE (asset_id, chain_pos)
+);
+
+CREATE INDEX seal_asset_ts_idx ON dataspace.seal (asset_id, min_ts, max_ts);
+
+/* Signed records of retention: which sealed runs had their points dropped. */
+CREATE TABLE dataspace.retention (
+	id bigserial PRIMARY KEY,
+	asset_id uuid NOT NULL,
+	through_chain_pos bigint NOT NULL,
+	before timestamptz NOT NULL,
+	dropped_at timestamptz NOT NULL,
+	points_dropped bigint NOT NULL,
+	key_id bytea NOT NULL,
+	message bytea NOT NULL,
+	signature bytea NOT NULL
+);
+
+---------------------------------------------------------------------------
+-- Triggers
+---------------------------------------------------------------------------
+
+CREATE FUNCTION dataspace.point_queue_trigger() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'dataspace_point_queue_trigger'
+	LANGUAGE C;
+
+CREATE FUNCTION dataspace.refuse_change_trigger() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'dataspace_refuse_change_trigger'
+	LANGUAGE C;
+
+CREATE TRIGGER point_queue AFTER INSERT ON dataspace.point
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.point_queue_trigger();
+
+/*
+ * Append-only guards.  Ordinary triggers on purpose: a superuser with
+ * session_replication_role = replica can still change rows, and then
+ * verification must say so.
+ */
+CREATE TRIGGER point_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON dataspace.point
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
+CREATE TRIGGER seal_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON dataspace.seal
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
+CREATE TRIGGER retention_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON dataspace.retention
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
+CREATE TRIGGER node_key_no_truncate BEFORE DELETE OR TRUNCATE ON dataspace.node_key
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
+
+CREATE FUNCTION dataspace.node_id() RETURNS uuid
+	AS 'MODULE_PATHNAME', 'dataspace_node_id'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+/* Twin tree: refuse cycles, also against concurrent re-parenting. */
+CREATE FUNCTION dataspace.twin_check_trigger() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	cur uuid;
+	depth integer := 0;
+BEGIN
+	IF NEW.name IS NULL OR NEW.name OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'twin name must not be empty'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF pg_catalog.jsonb_typeof(NEW.properties) OPERATOR(pg_catalog.<>) 'object' THEN
+		RAISE EXCEPTION 'properties of twin "%" must be a JSON object', NEW.name
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = pg_catalog.format('The value given is a JSON %s.',
+											 pg_catalog.jsonb_typeof(NEW.properties));
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+		NEW.updated_at := pg_catalog.now();
+		IF NEW.id OPERATOR(pg_catalog.<>) OLD.id THEN
+			RAISE EXCEPTION 'cannot change the id of twin "%"', OLD.name
+				USING ERRCODE = 'feature_not_supported',
+					  DETAIL = 'Assets and child twins refer to a twin by its id.';
+		END IF;
+	END IF;
+	/*
+	 * Walk up from the new parent, locking each ancestor: a concurrent
+	 * re-parenting of one of them either waits for us or makes us wait,
+	 * and under REPEATABLE READ a concurrently changed ancestor raises a
+	 * serialization failure instead of being read from a stale snapshot.
+	 */
+	cur := NEW.parent_id;
+	WHILE cur IS NOT NULL LOOP
+		IF cur OPERATOR(pg_catalog.=) NEW.id THEN
+			RAISE EXCEPTION 'twin "%" cannot be its own ancestor', NEW.name
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = pg_catalog.format('Making %s the parent of %s would create a cycle.',
+												 NEW.parent_id, NEW.id),
+					  HINT = 'Choose a parent that is not a descendant of this twin.';
+		END IF;
+		depth := depth OPERATOR(pg_catalog.+) 1;
+		IF depth OPERATOR(pg_catalog.>) 1000 THEN
+			RAISE EXCEPTION 'twin hierarchy is deeper than 1000 levels'
+				USING ERRCODE = 'program_limit_exceeded',
+					  DETAIL = pg_catalog.format('Walking up from twin %s did not reach a root.', NEW.id);
+		END IF;
+		SELECT t.parent_id INTO cur FROM dataspace.twin t
+		 WHERE t.id OPERATOR(pg_catalog.=) cur FOR SHARE;
+	END LOOP;
+	RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER twin_check BEFORE INSERT OR UPDATE ON dataspace.twin
+	FOR EACH ROW EXECUTE FUNCTION dataspace.twin_check_trigger();
+
+/* Assets: fill in the providing node, keep identity columns fixed. */
+CREATE FUNCTION dataspace.asset_check_trigger() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
+		IF NEW.name IS NULL OR NEW.name OPERATOR(pg_catalog.=) '' THEN
+			RAISE EXCEPTION 'asset name must not be empty'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF NEW.kind IS NULL OR NEW.kind OPERATOR(pg_catalog.<>) ALL (ARRAY['stream', 'package']) THEN
+			RAISE EXCEPTION 'invalid asset kind "%"', NEW.kind
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'An asset is a stream of data points or a package (a document or file).',
+					  HINT = 'Use ''stream'' or ''package''.';
+		END IF;
+		IF NEW.visibility OPERATOR(pg_catalog.<>) ALL (ARRAY['private', 'public']) THEN
+			RAISE EXCEPTION 'invalid visibility "%" for asset "%"', NEW.visibility, NEW.name
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'Private assets stay on this node; public assets are listed in the hub''s catalog.',
+					  HINT = 'Use ''private'' or ''public''.';
+		END IF;
+		IF NEW.value_type OPERATOR(pg_catalog.<>) 'double' THEN
+			RAISE EXCEPTION 'unsupported value type "%" for asset "%"', NEW.value_type, NEW.name
+				USING ERRCODE = 'feature_not_supported',
+					  DETAIL = 'Points of stream assets hold double precision values.',
+					  HINT = 'Use ''double''.';
+		END IF;
+		IF NEW.seal_max_points OPERATOR(pg_catalog.<) 1 OR NEW.seal_max_points OPERATOR(pg_catalog.>) 1000000 OR NEW.seal_min_points OPERATOR(pg_catalog.<) 1
+		   OR NEW.seal_max_delay OPERATOR(pg_catalog.<) '0'::interval THEN
+			RAISE EXCEPTION 'invalid sealing settings for asset "%"', NEW.name
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = pg_catalog.format('seal_max_points is %s, seal_min_points %s, seal_max_delay %s.',
+												 NEW.seal_max_points, NEW.seal_min_points, NEW.seal_max_delay),
+					  HINT = 'seal_max_points must lie between 1 and 1000000, seal_min_points be at least 1, seal_max_delay not negative.';
+		END IF;
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+		IF NEW.node_id IS NULL THEN
+			NEW.node_id := dataspace.node_id();
+		END IF;
+		RETURN NEW;
+	END IF;
+	IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+		IF EXISTS (SELECT FROM dataspace.seal s WHERE s.asset_id OPERATOR(pg_catalog.=) OLD.id)
+		   OR EXISTS (SELECT FROM dataspace.point p WHERE p.asset_id OPERATOR(pg_catalog.=) OLD.id) THEN
+			RAISE EXCEPTION 'cannot delete asset "%": it has sealed points', OLD.name
+				USING ERRCODE = 'dependent_objects_still_exist',
+					  DETAIL = 'Points and seals are append-only; deleting the asset would orphan its seal chain.',
+					  HINT = 'Use dataspace.drop_points() to remove old points under a signed retention record.';
+		END IF;
+		RETURN OLD;
+	END IF;
+	IF NEW.id OPERATOR(pg_catalog.<>) OLD.id OR NEW.kind OPERATOR(pg_catalog.<>) OLD.kind
+	   OR NEW.node_id OPERATOR(pg_catalog.<>) OLD.node_id
+	   OR NEW.value_type OPERATOR(pg_catalog.<>) OLD.value_type THEN
+		RAISE EXCEPTION 'cannot change the id, kind, value type or node of asset "%"', OLD.name
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Seals bind points to the asset id; its kind and type fix how values are sealed.';
+	END IF;
+	RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER asset_check BEFORE INSERT OR UPDATE OR DELETE ON dataspace.asset
+	FOR EACH ROW EXECUTE FUNCTION dataspace.asset_check_trigger();
+
+---------------------------------------------------------------------------
+-- Functions
+---------------------------------------------------------------------------
+
+CREATE FUNCTION dataspace.init_node(name text) RETURNS uuid
+	AS 'MODULE_PATHNAME', 'dataspace_init_node'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.node_info(
+	OUT node_id uuid, OUT name text, OUT public_key bytea, OUT mode text)
+	AS 'MODULE_PATHNAME', 'dataspace_node_info'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.rotate_node_key() RETURNS bytea
+	AS 'MODULE_PATHNAME', 'dataspace_rotate_node_key'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.revoke_node_key(key_id bytea, compromised_since timestamptz,
+										  reason text) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'dataspace_revoke_node_key'
+	LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION dataspace.adopt_node(rekey boolean DEFAULT false) RETURNS uuid
+	AS 'MODULE_PATHNAME', 'dataspace_adopt_node'
+	LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION dataspace.seal_pending(asset uuid DEFAULT NULL) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'dataspace_seal_pending'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.drop_points(asset uuid, before timestamptz) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'dataspace_drop_points'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.verify_seal(seal_id bigint) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'dataspace_verify_seal'
+	LANGUAGE C STABLE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.verify_asset(asset uuid,
+									   from_ts timestamptz DEFAULT '-infinity',
+									   to_ts timestamptz DEFAULT 'infinity')
+	RETURNS TABLE (seal_id bigint, ok boolean, reason text)
+	AS 'MODULE_PATHNAME', 'dataspace_verify_asset'
+	LANGUAGE C STABLE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+
+---------------------------------------------------------------------------
+-- pg_dump: every table holding node data and every sequence
+---------------------------------------------------------------------------
+
+SELECT pg_catalog.pg_extension_config_dump('dataspace.node', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.node_key', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.twin', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.asset', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.point', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.pending_batch', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.pending_run', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.seal', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.retention', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.point_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.batch_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.seal_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.retention_id_seq', '');
+
+---------------------------------------------------------------------------
+-- Privileges: PUBLIC gets nothing; see docs/security.md
+---------------------------------------------------------------------------
+
+REVOKE ALL ON ALL TABLES IN SCHEMA dataspace FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA dataspace FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA dataspace FROM PUBLIC;
+
+-- readers and auditors
+GRANT SELECT ON dataspace.twin, dataspace.asset, dataspace.point,
+	dataspace.retention, dataspace.node_public_key TO dataspace_reader;
+GRANT SELECT (id, asset_id, node_id, chain_pos, batch_ids, first_seq, last_seq,
+			  point_count, min_ts, max_ts, merkle_root, prev_hash, seal_hash,
+			  algorithm, key_id, signature, sealed_at)
+	ON dataspace.seal TO dataspace_reader;
+GRANT EXECUTE ON FUNCTION dataspace.node_info(), dataspace.verify_seal(bigint),
+	dataspace.verify_asset(uuid, timestamptz, timestamptz),
+	dataspace.verify_seal(bigint)
+	TO dataspace_reader;
+
+-- ingest: three columns of one table, nothing else
+GRANT INSERT (asset_id, ts, value) ON dataspace.point TO dataspace_writer;
+GRANT SELECT (id, twin_id, name, kind) ON dataspace.asset TO dataspace_writer;
+GRANT USAGE ON SEQUENCE dataspace.point_seq TO dataspace_writer;
+GRANT EXECUTE ON FUNCTION dataspace.current_batch(), dataspace.point_asset_ok(uuid),
+	dataspace.seal_pending(uuid) TO dataspace_writer;
+
+-- twin and asset administration
+GRANT SELECT, INSERT, UPDATE, DELETE ON dataspace.twin, dataspace.asset TO dataspace_admin;
+GRANT SELECT ON dataspace.point, dataspace.retention, dataspace.node_public_key
+	TO dataspace_admin;
+GRANT SELECT (id, asset_id, node_id, chain_pos, batch_ids, first_seq, last_seq,
+			  point_count, min_ts, max_ts, merkle_root, prev_hash, seal_hash,
+			  algorithm, key_id, signature, sealed_at)
+	ON dataspace.seal TO dataspace_admin;
+GRANT EXECUTE ON FUNCTION dataspace.node_id(), dataspace.init_node(text),
+	dataspace.node_info(), dataspace.rotate_node_key(), dataspace.seal_pending(uuid),
+	dataspace.drop_points(uuid, timestamptz), dataspace.verify_seal(bigint),
+	dataspace.verify_asset(uuid, timestamptz, timestamptz),
+	dataspace.verify_seal(bigint)
+	TO dataspace_admin;

@@ -1,0 +1,74 @@
+-- Ingest: INSERT and COPY seal without the user doing anything; the
+-- refusals of bad points; append-only.
+SET timezone = 'UTC';
+INSERT INTO dataspace.point (asset_id, ts, value)
+SELECT '00000000-0000-4000-8000-0000000000a1', '2026-01-01 00:00:00+00'::timestamptz + i * interval '1 second', i / 4.0
+  FROM generate_series(1, 10) i;
+COPY dataspace.point (asset_id, ts, value) FROM stdin;
+00000000-0000-4000-8000-0000000000a1	2026-01-01 00:01:00+00	21.5
+00000000-0000-4000-8000-0000000000a1	2026-01-01 00:01:01+00	-0
+00000000-0000-4000-8000-0000000000a2	2026-01-01 00:01:00+00	1.013
+\.
+-- both statements are queued, nothing sealed yet
+SELECT count(*) AS pending_batches FROM dataspace.pending_batch;
+SELECT seq, ts, value FROM dataspace.point ORDER BY seq;
+SELECT dataspace.seal_pending() AS seals;
+SELECT count(*) AS pending_batches FROM dataspace.pending_batch;
+SELECT a.name, s.chain_pos, s.point_count, s.first_seq, s.last_seq, s.min_ts, s.max_ts,
+       length(s.merkle_root) AS root, length(s.signature) AS sig,
+       s.prev_hash = '\x0000000000000000000000000000000000000000000000000000000000000000' AS first
+  FROM dataspace.seal s JOIN dataspace.asset a ON a.id = s.asset_id ORDER BY s.id;
+SELECT dataspace.seal_pending() AS nothing_left;
+-- refused points
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01 12:00:00+00', 'NaN');
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01 12:00:00+00', 'Infinity');
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01 12:00:00+00', '-Infinity');
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', 'infinity', 1);
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', NULL, 1);
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01 12:00:00+00', NULL);
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000ff', '2026-01-01 12:00:00+00', 1);
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a3', '2026-01-01 12:00:00+00', 1);
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01 12:00:00+00', 'abc');
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('not-a-uuid', '2026-01-01 12:00:00+00', 1);
+-- a refused statement leaves nothing pending
+SELECT count(*) AS pending_batches FROM dataspace.pending_batch;
+-- append-only
+UPDATE dataspace.point SET value = 0;
+DELETE FROM dataspace.point;
+TRUNCATE dataspace.point;
+UPDATE dataspace.seal SET point_count = 0;
+DELETE FROM dataspace.seal;
+TRUNCATE dataspace.seal;
+-- several statements in one transaction make one batch, sealed as one run
+BEGIN;
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01 00:02:00+00', 1);
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01 00:02:01+00', 2);
+SAVEPOINT s;
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01 00:02:02+00', 3);
+ROLLBACK TO s;
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01 00:02:03+00', 4);
+COMMIT;
+-- the queued row of a rolled-back subtransaction is queued again
+BEGIN;
+SAVEPOINT s;
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a2', '2026-01-01 00:03:00+00', 5);
+ROLLBACK TO s;
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a2', '2026-01-01 00:03:01+00', 6);
+COMMIT;
+SELECT count(*) AS pending_batches FROM dataspace.pending_batch;
+SELECT dataspace.seal_pending() AS seals;
+SELECT a.name, s.chain_pos, s.point_count, cardinality(s.batch_ids) AS batches
+  FROM dataspace.seal s JOIN dataspace.asset a ON a.id = s.asset_id ORDER BY s.id;
+-- sealing in the writer's own transaction, then more points: a new batch
+BEGIN;
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01 00:04:00+00', 7);
+SELECT dataspace.seal_pending() AS seals;
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01 00:04:01+00', 8);
+COMMIT;
+SELECT dataspace.seal_pending() AS seals;
+-- sealing refuses snapshot isolation: it would fork the chain
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT dataspace.seal_pending();
+ROLLBACK;
+SELECT ok, count(*) FROM dataspace.verify_asset('00000000-0000-4000-8000-0000000000a1') GROUP BY ok;
+SELECT ok, count(*) FROM dataspace.verify_asset('00000000-0000-4000-8000-0000000000a2') GROUP BY ok;

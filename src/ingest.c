@@ -1,0 +1,287 @@
+/*-------------------------------------------------------------------------
+ *
+ * ingest.c
+ *		The write path of dataspace.point: batch tagging, the asset check,
+ *		the pending queue, append-only guards, waking the sealer at commit.
+ *
+ * Nothing here runs per row except two cheap functions: the STABLE default
+ * dataspace.current_batch() (a cached number) and the CHECK function
+ * dataspace.point_asset_ok() (a cached lookup).  Per-row triggers are
+ * avoided on purpose: any BEFORE ROW trigger or volatile default turns
+ * COPY into row-by-row inserts.  The statement trigger queues the
+ * transaction's batch once; the sealer seals it after commit.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "ingest.h"
+#include "keys.h"
+#include "util.h"
+
+PG_FUNCTION_INFO_V1(dataspace_current_batch);
+PG_FUNCTION_INFO_V1(dataspace_point_asset_ok);
+PG_FUNCTION_INFO_V1(dataspace_point_queue_trigger);
+PG_FUNCTION_INFO_V1(dataspace_refuse_change_trigger);
+
+/* The batch of the current transaction; 0 until its first point. */
+static int64 xact_batch = 0;
+
+/* Nesting level whose subtransaction queued xact_batch; 0 = not queued. */
+static int	xact_batch_queued_level = 0;
+
+/* Whether to wake the sealer when this transaction commits. */
+static bool xact_wake_sealer = false;
+
+/* Assets checked by point_asset_ok in this (sub)transaction. */
+#define ASSET_CACHE_SIZE 16
+static pg_uuid_t asset_cache[ASSET_CACHE_SIZE];
+static int	asset_cache_len = 0;
+
+/* Set only while drop_points deletes whole sealed runs. */
+bool		ds_retention_in_progress = false;
+
+static bool callbacks_registered = false;
+
+static void
+ingest_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			if (xact_wake_sealer)
+				ds_wake_sealer();
+			/* FALLTHROUGH */
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			ds_ingest_reset();
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+ingest_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		/* the pending row went away with the subtransaction */
+		if (xact_batch_queued_level >= level)
+			xact_batch_queued_level = 0;
+		/* so did the row locks taken on the assets */
+		asset_cache_len = 0;
+	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		if (xact_batch_queued_level >= level)
+			xact_batch_queued_level = level - 1;
+	}
+}
+
+static void
+register_callbacks(void)
+{
+	if (callbacks_registered)
+		return;
+	RegisterXactCallback(ingest_xact_callback, NULL);
+	RegisterSubXactCallback(ingest_subxact_callback, NULL);
+	callbacks_registered = true;
+}
+
+/*
+ * ds_ingest_reset
+ *		Forget the transaction's batch.  The sealer calls this too after it
+ *		sealed the current transaction's own points, so that points inserted
+ *		later in the same transaction go to a new batch.
+ */
+void
+ds_ingest_reset(void)
+{
+	xact_batch = 0;
+	xact_batch_queued_level = 0;
+	xact_wake_sealer = false;
+	asset_cache_len = 0;
+}
+
+/*
+ * dataspace.current_batch() returns bigint
+ *		The batch id of this transaction's points (the column default of
+ *		dataspace.point.batch_id).  STABLE, so that COPY keeps its batched
+ *		path; the number is drawn once per transaction.
+ */
+Datum
+dataspace_current_batch(PG_FUNCTION_ARGS)
+{
+	if (xact_batch == 0)
+	{
+		Oid			seq = get_relname_relid("batch_seq", ds_schema_oid());
+
+		if (!OidIsValid(seq))
+			elog(ERROR, "sequence dataspace.batch_seq does not exist");
+		register_callbacks();
+		xact_batch = nextval_internal(seq, false);
+	}
+	PG_RETURN_INT64(xact_batch);
+}
+
+/*
+ * dataspace.point_asset_ok(asset uuid) returns boolean
+ *		CHECK constraint of dataspace.point: the asset exists, is a stream,
+ *		and is this node's own.  Acts like a foreign key without its per-row
+ *		trigger: the first lookup of an asset in a transaction takes a
+ *		KEY SHARE lock on its row (so it cannot be deleted under us) and is
+ *		then cached until the transaction or subtransaction ends.
+ */
+Datum
+dataspace_point_asset_ok(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *asset = PG_GETARG_UUID_P(0);
+	DsSavedUser saved;
+	Oid			types[1] = {UUIDOID};
+	Datum		values[1];
+	bool		isnull;
+	char	   *kind;
+	char	   *name;
+	bool		local;
+
+	for (int i = 0; i < asset_cache_len; i++)
+		if (memcmp(asset_cache[i].data, asset->data, UUID_LEN) == 0)
+			PG_RETURN_BOOL(true);
+
+	register_callbacks();
+	values[0] = UUIDPGetDatum(asset);
+	ds_become_owner(&saved);
+	SPI_connect();
+	ds_spi_exec("SELECT a.kind, a.name, a.node_id OPERATOR(pg_catalog.=) n.node_id"
+				" FROM dataspace.asset a LEFT JOIN dataspace.node n ON true"
+				" WHERE a.id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE OF a",
+				1, types, values, NULL, false, -1);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("asset %s does not exist",
+						DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(asset)))),
+				 errdetail("Points can only be added to a stream asset of this node."),
+				 errhint("Create the asset in dataspace.asset first.")));
+	kind = TextDatumGetCString(ds_spi_get(0, 1, &isnull));
+	name = TextDatumGetCString(ds_spi_get(0, 2, &isnull));
+	local = ds_spi_getbool(0, 3, &isnull);
+	local = local && !isnull;
+	SPI_finish();
+	ds_restore_user(&saved);
+
+	if (strcmp(kind, "stream") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("asset \"%s\" is a %s, not a stream", name, kind),
+				 errdetail("Data points belong to stream assets.")));
+	if (!local)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("asset \"%s\" is provided by another node", name),
+				 errdetail("Points of assets received from other nodes arrive through replication only.")));
+
+	if (asset_cache_len < ASSET_CACHE_SIZE)
+		memcpy(asset_cache[asset_cache_len++].data, asset->data, UUID_LEN);
+	PG_RETURN_BOOL(true);
+}
+
+/*
+ * point_queue trigger (AFTER INSERT ... FOR EACH STATEMENT)
+ *		List the transaction's batch in dataspace.pending_batch, once, so
+ *		that every point is either sealed or pending.  Rows that arrive
+ *		with their batch id already set (a restore of a dump) drew no batch,
+ *		and nothing is queued for them: they keep the seals they came with.
+ */
+Datum
+dataspace_point_queue_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	DsSavedUser saved;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		elog(ERROR, "point_queue_trigger must fire AFTER INSERT FOR EACH STATEMENT");
+
+	if (xact_batch == 0 || xact_batch_queued_level > 0)
+		return PointerGetDatum(NULL);
+
+	values[0] = Int64GetDatum(xact_batch);
+	ds_become_owner(&saved);
+	SPI_connect();
+	ds_spi_exec("INSERT INTO dataspace.pending_batch (batch_id) VALUES ($1)"
+				" ON CONFLICT DO NOTHING", 1, types, values, NULL, false, -1);
+	SPI_finish();
+	ds_restore_user(&saved);
+
+	xact_batch_queued_level = GetCurrentTransactionNestLevel();
+	xact_wake_sealer = true;
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * refuse_change trigger (BEFORE UPDATE/DELETE/TRUNCATE ... FOR EACH STATEMENT)
+ *		Points, seals and retention records are append-only; keys are never
+ *		deleted, since old seals are verified with them.  drop_points is the
+ *		one sanctioned deletion of points.
+ */
+Datum
+dataspace_refuse_change_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	const char *relname;
+	const char *op;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "refuse_change_trigger must be called as a trigger");
+	relname = RelationGetRelationName(trigdata->tg_relation);
+	if (ds_retention_in_progress &&
+		TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) &&
+		strcmp(relname, "point") == 0)
+		return PointerGetDatum(NULL);
+
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		op = "UPDATE";
+	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		op = "DELETE";
+	else
+		op = "TRUNCATE";
+
+	if (strcmp(relname, "node_key") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s is not allowed on dataspace.node_key", op),
+				 errdetail("Retired and revoked keys are kept: old seals are verified with them."),
+				 errhint("Use dataspace.rotate_node_key() or dataspace.revoke_node_key().")));
+	if (strcmp(relname, "point") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s is not allowed on dataspace.point", op),
+				 errdetail("Data points are append-only: every point is sealed, and a changed point would break its seal."),
+				 errhint("To remove old points, use dataspace.drop_points(), which removes whole sealed runs under a signed retention record.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("%s is not allowed on dataspace.%s", op, relname),
+			 errdetail("Rows of dataspace.%s are append-only.", relname)));
+	return PointerGetDatum(NULL);
+}

