@@ -191,7 +191,12 @@ fetch_points(HTAB *assets, AssetWork *only, const char *sql, int nargs,
 	plan = SPI_prepare(sql, nargs, types);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed (%s): %s", SPI_result_code_string(SPI_result), sql);
-	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
+	/*
+	 * Not read-only: the cursor must take a new snapshot, later than the
+	 * one that claimed the batches from the queue, or it could miss the
+	 * points of a batch committed in between.
+	 */
+	portal = SPI_cursor_open(NULL, plan, values, NULL, false);
 	for (;;)
 	{
 		MemoryContext old;
@@ -419,6 +424,7 @@ seal_one_asset(AssetWork *w, const uint8 *only_asset, bool force,
 	ResourceOwner oldowner = CurrentResourceOwner;
 	AssetConfig cfg;
 	int64		made = 0;
+	int			nnew;
 	bool		seal_now;
 	TimestampTz now = GetCurrentTimestamp();
 
@@ -436,6 +442,7 @@ seal_one_asset(AssetWork *w, const uint8 *only_asset, bool force,
 		return 0;
 	}
 
+	nnew = w->npoints;
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(round_cxt);
 	PG_TRY();
@@ -482,7 +489,6 @@ seal_one_asset(AssetWork *w, const uint8 *only_asset, bool force,
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
-		SPI_restore_connection();
 
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
@@ -490,8 +496,12 @@ seal_one_asset(AssetWork *w, const uint8 *only_asset, bool force,
 						ds_uuid_text(w->asset_id.data), edata->message),
 				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
 				 errhint("Its points stay pending; the sealer tries again in its next round.")));
-		/* keep the new points listed; held runs were never removed */
-		w->npoints = 0;
+		/*
+		 * Keep the new points listed: their batches left pending_batch in
+		 * the outer transaction.  Held runs were never removed.
+		 */
+		w->npoints = nnew;
+		hold_points(w, batches, queued, nbatches);
 		made = 0;
 		FreeErrorData(edata);
 	}
