@@ -418,7 +418,7 @@ delay_passed(TimestampTz oldest, const Interval *delay, TimestampTz now)
 static int64
 seal_one_asset(AssetWork *w, const uint8 *only_asset, bool force,
 			   const int64 *batches, const TimestampTz *queued, int nbatches,
-			   DsSigner **signer, MemoryContext round_cxt)
+			   DsSigner *signer, MemoryContext round_cxt)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -467,14 +467,7 @@ seal_one_asset(AssetWork *w, const uint8 *only_asset, bool force,
 						1, types, values, NULL, false, -1);
 		}
 		if (w->npoints > 0)
-		{
-			if (*signer == NULL)
-			{
-				MemoryContextSwitchTo(round_cxt);
-				*signer = ds_signer_load();
-			}
-			made = seal_asset(w, &cfg, *signer);
-		}
+			made = seal_asset(w, &cfg, signer);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -495,7 +488,8 @@ seal_one_asset(AssetWork *w, const uint8 *only_asset, bool force,
 				 errmsg("could not seal asset %s: %s",
 						ds_uuid_text(w->asset_id.data), edata->message),
 				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-				 errhint("Its points stay pending; the sealer tries again in its next round.")));
+				 edata->hint ? errhint("%s Its points stay pending meanwhile.", edata->hint)
+				 : errhint("Its points stay pending; the sealer tries again in its next round.")));
 		/*
 		 * Keep the new points listed: their batches left pending_batch in
 		 * the outer transaction.  Held runs were never removed.
@@ -626,10 +620,18 @@ ds_seal_round(const uint8 *only_asset, bool force)
 			w->oldest = t;
 	}
 
+	/*
+	 * Node-wide problems (an identity bound to another database, a missing
+	 * key file) are errors of the whole round, with their own hints, not
+	 * failures of one asset: load the signing key before the asset loop.
+	 */
+	if (hash_get_num_entries(assets) > 0)
+		signer = ds_signer_load();
+
 	hash_seq_init(&hs, assets);
 	while ((w = hash_seq_search(&hs)) != NULL)
 		made += seal_one_asset(w, only_asset, force, batches, queued, nbatches,
-							   &signer, round_cxt);
+							   signer, round_cxt);
 
 	SPI_finish();
 	ds_restore_user(&saved);
