@@ -19,12 +19,13 @@ OBJS = \
 	src/ingest.o \
 	src/sealstore.o \
 	src/sealer.o \
-	src/verify.o
+	src/verify.o \
+	src/proof.o
 
 DATA = $(EXTENSION)--$(EXTVERSION).sql
 
 # in dependency order: later files use the twins and assets of earlier ones
-REGRESS = install node twin_asset point seal tamper retention_keys crosscheck privileges
+REGRESS = install node twin_asset point seal tamper retention_keys crosscheck proof privileges
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=./tmp_check
 PROVE_TESTS = test/t/*.pl
 EXTRA_CLEAN = tmp_check results regression.diffs regression.out log

@@ -147,8 +147,9 @@ CREATE TABLE dataspace.point (
 	value double precision NOT NULL,
 	batch_id bigint NOT NULL DEFAULT dataspace.current_batch(),
 	CONSTRAINT point_pkey PRIMARY KEY (asset_id, seq),
-	CONSTRAINT point_ts_finite
-		CHECK (ts OPERATOR(pg_catalog.>) '-infinity' AND ts OPERATOR(pg_catalog.<) 'infinity'),
+	CONSTRAINT point_ts_in_range
+		CHECK (ts OPERATOR(pg_catalog.>) '-infinity'
+			   AND ts OPERATOR(pg_catalog.<) '100000-01-01 00:00:00+00'),
 	CONSTRAINT point_value_finite
 		CHECK (value OPERATOR(pg_catalog.>) '-Infinity'::float8 AND value OPERATOR(pg_catalog.<) 'Infinity'::float8),
 	CONSTRAINT point_asset_is_local_stream CHECK (dataspace.point_asset_ok(asset_id))
@@ -423,6 +424,17 @@ CREATE FUNCTION dataspace.verify_asset(asset uuid,
 	LANGUAGE C STABLE STRICT SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp;
 
+-- Reads the seal's blinding seed, which callers cannot.
+CREATE FUNCTION dataspace.point_proof(asset uuid, seq bigint) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'dataspace_point_proof'
+	LANGUAGE C STABLE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+-- Needs nothing but its argument.
+CREATE FUNCTION dataspace.verify_proof(proof jsonb) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'dataspace_verify_proof'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 
 ---------------------------------------------------------------------------
 -- pg_dump: every table holding node data and every sequence
@@ -459,7 +471,7 @@ GRANT SELECT (id, asset_id, node_id, chain_pos, batch_ids, first_seq, last_seq,
 	ON dataspace.seal TO dataspace_reader;
 GRANT EXECUTE ON FUNCTION dataspace.node_info(), dataspace.verify_seal(bigint),
 	dataspace.verify_asset(uuid, timestamptz, timestamptz),
-	dataspace.verify_seal(bigint)
+	dataspace.point_proof(uuid, bigint), dataspace.verify_proof(jsonb)
 	TO dataspace_reader;
 
 -- ingest: three columns of one table, nothing else
@@ -481,5 +493,5 @@ GRANT EXECUTE ON FUNCTION dataspace.node_id(), dataspace.init_node(text),
 	dataspace.node_info(), dataspace.rotate_node_key(), dataspace.seal_pending(uuid),
 	dataspace.drop_points(uuid, timestamptz), dataspace.verify_seal(bigint),
 	dataspace.verify_asset(uuid, timestamptz, timestamptz),
-	dataspace.verify_seal(bigint)
+	dataspace.point_proof(uuid, bigint), dataspace.verify_proof(jsonb)
 	TO dataspace_admin;

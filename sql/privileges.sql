@@ -12,6 +12,8 @@ SELECT count(*) FROM dataspace.asset;
 INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-05-01', 1);
 SELECT * FROM dataspace.node_info();
 SELECT dataspace.seal_pending();
+SELECT dataspace.point_proof('00000000-0000-4000-8000-0000000000a1', 1);
+SELECT dataspace.verify_proof('{}');
 RESET ROLE;
 
 SET ROLE regress_writer;
@@ -33,6 +35,7 @@ TRUNCATE dataspace.point;
 SELECT count(*) FROM dataspace.pending_batch;
 SELECT dataspace.rotate_node_key();
 SELECT dataspace.seal_pending() AS seals;
+SELECT dataspace.point_proof('00000000-0000-4000-8000-0000000000a1', 1);
 RESET ROLE;
 
 SET ROLE regress_reader;
@@ -43,6 +46,9 @@ SELECT count(*) AS keys FROM dataspace.node_public_key;
 SELECT wrapped_private_key FROM dataspace.node_key;
 SELECT bool_and(ok) AS all_ok FROM dataspace.verify_asset('00000000-0000-4000-8000-0000000000a1');
 SELECT name, length(public_key) FROM dataspace.node_info();
+SELECT dataspace.verify_proof(p) AS proof_ok
+  FROM dataspace.point_proof('00000000-0000-4000-8000-0000000000a1',
+         (SELECT min(seq) FROM dataspace.point WHERE asset_id = '00000000-0000-4000-8000-0000000000a1')) p;
 INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-05-01', 1);
 INSERT INTO dataspace.twin (name) VALUES ('x');
 SELECT dataspace.drop_points('00000000-0000-4000-8000-0000000000a1', '2026-01-01');

@@ -29,11 +29,14 @@
 #include "utils/memutils.h"
 
 #include "keys.h"
+#include "proof.h"
 #include "sealstore.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(dataspace_verify_asset);
 PG_FUNCTION_INFO_V1(dataspace_verify_seal);
+PG_FUNCTION_INFO_V1(dataspace_point_proof);
+PG_FUNCTION_INFO_V1(dataspace_verify_proof);
 
 #define FETCH_ROWS 10000
 
@@ -582,3 +585,186 @@ dataspace_verify_seal(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(false);
 }
 
+/*
+ * dataspace.point_proof(asset uuid, seq bigint) returns jsonb
+ *		A self-contained inclusion proof of one point (docs/encoding.md).
+ *		The proof is checked before it is returned: a point whose seal does
+ *		not verify gets an error, never a proof.
+ */
+Datum
+dataspace_point_proof(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *asset = PG_GETARG_UUID_P(0);
+	int64		seq = PG_GETARG_INT64(1);
+	MemoryContext cxt = CurrentMemoryContext;
+	ds_hasher  *h = ds_backend_hasher();
+	DsSavedUser saved;
+	DsKeyring  *ring;
+	const DsKey *key;
+	Oid			types[4] = {UUIDOID, INT8OID, INT8OID, INT8ARRAYOID};
+	Datum		values[4];
+	bool		isnull;
+	int64		batch;
+	DsSealRow	seal;
+	ds_proof   *proof;
+	uint8		(*leaves)[DS_HASH_LEN];
+	int64		index = -1;
+	int			n;
+	char	   *json;
+	char		why[256];
+
+	require_asset(asset);
+	ring = ds_keyring_load();
+	proof = MemoryContextAllocZero(cxt, sizeof(ds_proof));
+
+	ds_become_owner(&saved);
+	SPI_connect();
+	values[0] = UUIDPGetDatum(asset);
+	values[1] = Int64GetDatum(seq);
+	ds_spi_exec("SELECT batch_id FROM dataspace.point WHERE asset_id OPERATOR(pg_catalog.=) $1"
+				" AND seq OPERATOR(pg_catalog.=) $2", 2, types, values, NULL, true, -1);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("asset %s has no point with seq %lld",
+						ds_uuid_text(asset->data), (long long) seq)));
+	batch = ds_spi_get_int64(0, 1);
+
+	values[2] = Int64GetDatum(batch);
+	ds_spi_exec("SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
+				" WHERE asset_id OPERATOR(pg_catalog.=) $1"
+				" AND $2 OPERATOR(pg_catalog.>=) first_seq AND $2 OPERATOR(pg_catalog.<=) last_seq"
+				" AND $3 OPERATOR(pg_catalog.=) ANY (batch_ids)",
+				3, types, values, NULL, true, -1);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("point %lld of asset %s is not sealed yet",
+						(long long) seq, ds_uuid_text(asset->data)),
+				 errhint("Run dataspace.seal_pending(), or wait for the background sealer.")));
+	{
+		MemoryContext spi = MemoryContextSwitchTo(cxt);
+
+		ds_seal_row_read(0, &seal);
+		MemoryContextSwitchTo(spi);
+	}
+	if (seal.malformed)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("seal %lld of asset %s is damaged", (long long) seal.id,
+						ds_uuid_text(asset->data)),
+				 errhint("Run dataspace.verify_asset() on the asset.")));
+
+	values[1] = Int64GetDatum(seal.s.first_seq);
+	values[2] = Int64GetDatum(seal.s.last_seq);
+	{
+		Datum	   *elems = palloc(sizeof(Datum) * seal.nbatches);
+
+		for (int i = 0; i < seal.nbatches; i++)
+			elems[i] = Int64GetDatum(seal.batch_ids[i]);
+		values[3] = PointerGetDatum(construct_array(elems, seal.nbatches, INT8OID, 8,
+													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	}
+	ds_spi_exec("SELECT seq, ts, value FROM dataspace.point"
+				" WHERE asset_id OPERATOR(pg_catalog.=) $1"
+				" AND seq OPERATOR(pg_catalog.>=) $2 AND seq OPERATOR(pg_catalog.<=) $3"
+				" AND batch_id OPERATOR(pg_catalog.=) ANY ($4) ORDER BY seq",
+				4, types, values, NULL, true, -1);
+	n = (int) SPI_processed;
+	if (n != seal.s.point_count)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("seal %lld of asset %s does not verify", (long long) seal.id,
+						ds_uuid_text(asset->data)),
+				 errdetail("The seal covers %lld points; %d are stored.",
+						   (long long) seal.s.point_count, n),
+				 errhint("Run dataspace.verify_asset() on the asset.")));
+	leaves = MemoryContextAlloc(cxt, (Size) DS_HASH_LEN * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		int64		s = ds_spi_get_int64(i, 1);
+		TimestampTz ts = DatumGetTimestampTz(ds_spi_get(i, 2, &isnull));
+		double		v = DatumGetFloat8(ds_spi_get(i, 3, &isnull));
+		uint8		nonce[DS_NONCE_LEN];
+
+		if (!ds_leaf_nonce(h, seal.seed, asset->data, s, nonce) ||
+			!ds_leaf_hash(h, asset->data, s, ds_ts_to_unix_us(ts), v, nonce, leaves[i]))
+			elog(ERROR, "could not hash point");
+		if (s == seq)
+		{
+			index = i;
+			proof->seq = s;
+			proof->ts_us = ds_ts_to_unix_us(ts);
+			proof->ts_text_us = proof->ts_us;
+			proof->value = v;
+			memcpy(proof->nonce, nonce, DS_NONCE_LEN);
+			memcpy(proof->leaf_hash, leaves[i], DS_HASH_LEN);
+		}
+	}
+	SPI_finish();
+	ds_restore_user(&saved);
+
+	if (index < 0)
+		elog(ERROR, "point %lld vanished from its seal", (long long) seq);
+	key = ds_keyring_find(ring, seal.s.key_id);
+	if (key == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("seal %lld was signed with a key this node does not know",
+						(long long) seal.id)));
+
+	memcpy(proof->asset_id, asset->data, DS_UUID_LEN);
+	proof->leaf_index = (uint64) index;
+	if (!ds_merkle_path(h, (const uint8 (*)[DS_HASH_LEN]) leaves, (uint64) n,
+						(uint64) index, proof->path, &proof->path_len))
+		elog(ERROR, "could not compute Merkle path");
+	proof->seal_id = seal.id;
+	proof->seal = seal.s;
+	memcpy(proof->public_key, key->public_key, DS_PUBKEY_LEN);
+	memcpy(proof->signature, seal.signature, DS_SIG_LEN);
+	if (!ds_seal_hash(h, &seal.s, proof->seal_hash))
+		elog(ERROR, "could not hash seal");
+
+	if (ds_proof_check(h, proof, why, sizeof(why)) != DS_PROOF_VALID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("seal %lld of asset %s does not verify", (long long) seal.id,
+						ds_uuid_text(asset->data)),
+				 errdetail("The proof built from the stored data fails: %s.", why),
+				 errhint("Run dataspace.verify_asset() on the asset.")));
+
+	json = palloc(DS_PROOF_JSON_MAX);
+	if (ds_proof_to_json(proof, json, DS_PROOF_JSON_MAX) == 0)
+		elog(ERROR, "could not encode proof");
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+}
+
+/*
+ * dataspace.verify_proof(proof jsonb) returns boolean
+ *		Check a proof with nothing but the proof.  A proof of the wrong
+ *		shape is an error; a well-formed proof that does not check out is
+ *		false.  Whether its public key is one you trust is yours to check.
+ */
+Datum
+dataspace_verify_proof(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
+	char	   *text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+	char		why[256];
+	ds_proof_result r;
+
+	why[0] = '\0';
+	r = ds_proof_verify(ds_backend_hasher(), text, strlen(text), why, sizeof(why));
+	/* the reasons are clauses; a detail is a sentence */
+	why[0] = pg_toupper((unsigned char) why[0]);
+	if (r == DS_PROOF_MALFORMED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("malformed point proof"),
+				 errdetail("%s.", why),
+				 errhint("A proof is the object dataspace.point_proof() returns; docs/encoding.md lists its members.")));
+	if (r == DS_PROOF_INVALID)
+		ereport(DEBUG1,
+				(errmsg_internal("point proof does not verify: %s", why)));
+	PG_RETURN_BOOL(r == DS_PROOF_VALID);
+}
