@@ -20,7 +20,8 @@ OBJS = \
 	src/sealstore.o \
 	src/sealer.o \
 	src/verify.o \
-	src/proof.o
+	src/proof.o \
+	src/utility.o
 
 DATA = $(EXTENSION)--$(EXTVERSION).sql
 

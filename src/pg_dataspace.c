@@ -6,7 +6,8 @@
  * The SQL features work without preloading.  Preloaded
  * (shared_preload_libraries = 'pg_dataspace'), the library also reserves
  * shared memory and starts the background sealer, which seals committed
- * points in dataspace.database as soon as they commit.
+ * points in dataspace.database as soon as they commit, and hooks utility
+ * statements so the sealer never blocks DROP DATABASE.
  *
  *-------------------------------------------------------------------------
  */
@@ -61,4 +62,5 @@ _PG_init(void)
 	shmem_startup_hook = dataspace_shmem_startup;
 
 	ds_sealer_register();
+	ds_utility_hook_install();
 }

@@ -25,4 +25,7 @@ extern int	dataspace_sealer_naptime;
 
 extern void dataspace_define_gucs(void);
 
+/* utility.c */
+extern void ds_utility_hook_install(void);
+
 #endif							/* PG_DATASPACE_H */
