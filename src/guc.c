@@ -10,6 +10,7 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "pg_dataspace.h"
@@ -30,13 +31,19 @@ static const struct config_enum_entry mode_options[] = {
  * dataspace_define_gucs
  *		Define all dataspace.* settings and reserve the prefix.
  *
- * Settings that only make sense at server start (the mode) are
- * PGC_POSTMASTER and can only be set when the library is preloaded;
- * PostgreSQL enforces that itself.
+ * Settings that only make sense at server start (the mode, the sealer's
+ * database) are PGC_POSTMASTER when the library is preloaded.  Loaded later
+ * by a backend, PostgreSQL refuses to create PGC_POSTMASTER settings (a
+ * FATAL error), so they are then read from the configuration file like
+ * PGC_SIGHUP settings: there is no sealer to serve a database then, and the
+ * mode is read, never acted on, before a server restart.
  */
 void
 dataspace_define_gucs(void)
 {
+	GucContext	startup_only = process_shared_preload_libraries_in_progress ?
+		PGC_POSTMASTER : PGC_SIGHUP;
+
 	DefineCustomEnumVariable("dataspace.mode",
 							 "Whether this database is a dataspace node or the hub.",
 							 "A hub holds the participant registry, the public catalog, "
@@ -44,7 +51,7 @@ dataspace_define_gucs(void)
 							 &dataspace_mode,
 							 DATASPACE_MODE_NODE,
 							 mode_options,
-							 PGC_POSTMASTER,
+							 startup_only,
 							 0,
 							 NULL, NULL, NULL);
 
@@ -72,7 +79,7 @@ dataspace_define_gucs(void)
 							   NULL,
 							   &dataspace_database,
 							   "postgres",
-							   PGC_POSTMASTER,
+							   startup_only,
 							   0,
 							   NULL, NULL, NULL);
 
