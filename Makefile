@@ -21,6 +21,8 @@ OBJS = \
 	src/sealer.o \
 	src/verify.o \
 	src/proof.o \
+	src/jsonread.o \
+	src/textform.o \
 	src/utility.o
 
 DATA = $(EXTENSION)--$(EXTVERSION).sql

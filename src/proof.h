@@ -58,14 +58,4 @@ extern ds_proof_result ds_proof_verify(ds_hasher *h, const char *json,
 									   size_t len, char *why, size_t whylen);
 extern size_t ds_proof_to_json(const ds_proof *p, char *out, size_t cap);
 
-/* The text forms the proof uses, exported for tests and other callers. */
-#define DS_UUID_TEXT_LEN	36
-#define DS_TS_TEXT_MAX		40
-
-extern void ds_uuid_format(const uint8_t uuid[DS_UUID_LEN], char *out);
-extern bool ds_uuid_parse(const char *in, size_t len, uint8_t uuid[DS_UUID_LEN]);
-extern bool ds_format_ts(int64_t unix_us, char *out, size_t cap);
-extern bool ds_parse_ts(const char *in, size_t len, int64_t *unix_us);
-extern bool ds_format_double(double value, char *out, size_t cap);
-
 #endif							/* DS_PROOF_H */
