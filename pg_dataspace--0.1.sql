@@ -435,6 +435,26 @@ CREATE FUNCTION dataspace.verify_proof(proof jsonb) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'dataspace_verify_proof'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
+---------------------------------------------------------------------------
+-- Contract policies (docs/policy.md): pure functions of their arguments
+---------------------------------------------------------------------------
+
+CREATE FUNCTION dataspace.check_policy(policy jsonb) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'dataspace_check_policy'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION dataspace.policy_allows(policy jsonb, ts timestamptz,
+										at timestamptz DEFAULT pg_catalog.now())
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'dataspace_policy_allows'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION dataspace.explain_policy(policy jsonb, ts timestamptz,
+										 at timestamptz DEFAULT pg_catalog.now())
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'dataspace_explain_policy'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 
 ---------------------------------------------------------------------------
 -- pg_dump: every table holding node data and every sequence
@@ -471,7 +491,9 @@ GRANT SELECT (id, asset_id, node_id, chain_pos, batch_ids, first_seq, last_seq,
 	ON dataspace.seal TO dataspace_reader;
 GRANT EXECUTE ON FUNCTION dataspace.node_info(), dataspace.verify_seal(bigint),
 	dataspace.verify_asset(uuid, timestamptz, timestamptz),
-	dataspace.point_proof(uuid, bigint), dataspace.verify_proof(jsonb)
+	dataspace.point_proof(uuid, bigint), dataspace.verify_proof(jsonb),
+	dataspace.check_policy(jsonb), dataspace.policy_allows(jsonb, timestamptz, timestamptz),
+	dataspace.explain_policy(jsonb, timestamptz, timestamptz)
 	TO dataspace_reader;
 
 -- ingest: three columns of one table, nothing else
@@ -493,5 +515,7 @@ GRANT EXECUTE ON FUNCTION dataspace.node_id(), dataspace.init_node(text),
 	dataspace.node_info(), dataspace.rotate_node_key(), dataspace.seal_pending(uuid),
 	dataspace.drop_points(uuid, timestamptz), dataspace.verify_seal(bigint),
 	dataspace.verify_asset(uuid, timestamptz, timestamptz),
-	dataspace.point_proof(uuid, bigint), dataspace.verify_proof(jsonb)
+	dataspace.point_proof(uuid, bigint), dataspace.verify_proof(jsonb),
+	dataspace.check_policy(jsonb), dataspace.policy_allows(jsonb, timestamptz, timestamptz),
+	dataspace.explain_policy(jsonb, timestamptz, timestamptz)
 	TO dataspace_admin;

@@ -10,6 +10,10 @@
 
 #include "postgres.h"
 
+#include "utils/jsonb.h"
+
+#include "policy.h"
+
 /* guc.c */
 typedef enum DataspaceMode
 {
@@ -24,6 +28,9 @@ extern char *dataspace_database;
 extern int	dataspace_sealer_naptime;
 
 extern void dataspace_define_gucs(void);
+
+/* policyfuncs.c */
+extern void ds_policy_from_jsonb(Jsonb *jb, ds_policy *out);
 
 /* utility.c */
 extern void ds_utility_hook_install(void);

@@ -220,3 +220,202 @@ ds_format_double(double value, char *out, size_t cap)
 	}
 	return false;
 }
+
+/*
+ * ds_parse_rfc3339
+ *		An RFC 3339 date-time as people write it in a policy:
+ *		YYYY-MM-DDTHH:MM:SS, an optional fraction of 1 to 6 digits, then Z or
+ *		an offset +HH:MM / -HH:MM.  Upper-case T and Z only; no leap second.
+ */
+bool
+ds_parse_rfc3339(const char *in, size_t len, int64_t *unix_us)
+{
+	const char *p = in;
+	const char *end = in + len;
+	int64_t		y,
+				mo,
+				d,
+				hh,
+				mi,
+				ss;
+	int64_t		frac = 0;
+	int64_t		offset_min = 0;
+	static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+	if (len < 20 || len > 32)
+		return false;
+	if (p[4] != '-' || p[7] != '-' || p[10] != 'T' || p[13] != ':' || p[16] != ':')
+		return false;
+	if (!digits(p, 4, &y) || !digits(p + 5, 2, &mo) || !digits(p + 8, 2, &d) ||
+		!digits(p + 11, 2, &hh) || !digits(p + 14, 2, &mi) || !digits(p + 17, 2, &ss))
+		return false;
+	p += 19;
+	if (p < end && *p == '.')
+	{
+		int			n = 0;
+
+		p++;
+		while (p < end && *p >= '0' && *p <= '9' && n < 6)
+		{
+			frac = frac * 10 + (*p - '0');
+			p++;
+			n++;
+		}
+		if (n == 0 || (p < end && *p >= '0' && *p <= '9'))
+			return false;
+		for (; n < 6; n++)
+			frac *= 10;
+	}
+	if (p < end && *p == 'Z')
+		p++;
+	else if (p < end && (*p == '+' || *p == '-') && end - p == 6 && p[3] == ':')
+	{
+		int64_t		oh,
+					om;
+
+		if (!digits(p + 1, 2, &oh) || !digits(p + 4, 2, &om) || oh > 23 || om > 59)
+			return false;
+		offset_min = (oh * 60 + om) * (*p == '-' ? -1 : 1);
+		p += 6;
+	}
+	else
+		return false;
+	if (p != end)
+		return false;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || hh > 23 || mi > 59 || ss > 59)
+		return false;
+	/* 29 February of a common year */
+	if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return false;
+	*unix_us = days_from_civil(y, (int) mo, (int) d) * DS_US_PER_DAY +
+		((hh * 60 + mi - offset_min) * 60 + ss) * DS_US_PER_SEC + frac;
+	return true;
+}
+
+/* Longest duration accepted: about a century. */
+#define MAX_DURATION_DAYS 36525
+
+/*
+ * ds_parse_duration
+ *		An ISO 8601 duration of days, hours, minutes and seconds:
+ *		P[nD][T[nH][nM][nS]], whole numbers, at least one part.  Years,
+ *		months and weeks are refused: a month has no fixed length.
+ */
+bool
+ds_parse_duration(const char *in, size_t len, int64_t *us)
+{
+	const char *p = in;
+	const char *end = in + len;
+	bool		in_time = false;
+	bool		any = false;
+	bool		time_part = false;
+	int			last = -1;		/* order of D, H, M, S seen so far */
+	int64_t		total = 0;
+
+	if (len < 3 || *p != 'P')
+		return false;
+	p++;
+	while (p < end)
+	{
+		int64_t		n = 0;
+		int			ndigits = 0;
+		int			order;
+		int64_t		unit;
+
+		if (*p == 'T')
+		{
+			if (in_time)
+				return false;
+			in_time = true;
+			p++;
+			continue;
+		}
+		while (p < end && *p >= '0' && *p <= '9')
+		{
+			if (++ndigits > 9)
+				return false;
+			n = n * 10 + (*p - '0');
+			p++;
+		}
+		if (ndigits == 0 || p >= end)
+			return false;
+		switch (*p)
+		{
+			case 'D':
+				order = 0;
+				unit = DS_US_PER_DAY;
+				if (in_time)
+					return false;
+				break;
+			case 'H':
+				order = 1;
+				unit = 3600 * DS_US_PER_SEC;
+				break;
+			case 'M':
+				order = 2;
+				unit = 60 * DS_US_PER_SEC;
+				break;
+			case 'S':
+				order = 3;
+				unit = DS_US_PER_SEC;
+				break;
+			default:
+				return false;
+		}
+		if (order > 0 && !in_time)
+			return false;
+		if (order <= last)
+			return false;
+		last = order;
+		if (order > 0)
+			time_part = true;
+		total += n * unit;
+		if (total > MAX_DURATION_DAYS * DS_US_PER_DAY)
+			return false;
+		any = true;
+		p++;
+	}
+	if (!any || (in_time && !time_part))
+		return false;
+	*us = total;
+	return true;
+}
+
+/*
+ * ds_format_duration
+ *		The canonical text of a duration: days, then hours, minutes and
+ *		seconds, each only when not zero ("P1DT12H", "PT90S" becomes
+ *		"PT1M30S"); zero is "PT0S".  Sub-second parts are not representable.
+ */
+bool
+ds_format_duration(int64_t us, char *out, size_t cap)
+{
+	ds_json_writer w;
+	int64_t		s;
+	int64_t		days;
+	int64_t		h;
+	int64_t		m;
+
+	if (us < 0 || us % DS_US_PER_SEC != 0)
+		return false;
+	s = us / DS_US_PER_SEC;
+	days = s / 86400;
+	h = s % 86400 / 3600;
+	m = s % 3600 / 60;
+	s %= 60;
+	ds_json_writer_init(&w, out, cap);
+	ds_json_put(&w, "P");
+	if (days > 0)
+		ds_json_put(&w, "%" PRId64 "D", days);
+	if (h > 0 || m > 0 || s > 0 || days == 0)
+	{
+		ds_json_put(&w, "T");
+		if (h > 0)
+			ds_json_put(&w, "%" PRId64 "H", h);
+		if (m > 0)
+			ds_json_put(&w, "%" PRId64 "M", m);
+		if (s > 0 || (days == 0 && h == 0 && m == 0))
+			ds_json_put(&w, "%" PRId64 "S", s);
+	}
+	return ds_json_done(&w) > 0;
+}
