@@ -18,6 +18,7 @@ OBJS = \
 	src/keys.o \
 	src/ingest.o \
 	src/sealstore.o \
+	src/dbworker.o \
 	src/sealer.o \
 	src/verify.o \
 	src/proof.o \
@@ -25,6 +26,9 @@ OBJS = \
 	src/textform.o \
 	src/policy.o \
 	src/policyfuncs.o \
+	src/submission.o \
+	src/hub.o \
+	src/hubsync.o \
 	src/utility.o
 
 DATA = $(EXTENSION)--$(EXTVERSION).sql
@@ -35,8 +39,8 @@ REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=./tmp_c
 PROVE_TESTS = test/t/*.pl
 EXTRA_CLEAN = tmp_check results regression.diffs regression.out log
 
-PG_CPPFLAGS = -I$(srcdir)/src
-SHLIB_LINK = -lcrypto
+PG_CPPFLAGS = -I$(srcdir)/src -I$(shell $(PG_CONFIG) --includedir)
+SHLIB_LINK = -lcrypto -lpq
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

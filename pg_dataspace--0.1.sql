@@ -11,7 +11,8 @@ DO $roles$
 DECLARE
 	r text;
 BEGIN
-	FOREACH r IN ARRAY ARRAY['dataspace_reader', 'dataspace_writer', 'dataspace_admin']
+	FOREACH r IN ARRAY ARRAY['dataspace_reader', 'dataspace_writer', 'dataspace_admin',
+							  'dataspace_participant']
 	LOOP
 		IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) r) THEN
 			EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
@@ -457,6 +458,211 @@ CREATE FUNCTION dataspace.explain_policy(policy jsonb, ts timestamptz,
 
 
 ---------------------------------------------------------------------------
+-- The hub and the nodes' view of it (docs/hub.md)
+---------------------------------------------------------------------------
+
+/*
+ * Participants.  On the hub: the registry, one row per registered node,
+ * bound to the login role it submits as.  On a node: the approved
+ * participants as the hub last showed them (a cache).
+ */
+CREATE TABLE dataspace.participant (
+	node_id uuid PRIMARY KEY,
+	name text NOT NULL CHECK (name OPERATOR(pg_catalog.<>) ''),
+	public_key bytea NOT NULL CHECK (pg_catalog.length(public_key) OPERATOR(pg_catalog.=) 32),
+	key_id bytea NOT NULL CHECK (pg_catalog.length(key_id) OPERATOR(pg_catalog.=) 32),
+	endpoint text NOT NULL DEFAULT '',
+	status text NOT NULL DEFAULT 'pending'
+		CHECK (status OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'approved', 'suspended'])),
+	role_name name UNIQUE,
+	last_counter bigint NOT NULL DEFAULT 0,
+	registered_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	approved_at timestamptz,
+	suspended_at timestamptz,
+	suspension_reason text,
+	registration bytea NOT NULL,
+	registration_signature bytea NOT NULL
+);
+
+/*
+ * The public catalog.  On the hub: every asset an approved participant
+ * published, with the provider's signed publication.  On a node: the
+ * entries whose provider signature it checked (a cache).
+ */
+CREATE TABLE dataspace.hub_catalog (
+	asset_id uuid PRIMARY KEY,
+	provider_id uuid NOT NULL,
+	twin_name text,
+	name text NOT NULL,
+	kind text NOT NULL,
+	value_type text NOT NULL,
+	unit text,
+	description text,
+	tags text[] NOT NULL DEFAULT '{}',
+	published_at timestamptz NOT NULL,
+	publication bytea NOT NULL,
+	publication_signature bytea NOT NULL
+);
+
+CREATE INDEX hub_catalog_provider_idx ON dataspace.hub_catalog (provider_id);
+
+/* Hub: every accepted submission, in the order accepted. */
+CREATE TABLE dataspace.hub_submission (
+	id bigserial PRIMARY KEY,
+	node_id uuid NOT NULL,
+	counter bigint NOT NULL,
+	kind text NOT NULL,
+	received_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	submission bytea NOT NULL,
+	signature bytea NOT NULL,
+	UNIQUE (node_id, counter)
+);
+
+/* Hub: every refused submission and why. */
+CREATE TABLE dataspace.hub_refusal (
+	id bigserial PRIMARY KEY,
+	refused_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	role_name name NOT NULL,
+	claimed_node_id uuid,
+	kind text,
+	reason text NOT NULL
+);
+
+/* Node: the hub-sync worker's state; one row once it has run. */
+CREATE TABLE dataspace.hub_sync_state (
+	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	hub_id uuid,
+	next_counter bigint NOT NULL DEFAULT 1,
+	participant_status text,
+	last_attempt timestamptz,
+	last_success timestamptz,
+	last_error text,
+	last_error_at timestamptz
+);
+
+/* Node: what this node published at the hub, to publish changes only. */
+CREATE TABLE dataspace.hub_publication (
+	asset_id uuid PRIMARY KEY,
+	descriptor text NOT NULL,
+	published_at timestamptz NOT NULL
+);
+
+CREATE VIEW dataspace.hub_status AS
+	SELECT pg_catalog.current_setting('dataspace.hub', true) IS DISTINCT FROM '' AS configured,
+		   s.hub_id, s.participant_status, s.last_attempt, s.last_success,
+		   s.last_error, s.last_error_at,
+		   pg_catalog.now() OPERATOR(pg_catalog.-) s.last_success AS lag
+	  FROM (VALUES (true)) v(singleton)
+	  LEFT JOIN dataspace.hub_sync_state s ON s.singleton;
+
+/* The approved participant session_user is, on the hub; NULL otherwise. */
+CREATE FUNCTION dataspace.hub_session_participant() RETURNS uuid
+	LANGUAGE sql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT p.node_id FROM dataspace.participant p
+	 WHERE p.role_name OPERATOR(pg_catalog.=) SESSION_USER
+	   AND p.status OPERATOR(pg_catalog.=) 'approved'
+$$;
+
+/*
+ * Row-level security for participants logged in to the hub: the catalog
+ * and approved participants' keys and endpoints once approved, their own
+ * registration always.  Local roles see everything they are granted.
+ */
+ALTER TABLE dataspace.participant ENABLE ROW LEVEL SECURITY;
+CREATE POLICY participant_visible ON dataspace.participant FOR SELECT TO dataspace_participant
+	USING (role_name OPERATOR(pg_catalog.=) SESSION_USER
+		   OR (status OPERATOR(pg_catalog.=) 'approved'
+			   AND dataspace.hub_session_participant() IS NOT NULL));
+CREATE POLICY participant_local ON dataspace.participant FOR SELECT
+	TO dataspace_reader, dataspace_admin USING (true);
+
+ALTER TABLE dataspace.hub_catalog ENABLE ROW LEVEL SECURITY;
+CREATE POLICY catalog_approved ON dataspace.hub_catalog FOR SELECT TO dataspace_participant
+	USING (dataspace.hub_session_participant() IS NOT NULL);
+CREATE POLICY catalog_local ON dataspace.hub_catalog FOR SELECT
+	TO dataspace_reader, dataspace_admin USING (true);
+
+/*
+ * Apply an accepted publication (called by dataspace.hub_submit): returns
+ * NULL, or why it cannot be applied.
+ */
+CREATE FUNCTION dataspace.hub_apply_publication(payload jsonb, provider uuid,
+												publication bytea, signature bytea,
+												published_at timestamptz)
+	RETURNS text
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	asset uuid;
+	owner uuid;
+BEGIN
+	BEGIN
+		asset := (payload OPERATOR(pg_catalog.->>) 'asset_id')::uuid;
+	EXCEPTION WHEN invalid_text_representation THEN
+		RETURN 'publication names no valid asset id';
+	END;
+	IF asset IS NULL OR (payload OPERATOR(pg_catalog.->>) 'name') IS NULL
+	   OR (payload OPERATOR(pg_catalog.->>) 'kind') IS NULL
+	   OR (payload OPERATOR(pg_catalog.->>) 'value_type') IS NULL THEN
+		RETURN 'publication lacks asset_id, name, kind or value_type';
+	END IF;
+	SELECT c.provider_id INTO owner FROM dataspace.hub_catalog c
+	 WHERE c.asset_id OPERATOR(pg_catalog.=) asset FOR UPDATE;
+	IF FOUND AND owner OPERATOR(pg_catalog.<>) provider THEN
+		RETURN pg_catalog.format('asset %s is published by another participant', asset);
+	END IF;
+	INSERT INTO dataspace.hub_catalog AS c (asset_id, provider_id, twin_name, name, kind,
+		value_type, unit, description, tags, published_at, publication, publication_signature)
+	VALUES (asset, provider, payload OPERATOR(pg_catalog.->>) 'twin',
+		payload OPERATOR(pg_catalog.->>) 'name', payload OPERATOR(pg_catalog.->>) 'kind',
+		payload OPERATOR(pg_catalog.->>) 'value_type', payload OPERATOR(pg_catalog.->>) 'unit',
+		payload OPERATOR(pg_catalog.->>) 'description',
+		COALESCE(ARRAY(SELECT pg_catalog.jsonb_array_elements_text(payload OPERATOR(pg_catalog.->) 'tags')), '{}'),
+		published_at, publication, signature)
+	ON CONFLICT (asset_id) DO UPDATE SET twin_name = EXCLUDED.twin_name, name = EXCLUDED.name,
+		kind = EXCLUDED.kind, value_type = EXCLUDED.value_type, unit = EXCLUDED.unit,
+		description = EXCLUDED.description, tags = EXCLUDED.tags,
+		published_at = EXCLUDED.published_at, publication = EXCLUDED.publication,
+		publication_signature = EXCLUDED.publication_signature;
+	RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION dataspace.hub_hello(nonce bytea,
+									OUT message bytea, OUT public_key bytea, OUT signature bytea)
+	AS 'MODULE_PATHNAME', 'dataspace_hub_hello'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.hub_whoami(OUT node_id uuid, OUT status text, OUT last_counter bigint)
+	AS 'MODULE_PATHNAME', 'dataspace_hub_whoami'
+	LANGUAGE C STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.hub_submit(submission bytea, signature bytea,
+									 OUT accepted boolean, OUT reason text)
+	AS 'MODULE_PATHNAME', 'dataspace_hub_submit'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.approve_participant(id uuid) RETURNS void
+	AS 'MODULE_PATHNAME', 'dataspace_approve_participant'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.suspend_participant(id uuid, reason text) RETURNS void
+	AS 'MODULE_PATHNAME', 'dataspace_suspend_participant'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.sync_now() RETURNS boolean
+	AS 'MODULE_PATHNAME', 'dataspace_sync_now'
+	LANGUAGE C VOLATILE STRICT;
+
+---------------------------------------------------------------------------
 -- pg_dump: every table holding node data and every sequence
 ---------------------------------------------------------------------------
 
@@ -473,6 +679,14 @@ SELECT pg_catalog.pg_extension_config_dump('dataspace.point_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.batch_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.seal_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.retention_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.participant', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_submission', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_refusal', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_sync_state', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_publication', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_submission_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_refusal_id_seq', '');
 
 ---------------------------------------------------------------------------
 -- Privileges: PUBLIC gets nothing; see docs/security.md
@@ -518,4 +732,25 @@ GRANT EXECUTE ON FUNCTION dataspace.node_id(), dataspace.init_node(text),
 	dataspace.point_proof(uuid, bigint), dataspace.verify_proof(jsonb),
 	dataspace.check_policy(jsonb), dataspace.policy_allows(jsonb, timestamptz, timestamptz),
 	dataspace.explain_policy(jsonb, timestamptz, timestamptz)
+	TO dataspace_admin;
+
+-- participants logged in to the hub: their own functions and, through
+-- row-level security, what they may see
+GRANT USAGE ON SCHEMA dataspace TO dataspace_participant;
+GRANT SELECT (node_id, name, public_key, key_id, endpoint, status, registration,
+			  registration_signature)
+	ON dataspace.participant TO dataspace_participant;
+GRANT SELECT ON dataspace.hub_catalog TO dataspace_participant;
+GRANT EXECUTE ON FUNCTION dataspace.hub_hello(bytea), dataspace.hub_whoami(),
+	dataspace.hub_submit(bytea, bytea), dataspace.hub_session_participant()
+	TO dataspace_participant;
+
+-- the hub and the nodes' view of it
+GRANT SELECT ON dataspace.participant, dataspace.hub_catalog, dataspace.hub_status
+	TO dataspace_reader, dataspace_admin;
+GRANT SELECT ON dataspace.hub_submission, dataspace.hub_refusal TO dataspace_admin;
+GRANT EXECUTE ON FUNCTION dataspace.hub_session_participant()
+	TO dataspace_reader, dataspace_admin;
+GRANT EXECUTE ON FUNCTION dataspace.approve_participant(uuid),
+	dataspace.suspend_participant(uuid, text), dataspace.sync_now()
 	TO dataspace_admin;

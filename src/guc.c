@@ -13,6 +13,8 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "libpq-fe.h"
+
 #include "pg_dataspace.h"
 
 int			dataspace_mode = DATASPACE_MODE_NODE;
@@ -20,12 +22,65 @@ char	   *dataspace_node_name = NULL;
 char	   *dataspace_key_file = NULL;
 char	   *dataspace_database = NULL;
 int			dataspace_sealer_naptime = 1000;
+char	   *dataspace_hub = NULL;
+char	   *dataspace_hub_public_key = NULL;
+char	   *dataspace_endpoint = NULL;
+int			dataspace_sync_interval = 10000;
 
 static const struct config_enum_entry mode_options[] = {
 	{"node", DATASPACE_MODE_NODE, false},
 	{"hub", DATASPACE_MODE_HUB, false},
 	{NULL, 0, false}
 };
+
+/*
+ * A hub connection string must parse and carry no password: the setting
+ * is readable in pg_settings by superusers and in the configuration file.
+ */
+static bool
+check_hub_conninfo(char **newval, void **extra, GucSource source)
+{
+	char	   *err = NULL;
+	PQconninfoOption *opts;
+
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	opts = PQconninfoParse(*newval, &err);
+	if (opts == NULL)
+	{
+		GUC_check_errdetail("The connection string does not parse: %s", err ? err : "out of memory");
+		if (err)
+			PQfreemem(err);
+		return false;
+	}
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+	{
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL && o->val[0] != '\0')
+		{
+			PQconninfoFree(opts);
+			GUC_check_errdetail("The connection string holds a password.");
+			GUC_check_errhint("Put the password in a password file (passfile=...) or use client certificates.");
+			return false;
+		}
+	}
+	PQconninfoFree(opts);
+	return true;
+}
+
+static bool
+check_public_key_hex(char **newval, void **extra, GucSource source)
+{
+	const char *v = *newval;
+
+	if (v == NULL || v[0] == '\0')
+		return true;
+	if (strlen(v) != 64 || strspn(v, "0123456789abcdef") != 64)
+	{
+		GUC_check_errdetail("A public key is 64 lower-case hex digits.");
+		return false;
+	}
+	return true;
+}
 
 /*
  * dataspace_define_gucs
@@ -91,6 +146,46 @@ dataspace_define_gucs(void)
 							1000,
 							10,
 							3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("dataspace.hub",
+							   "Connection string of the hub (empty: no hub).",
+							   "It must not hold a password: use a password file "
+							   "(passfile) or client certificates.",
+							   &dataspace_hub,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
+							   check_hub_conninfo, NULL, NULL);
+
+	DefineCustomStringVariable("dataspace.hub_public_key",
+							   "The hub's Ed25519 public key, 64 hex digits, pinned.",
+							   "The hub-sync worker talks to no hub that cannot prove "
+							   "it holds this key.",
+							   &dataspace_hub_public_key,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   check_public_key_hex, NULL, NULL);
+
+	DefineCustomStringVariable("dataspace.endpoint",
+							   "Connection string peers use to reach this node.",
+							   "Published at the hub with the node's registration.",
+							   &dataspace_endpoint,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("dataspace.sync_interval",
+							"Time between two rounds of the hub-sync worker.",
+							"dataspace.sync_now() starts a round at once.",
+							&dataspace_sync_interval,
+							10000,
+							100,
+							24 * 3600 * 1000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);

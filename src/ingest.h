@@ -16,12 +16,7 @@ extern void ds_ingest_reset(void);
 
 /* sealer.c */
 extern void ds_wake_sealer(void);
-extern void ds_sealer_shmem_request(void);
-extern void ds_sealer_shmem_startup(void);
 extern void ds_sealer_register(void);
-extern bool ds_sealer_hold(int timeout_ms);
-extern void ds_sealer_release(bool gone);
-extern void ds_sealer_database_back(void);
 extern int64 ds_seal_round(const uint8 *only_asset, bool force);
 
 #endif							/* DS_INGEST_H */

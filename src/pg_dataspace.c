@@ -17,6 +17,7 @@
 #include "miscadmin.h"
 #include "storage/ipc.h"
 
+#include "dbworker.h"
 #include "ingest.h"
 #include "pg_dataspace.h"
 
@@ -32,7 +33,7 @@ dataspace_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	ds_sealer_shmem_request();
+	ds_dbworker_shmem_request();
 }
 
 static void
@@ -40,7 +41,7 @@ dataspace_shmem_startup(void)
 {
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
-	ds_sealer_shmem_startup();
+	ds_dbworker_shmem_startup();
 }
 
 /*
@@ -62,5 +63,7 @@ _PG_init(void)
 	shmem_startup_hook = dataspace_shmem_startup;
 
 	ds_sealer_register();
+	if (dataspace_mode == DATASPACE_MODE_NODE)
+		ds_hubsync_register();
 	ds_utility_hook_install();
 }

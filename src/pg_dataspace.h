@@ -26,11 +26,18 @@ extern char *dataspace_node_name;
 extern char *dataspace_key_file;
 extern char *dataspace_database;
 extern int	dataspace_sealer_naptime;
+extern char *dataspace_hub;
+extern char *dataspace_hub_public_key;
+extern char *dataspace_endpoint;
+extern int	dataspace_sync_interval;
 
 extern void dataspace_define_gucs(void);
 
 /* policyfuncs.c */
 extern void ds_policy_from_jsonb(Jsonb *jb, ds_policy *out);
+
+/* hubsync.c */
+extern void ds_hubsync_register(void);
 
 /* utility.c */
 extern void ds_utility_hook_install(void);

@@ -40,6 +40,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "dbworker.h"
 #include "ingest.h"
 #include "keys.h"
 #include "pg_dataspace.h"
@@ -57,26 +58,6 @@ PGDLLEXPORT void dataspace_sealer_main(Datum main_arg);
 /* rows fetched from a cursor at a time */
 #define FETCH_ROWS		10000
 
-/*
- * The sealer's state in shared memory.  Besides waking the sealer, backends
- * use it to keep the sealer out of its database while a statement that
- * needs the database to itself runs (DROP DATABASE and the like, see
- * utility.c): holds counts such statements, gone says the database was
- * dropped or renamed away, and the sealer does not connect while either
- * is set.
- */
-typedef struct SealerShared
-{
-	slock_t		mutex;
-	Oid			database;		/* database the sealer is connected to */
-	Latch	   *latch;			/* its latch, NULL when not running */
-	pid_t		pid;			/* its pid, 0 when not running */
-	bool		connecting;		/* connected, or past the point of waiting */
-	int			holds;			/* statements keeping it out */
-	bool		gone;			/* its database no longer exists */
-} SealerShared;
-
-static SealerShared *sealer_shared = NULL;
 
 typedef struct SPoint
 {
@@ -793,32 +774,6 @@ dataspace_drop_points(PG_FUNCTION_ARGS)
  * ---------------------------------------------------------------------
  */
 
-void
-ds_sealer_shmem_request(void)
-{
-	RequestAddinShmemSpace(MAXALIGN(sizeof(SealerShared)));
-}
-
-void
-ds_sealer_shmem_startup(void)
-{
-	bool		found;
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	sealer_shared = ShmemInitStruct("pg_dataspace sealer", sizeof(SealerShared), &found);
-	if (!found)
-	{
-		SpinLockInit(&sealer_shared->mutex);
-		sealer_shared->database = InvalidOid;
-		sealer_shared->latch = NULL;
-		sealer_shared->pid = 0;
-		sealer_shared->connecting = false;
-		sealer_shared->holds = 0;
-		sealer_shared->gone = false;
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
-
 /*
  * ds_wake_sealer
  *		Called at commit of a transaction that queued points: set the
@@ -828,14 +783,8 @@ ds_sealer_shmem_startup(void)
 void
 ds_wake_sealer(void)
 {
-	Latch	   *latch = NULL;
+	Latch	   *latch = ds_dbworker_latch(DS_WORKER_SEALER, true);
 
-	if (sealer_shared == NULL)
-		return;
-	SpinLockAcquire(&sealer_shared->mutex);
-	if (sealer_shared->database == MyDatabaseId)
-		latch = sealer_shared->latch;
-	SpinLockRelease(&sealer_shared->mutex);
 	if (latch != NULL)
 		SetLatch(latch);
 }
@@ -854,146 +803,6 @@ ds_sealer_register(void)
 	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_dataspace sealer");
 	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_dataspace sealer");
 	RegisterBackgroundWorker(&worker);
-}
-
-static void
-sealer_detach(int code, Datum arg)
-{
-	SpinLockAcquire(&sealer_shared->mutex);
-	sealer_shared->latch = NULL;
-	sealer_shared->database = InvalidOid;
-	sealer_shared->pid = 0;
-	sealer_shared->connecting = false;
-	SpinLockRelease(&sealer_shared->mutex);
-}
-
-/*
- * ds_sealer_hold
- *		Keep the sealer out of its database for the statement about to run:
- *		if it is connected (or about to be), terminate it and wait until it
- *		has gone.  Returns false if it did not go within timeout_ms.
- *		Every call must be paired with ds_sealer_release().
- */
-bool
-ds_sealer_hold(int timeout_ms)
-{
-	pid_t		pid;
-	bool		connecting;
-	TimestampTz deadline;
-
-	if (sealer_shared == NULL)
-		return true;
-	SpinLockAcquire(&sealer_shared->mutex);
-	sealer_shared->holds++;
-	pid = sealer_shared->pid;
-	connecting = sealer_shared->connecting;
-	SpinLockRelease(&sealer_shared->mutex);
-	if (pid == 0 || !connecting)
-		return true;
-
-	ereport(DEBUG1,
-			(errmsg_internal("stopping the pg_dataspace sealer (PID %d)", (int) pid)));
-	if (kill(pid, SIGTERM) != 0 && errno != ESRCH)
-		ereport(WARNING,
-				(errmsg("could not signal the pg_dataspace sealer (PID %d): %m", (int) pid)));
-
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
-	for (;;)
-	{
-		bool		still;
-
-		SpinLockAcquire(&sealer_shared->mutex);
-		still = sealer_shared->pid == pid;
-		SpinLockRelease(&sealer_shared->mutex);
-		if (!still)
-			return true;
-		if (GetCurrentTimestamp() >= deadline)
-			return false;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 10, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-	}
-}
-
-/*
- * ds_sealer_release
- *		End a hold.  gone: the sealer's database was dropped or renamed, so
- *		the sealer must not try to connect until it exists again.
- */
-void
-ds_sealer_release(bool gone)
-{
-	Latch	   *latch;
-
-	if (sealer_shared == NULL)
-		return;
-	SpinLockAcquire(&sealer_shared->mutex);
-	sealer_shared->holds--;
-	if (gone)
-		sealer_shared->gone = true;
-	latch = sealer_shared->latch;
-	SpinLockRelease(&sealer_shared->mutex);
-	if (latch != NULL)
-		SetLatch(latch);
-}
-
-/*
- * ds_sealer_database_back
- *		The sealer's database exists again (created, or renamed back).
- */
-void
-ds_sealer_database_back(void)
-{
-	Latch	   *latch;
-
-	if (sealer_shared == NULL)
-		return;
-	SpinLockAcquire(&sealer_shared->mutex);
-	sealer_shared->gone = false;
-	latch = sealer_shared->latch;
-	SpinLockRelease(&sealer_shared->mutex);
-	if (latch != NULL)
-		SetLatch(latch);
-}
-
-/*
- * wait_until_database_free
- *		Before connecting: wait while a hold is in force or the database is
- *		gone.  Waiting here rather than exiting keeps the server log quiet
- *		after the sealer's database is dropped.
- */
-static void
-wait_until_database_free(void)
-{
-	bool		logged = false;
-
-	for (;;)
-	{
-		bool		may;
-		bool		gone;
-
-		SpinLockAcquire(&sealer_shared->mutex);
-		gone = sealer_shared->gone;
-		may = sealer_shared->holds == 0 && !gone;
-		if (may)
-			sealer_shared->connecting = true;
-		SpinLockRelease(&sealer_shared->mutex);
-		if (may)
-			return;
-		if (gone && !logged)
-		{
-			ereport(LOG,
-					(errmsg("pg_dataspace sealer waits: database \"%s\" was dropped or renamed",
-							dataspace_database),
-					 errhint("It starts sealing when a database of that name exists again; or change dataspace.database and restart the server.")));
-			logged = true;
-		}
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 60000L, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-	}
 }
 
 /*
@@ -1035,21 +844,15 @@ dataspace_sealer_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	SpinLockAcquire(&sealer_shared->mutex);
-	sealer_shared->pid = MyProcPid;
-	sealer_shared->latch = MyLatch;
-	SpinLockRelease(&sealer_shared->mutex);
-	on_shmem_exit(sealer_detach, 0);
-	wait_until_database_free();
+	ds_dbworker_attach(DS_WORKER_SEALER);
+	ds_dbworker_wait_until_database_free(DS_WORKER_SEALER);
 
 	BackgroundWorkerInitializeConnection(dataspace_database, NULL, 0);
 	/* sealing must read committed chain heads, whatever the default */
 	SetConfigOption("default_transaction_isolation", "read committed",
 					PGC_SUSET, PGC_S_OVERRIDE);
 
-	SpinLockAcquire(&sealer_shared->mutex);
-	sealer_shared->database = MyDatabaseId;
-	SpinLockRelease(&sealer_shared->mutex);
+	ds_dbworker_connected(DS_WORKER_SEALER);
 
 	ereport(LOG, (errmsg("pg_dataspace sealer started in database \"%s\"",
 						 dataspace_database)));

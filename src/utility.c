@@ -1,17 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * utility.c
- *		Get the background sealer out of the way of statements that need
- *		its database to themselves.
+ *		Get the background workers (sealer, hub sync) out of the way of
+ *		statements that need their database to themselves.
  *
  * DROP DATABASE, CREATE DATABASE ... TEMPLATE, ALTER DATABASE ... RENAME
  * and ALTER DATABASE ... SET TABLESPACE refuse to run while any other
  * process is connected to the database; PostgreSQL 15 asks ordinary
  * backends to leave but waits about five seconds for a background worker
  * and then fails.  So, as TimescaleDB does for its scheduler, this hook
- * stops the sealer first and keeps it away while the statement runs.
- * After a DROP or a rename away the sealer waits until a database of its
- * name exists again.
+ * stops the workers first and keeps them away while the statement runs.
+ * After a DROP or a rename away they wait until a database of that name
+ * exists again.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,7 +21,7 @@
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
 
-#include "ingest.h"
+#include "dbworker.h"
 #include "pg_dataspace.h"
 
 /* how long to wait for the sealer to leave its database */
@@ -132,13 +132,13 @@ dataspace_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		run_utility(pstmt, queryString, readOnlyTree, context, params,
 					queryEnv, dest, qc);
 		if (effect == SEALER_DATABASE_BACK)
-			ds_sealer_database_back();
+			ds_dbworker_database_back();
 		return;
 	}
 
-	if (!ds_sealer_hold(SEALER_STOP_TIMEOUT_MS))
+	if (!ds_dbworker_hold_all(SEALER_STOP_TIMEOUT_MS))
 		ereport(WARNING,
-				(errmsg("the pg_dataspace sealer did not leave database \"%s\" in time",
+				(errmsg("the pg_dataspace workers did not leave database \"%s\" in time",
 						dataspace_database)));
 	PG_TRY();
 	{
@@ -148,7 +148,7 @@ dataspace_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	}
 	PG_FINALLY();
 	{
-		ds_sealer_release(done && effect == SEALER_DATABASE_GONE);
+		ds_dbworker_release_all(done && effect == SEALER_DATABASE_GONE);
 	}
 	PG_END_TRY();
 }

@@ -1,8 +1,9 @@
-# The sealer never blocks statements that need its database to themselves:
-# DROP DATABASE, CREATE DATABASE ... TEMPLATE, ALTER DATABASE ... RENAME.
-# PostgreSQL 15 gives up after about five seconds when a background worker
-# stays connected, so these statements succeed only if the sealer is
-# stopped first.  Afterwards the sealer comes back by itself.
+# The workers (sealer, hub sync) never block statements that need their
+# database to themselves: DROP DATABASE, CREATE DATABASE ... TEMPLATE,
+# ALTER DATABASE ... RENAME.  PostgreSQL 15 gives up after about five
+# seconds when a background worker stays connected, so these statements
+# succeed only if the workers are stopped first.  Afterwards they come
+# back by themselves.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -15,14 +16,16 @@ $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'pg_dataspace'
 dataspace.database = 'nodedb'
 dataspace.sealer_naptime = '200ms'
+dataspace.hub = 'hostaddr=127.0.0.1 port=1 dbname=hub connect_timeout=1'
+dataspace.sync_interval = '500ms'
 });
 $node->start;
 
 my $sealer_in = sub {
 	my $db = shift;
 	return $node->poll_query_until('postgres', qq{
-SELECT count(*) = 1 FROM pg_stat_activity
- WHERE backend_type = 'pg_dataspace sealer' AND datname = '$db'});
+SELECT count(*) = 2 FROM pg_stat_activity
+ WHERE backend_type IN ('pg_dataspace sealer', 'pg_dataspace hub sync') AND datname = '$db'});
 };
 
 my $setup = q{
@@ -38,7 +41,7 @@ my $sealed = q{SELECT count(*) = 0 FROM dataspace.pending_batch};
 $node->safe_psql('postgres', 'CREATE DATABASE nodedb');
 $node->restart;
 $node->safe_psql('nodedb', $setup);
-ok($sealer_in->('nodedb'), 'sealer connected to nodedb');
+ok($sealer_in->('nodedb'), 'sealer and hub sync connected to nodedb');
 ok($node->poll_query_until('nodedb', $sealed), 'sealer sealed the points');
 
 # a copy of the node database while the sealer works in it
@@ -61,10 +64,13 @@ is($rc, 0, 'DROP DATABASE of the sealer\'s database succeeds');
 like($err, qr/^$/, 'DROP DATABASE gives no error');
 $node->safe_psql('postgres', 'SELECT pg_sleep(0.5)');
 is($node->safe_psql('postgres', q{
-SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_dataspace sealer' AND datname IS NOT NULL}),
-	'0', 'no sealer connected while its database does not exist');
+SELECT count(*) FROM pg_stat_activity
+ WHERE backend_type IN ('pg_dataspace sealer', 'pg_dataspace hub sync') AND datname IS NOT NULL}),
+	'0', 'no worker connected while its database does not exist');
 ok($node->wait_for_log(qr/sealer waits: database "nodedb" was dropped or renamed/, $log_offset),
 	'the restarted sealer says why it waits');
+ok($node->wait_for_log(qr/hub sync waits: database "nodedb" was dropped or renamed/, $log_offset),
+	'so does the hub-sync worker');
 ok(!$node->log_contains(qr/FATAL:  database "nodedb" does not exist/, $log_offset),
 	'the sealer does not try to connect to the dropped database');
 

@@ -1,0 +1,495 @@
+/*-------------------------------------------------------------------------
+ *
+ * hub.c
+ *		The hub's side: hello, whoami, signed submissions, and the
+ *		operator's approve/suspend (docs/hub.md).
+ *
+ * Participants log in as their own role (a member of dataspace_participant)
+ * and call these SECURITY DEFINER functions.  Each submission is checked
+ * against the participant bound to session_user: the signer must be that
+ * participant, with its registered key, for this hub, with a counter above
+ * the last one accepted.  A refused submission is recorded in
+ * dataspace.hub_refusal and the server log, and the caller gets the
+ * reason; it is never applied.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "keys.h"
+#include "pg_dataspace.h"
+#include "submission.h"
+#include "util.h"
+
+PG_FUNCTION_INFO_V1(dataspace_hub_hello);
+PG_FUNCTION_INFO_V1(dataspace_hub_whoami);
+PG_FUNCTION_INFO_V1(dataspace_hub_submit);
+PG_FUNCTION_INFO_V1(dataspace_approve_participant);
+PG_FUNCTION_INFO_V1(dataspace_suspend_participant);
+
+static void
+require_hub(const char *what)
+{
+	if (dataspace_mode != DATASPACE_MODE_HUB)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s is a hub function", what),
+				 errdetail("This server runs with dataspace.mode = 'node'."),
+				 errhint("Set dataspace.mode = 'hub' in postgresql.conf of the hub's server and restart it.")));
+}
+
+static char *
+session_user_name(void)
+{
+	return GetUserNameFromId(GetSessionUserId(), false);
+}
+
+/*
+ * dataspace.hub_hello(nonce bytea) returns (message bytea, public_key bytea,
+ *												signature bytea)
+ *		Prove to a node that this hub holds its key: sign the node's fresh
+ *		nonce in a hello message.  Signing only this message type, with a
+ *		nonce of fixed length, is no signing oracle for anything else.
+ */
+Datum
+dataspace_hub_hello(PG_FUNCTION_ARGS)
+{
+	bytea	   *nonce = PG_GETARG_BYTEA_PP(0);
+	DsSigner   *signer;
+	uint8		msg[DS_HELLO_MAX];
+	size_t		len;
+	uint8		sig[DS_SIG_LEN];
+	TupleDesc	tupdesc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	require_hub("dataspace.hub_hello()");
+	if (VARSIZE_ANY_EXHDR(nonce) != DS_HELLO_NONCE_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a hello nonce must be %d bytes", DS_HELLO_NONCE_LEN)));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	signer = ds_signer_load();
+	len = ds_hub_hello_message(signer->node_id, (const uint8 *) VARDATA_ANY(nonce),
+							   ds_ts_to_unix_us(GetCurrentTimestamp()), msg, sizeof(msg));
+	if (len == 0 || !ds_signer_sign(signer, msg, len, sig))
+		elog(ERROR, "could not sign the hub hello");
+	values[0] = ds_bytea_datum(msg, len);
+	values[1] = ds_bytea_datum(signer->public_key, DS_PUBKEY_LEN);
+	values[2] = ds_bytea_datum(sig, DS_SIG_LEN);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * dataspace.hub_whoami() returns (node_id uuid, status text, last_counter bigint)
+ *		The participant bound to session_user, if any.
+ */
+Datum
+dataspace_hub_whoami(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	Oid			types[1] = {NAMEOID};
+	Datum		args[1];
+	HeapTuple	tuple = NULL;
+	MemoryContext outer = CurrentMemoryContext;
+
+	require_hub("dataspace.hub_whoami()");
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	args[0] = DirectFunctionCall1(namein, CStringGetDatum(session_user_name()));
+	SPI_connect();
+	if (ds_spi_exec("SELECT node_id, status, last_counter FROM dataspace.participant"
+					" WHERE role_name OPERATOR(pg_catalog.=) $1",
+					1, types, args, NULL, true, -1) == 1)
+	{
+		MemoryContext spi = MemoryContextSwitchTo(outer);
+
+		values[0] = ds_spi_get(0, 1, &nulls[0]);
+		values[1] = ds_spi_get(0, 2, &nulls[1]);
+		values[2] = ds_spi_get(0, 3, &nulls[2]);
+		tuple = heap_form_tuple(tupdesc, values, nulls);
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	if (tuple == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
+}
+
+/* The participant a submission claims, as the hub knows it. */
+typedef struct Participant
+{
+	bool		found;
+	uint8		node_id[DS_UUID_LEN];
+	uint8		key_id[DS_HASH_LEN];
+	uint8		public_key[DS_PUBKEY_LEN];
+	char	   *status;
+	char	   *role_name;
+	int64		last_counter;
+} Participant;
+
+static void
+load_participant(const char *where, Datum arg, Oid type, Participant *p)
+{
+	char	   *sql = psprintf("SELECT node_id, key_id, public_key, status, role_name, last_counter"
+							   " FROM dataspace.participant WHERE %s FOR UPDATE", where);
+	bool		isnull;
+
+	memset(p, 0, sizeof(*p));
+	if (ds_spi_exec(sql, 1, &type, &arg, NULL, false, -1) != 1)
+		return;
+	p->found = true;
+	ds_spi_get_uuid(0, 1, p->node_id);
+	ds_spi_get_bytes(0, 2, p->key_id, DS_HASH_LEN);
+	ds_spi_get_bytes(0, 3, p->public_key, DS_PUBKEY_LEN);
+	p->status = TextDatumGetCString(ds_spi_get(0, 4, &isnull));
+	p->role_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
+	p->last_counter = ds_spi_get_int64(0, 6);
+}
+
+/* Outcome of one submission. */
+typedef struct Verdict
+{
+	bool		accepted;
+	char	   *reason;
+} Verdict;
+
+static Verdict
+refuse(const char *fmt,...) pg_attribute_printf(1, 2);
+
+static Verdict
+refuse(const char *fmt,...)
+{
+	Verdict		v = {false, NULL};
+	va_list		ap;
+	char		buf[512];
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	v.reason = pstrdup(buf);
+	return v;
+}
+
+/* A JSON member of the payload as text, or NULL. */
+static char *
+payload_text(const char *payload, const char *member)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		args[2];
+	bool		isnull;
+	Datum		d;
+
+	args[0] = CStringGetTextDatum(payload);
+	args[1] = CStringGetTextDatum(member);
+	ds_spi_exec("SELECT $1::jsonb OPERATOR(pg_catalog.->>) $2", 2, types, args, NULL, true, 1);
+	d = ds_spi_get(0, 1, &isnull);
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/*
+ * A registration: self-signed by the key it registers.  A role registers
+ * one node; a node id is registered by one role.
+ */
+static Verdict
+apply_register(const ds_submission *s, const char *payload, const uint8 *sig,
+			   const uint8 *msg, size_t msglen, const char *role)
+{
+	char	   *pk_hex = payload_text(payload, "public_key");
+	char	   *name = payload_text(payload, "name");
+	char	   *endpoint = payload_text(payload, "endpoint");
+	uint8		pk[DS_PUBKEY_LEN];
+	uint8		key_id[DS_HASH_LEN];
+	Participant by_role;
+	Participant by_node;
+	Datum		args[4];
+
+	if (pk_hex == NULL || strlen(pk_hex) != 2 * DS_PUBKEY_LEN ||
+		!ds_hex_decode(pk_hex, strlen(pk_hex), pk, DS_PUBKEY_LEN) ||
+		name == NULL || name[0] == '\0')
+		return refuse("registration payload lacks a public key or a name");
+	if (!ds_key_id(ds_backend_hasher(), pk, key_id) ||
+		memcmp(key_id, s->key_id, DS_HASH_LEN) != 0)
+		return refuse("registration is signed with a key other than the one it registers");
+	if (!ds_ed25519_verify(pk, msg, msglen, sig))
+		return refuse("bad signature");
+
+	args[0] = DirectFunctionCall1(namein, CStringGetDatum(role));
+	load_participant("role_name OPERATOR(pg_catalog.=) $1", args[0], NAMEOID, &by_role);
+	load_participant("node_id OPERATOR(pg_catalog.=) $1", ds_uuid_datum(s->node_id), UUIDOID, &by_node);
+	if (by_role.found && memcmp(by_role.node_id, s->node_id, DS_UUID_LEN) != 0)
+		return refuse("role \"%s\" is already registered as participant %s", role,
+					  ds_uuid_text(by_role.node_id));
+	if (by_node.found && strcmp(by_node.role_name, role) != 0)
+		return refuse("participant %s is registered by another role", ds_uuid_text(s->node_id));
+	if (by_node.found)
+	{
+		if (s->counter <= by_node.last_counter)
+			return refuse("replayed submission: counter " INT64_FORMAT " is not above " INT64_FORMAT,
+						  s->counter, by_node.last_counter);
+		if (memcmp(by_node.key_id, key_id, DS_HASH_LEN) != 0)
+			return refuse("participant %s is registered with another key", ds_uuid_text(s->node_id));
+		/* the same node again: name and endpoint may change, nothing else */
+		args[0] = ds_uuid_datum(s->node_id);
+		args[1] = CStringGetTextDatum(name);
+		args[2] = CStringGetTextDatum(endpoint ? endpoint : "");
+		args[3] = Int64GetDatum(s->counter);
+		ds_spi_exec("UPDATE dataspace.participant SET name = $2, endpoint = $3, last_counter = $4"
+					" WHERE node_id OPERATOR(pg_catalog.=) $1",
+					4, (Oid[]) {UUIDOID, TEXTOID, TEXTOID, INT8OID}, args, NULL, false, 1);
+		return (Verdict) {true, NULL};
+	}
+	{
+		Oid			itypes[9] = {UUIDOID, TEXTOID, BYTEAOID, BYTEAOID, TEXTOID,
+								 NAMEOID, INT8OID, BYTEAOID, BYTEAOID};
+		Datum		iargs[9];
+
+		iargs[0] = ds_uuid_datum(s->node_id);
+		iargs[1] = CStringGetTextDatum(name);
+		iargs[2] = ds_bytea_datum(pk, DS_PUBKEY_LEN);
+		iargs[3] = ds_bytea_datum(key_id, DS_HASH_LEN);
+		iargs[4] = CStringGetTextDatum(endpoint ? endpoint : "");
+		iargs[5] = DirectFunctionCall1(namein, CStringGetDatum(role));
+		iargs[6] = Int64GetDatum(s->counter);
+		iargs[7] = ds_bytea_datum(msg, msglen);
+		iargs[8] = ds_bytea_datum(sig, DS_SIG_LEN);
+		ds_spi_exec("INSERT INTO dataspace.participant (node_id, name, public_key, key_id, endpoint,"
+					" role_name, last_counter, registration, registration_signature)"
+					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+					9, itypes, iargs, NULL, false, 1);
+	}
+	ereport(LOG,
+			(errmsg("participant \"%s\" (%s) registered by role \"%s\", pending approval",
+					name, ds_uuid_text(s->node_id), role)));
+	return (Verdict) {true, NULL};
+}
+
+static Verdict
+apply_publish(const ds_submission *s, const char *payload, const uint8 *sig,
+			  const uint8 *msg, size_t msglen)
+{
+	Oid			types[5] = {TEXTOID, UUIDOID, BYTEAOID, BYTEAOID, TIMESTAMPTZOID};
+	Datum		args[5];
+	bool		isnull;
+	Datum		d;
+
+	args[0] = CStringGetTextDatum(payload);
+	args[1] = ds_uuid_datum(s->node_id);
+	args[2] = ds_bytea_datum(msg, msglen);
+	args[3] = ds_bytea_datum(sig, DS_SIG_LEN);
+	args[4] = TimestampTzGetDatum(ds_unix_us_to_ts(s->submitted_at_us));
+	ds_spi_exec("SELECT dataspace.hub_apply_publication($1::jsonb, $2, $3, $4, $5)",
+				5, types, args, NULL, false, 1);
+	d = ds_spi_get(0, 1, &isnull);
+	if (!isnull)
+		return refuse("%s", TextDatumGetCString(d));
+	return (Verdict) {true, NULL};
+}
+
+static Verdict
+apply_withdraw(const ds_submission *s, const char *payload)
+{
+	Oid			types[2] = {TEXTOID, UUIDOID};
+	Datum		args[2];
+
+	args[0] = CStringGetTextDatum(payload);
+	args[1] = ds_uuid_datum(s->node_id);
+	ds_spi_exec("DELETE FROM dataspace.hub_catalog WHERE provider_id OPERATOR(pg_catalog.=) $2"
+				" AND asset_id OPERATOR(pg_catalog.=) ($1::jsonb OPERATOR(pg_catalog.->>) 'asset_id')::uuid",
+				2, types, args, NULL, false, -1);
+	return (Verdict) {true, NULL};
+}
+
+/*
+ * Check one submission against session_user's participant and apply it.
+ */
+static Verdict
+check_and_apply(const uint8 *msg, size_t msglen, const uint8 *sig,
+				const uint8 hub_id[DS_UUID_LEN], ds_submission *s, const char *role)
+{
+	Participant p;
+	char	   *payload;
+
+	if (!ds_submission_decode(msg, msglen, s))
+		return refuse("malformed submission");
+	if (memcmp(s->hub_id, hub_id, DS_UUID_LEN) != 0)
+		return refuse("submission is meant for hub %s, not this hub", ds_uuid_text(s->hub_id));
+	if (pg_verifymbstr((const char *) s->payload, (int) s->payload_len, true) == false ||
+		memchr(s->payload, '\0', s->payload_len) != NULL)
+		return refuse("payload is not text in the server encoding");
+	payload = pnstrdup((const char *) s->payload, s->payload_len);
+
+	if (strcmp(s->kind, "register") == 0)
+		return apply_register(s, payload, sig, msg, msglen, role);
+
+	load_participant("role_name OPERATOR(pg_catalog.=) $1",
+					 DirectFunctionCall1(namein, CStringGetDatum(role)), NAMEOID, &p);
+	if (!p.found)
+		return refuse("role \"%s\" is not a registered participant", role);
+	if (memcmp(p.node_id, s->node_id, DS_UUID_LEN) != 0)
+		return refuse("submission is made out for participant %s, but role \"%s\" is participant %s",
+					  ds_uuid_text(s->node_id), role, ds_uuid_text(p.node_id));
+	if (memcmp(p.key_id, s->key_id, DS_HASH_LEN) != 0)
+		return refuse("submission is signed with a key the hub does not know for this participant");
+	if (!ds_ed25519_verify(p.public_key, msg, msglen, sig))
+		return refuse("bad signature");
+	if (s->counter <= p.last_counter)
+		return refuse("replayed submission: counter " INT64_FORMAT " is not above " INT64_FORMAT,
+					  s->counter, p.last_counter);
+	if (strcmp(p.status, "approved") != 0)
+		return refuse("participant %s is %s", ds_uuid_text(p.node_id), p.status);
+
+	{
+		Oid			types[2] = {UUIDOID, INT8OID};
+		Datum		args[2] = {ds_uuid_datum(s->node_id), Int64GetDatum(s->counter)};
+
+		ds_spi_exec("UPDATE dataspace.participant SET last_counter = $2"
+					" WHERE node_id OPERATOR(pg_catalog.=) $1", 2, types, args, NULL, false, 1);
+	}
+	if (strcmp(s->kind, "publish_asset") == 0)
+		return apply_publish(s, payload, sig, msg, msglen);
+	if (strcmp(s->kind, "withdraw_asset") == 0)
+		return apply_withdraw(s, payload);
+	return refuse("unknown submission kind \"%s\"", s->kind);
+}
+
+/*
+ * dataspace.hub_submit(submission bytea, signature bytea)
+ *		returns (accepted boolean, reason text)
+ */
+Datum
+dataspace_hub_submit(PG_FUNCTION_ARGS)
+{
+	bytea	   *msg_arg = PG_GETARG_BYTEA_PP(0);
+	bytea	   *sig_arg = PG_GETARG_BYTEA_PP(1);
+	const uint8 *msg = (const uint8 *) VARDATA_ANY(msg_arg);
+	size_t		msglen = VARSIZE_ANY_EXHDR(msg_arg);
+	char	   *role = session_user_name();
+	DsNode		hub;
+	ds_submission s;
+	Verdict		v;
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	MemoryContext outer = CurrentMemoryContext;
+
+	require_hub("dataspace.hub_submit()");
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	ds_node_ensure(&hub);
+	memset(&s, 0, sizeof(s));
+
+	SPI_connect();
+	if (VARSIZE_ANY_EXHDR(sig_arg) != DS_SIG_LEN || msglen > DS_SUBMISSION_MAX)
+		v = refuse("malformed submission");
+	else
+		v = check_and_apply(msg, msglen, (const uint8 *) VARDATA_ANY(sig_arg),
+							hub.node_id, &s, role);
+
+	if (v.accepted)
+	{
+		Oid			types[5] = {UUIDOID, INT8OID, TEXTOID, BYTEAOID, BYTEAOID};
+		Datum		args[5];
+
+		args[0] = ds_uuid_datum(s.node_id);
+		args[1] = Int64GetDatum(s.counter);
+		args[2] = CStringGetTextDatum(s.kind);
+		args[3] = PointerGetDatum(msg_arg);
+		args[4] = PointerGetDatum(sig_arg);
+		ds_spi_exec("INSERT INTO dataspace.hub_submission (node_id, counter, kind, submission, signature)"
+					" VALUES ($1, $2, $3, $4, $5)", 5, types, args, NULL, false, 1);
+	}
+	else
+	{
+		Oid			types[4] = {NAMEOID, UUIDOID, TEXTOID, TEXTOID};
+		Datum		args[4];
+		char		argnulls[4] = {' ', ' ', ' ', ' '};
+
+		args[0] = DirectFunctionCall1(namein, CStringGetDatum(role));
+		if (s.kind[0] != '\0')
+		{
+			args[1] = ds_uuid_datum(s.node_id);
+			args[2] = CStringGetTextDatum(s.kind);
+		}
+		else
+			argnulls[1] = argnulls[2] = 'n';
+		args[3] = CStringGetTextDatum(v.reason);
+		ds_spi_exec("INSERT INTO dataspace.hub_refusal (role_name, claimed_node_id, kind, reason)"
+					" VALUES ($1, $2, $3, $4)", 4, types, args, argnulls, false, 1);
+		ereport(LOG,
+				(errmsg("refused a submission from role \"%s\": %s", role, v.reason)));
+		v.reason = MemoryContextStrdup(outer, v.reason);
+	}
+	SPI_finish();
+
+	values[0] = BoolGetDatum(v.accepted);
+	if (v.reason)
+		values[1] = CStringGetTextDatum(v.reason);
+	else
+		nulls[1] = true;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+static void
+set_participant_status(pg_uuid_t *id, const char *status, const char *reason)
+{
+	Oid			types[3] = {UUIDOID, TEXTOID, TEXTOID};
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', reason ? ' ' : 'n'};
+	DsSavedUser saved;
+
+	args[0] = UUIDPGetDatum(id);
+	args[1] = CStringGetTextDatum(status);
+	args[2] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
+	ds_become_owner(&saved);
+	SPI_connect();
+	if (ds_spi_exec("UPDATE dataspace.participant SET status = $2,"
+					" approved_at = CASE WHEN $2 OPERATOR(pg_catalog.=) 'approved' THEN pg_catalog.now() ELSE approved_at END,"
+					" suspended_at = CASE WHEN $2 OPERATOR(pg_catalog.=) 'suspended' THEN pg_catalog.now() END,"
+					" suspension_reason = $3"
+					" WHERE node_id OPERATOR(pg_catalog.=) $1",
+					3, types, args, nulls, false, -1) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("participant %s does not exist", ds_uuid_text(id->data))));
+	SPI_finish();
+	ds_restore_user(&saved);
+	ereport(LOG, (errmsg("participant %s is now %s", ds_uuid_text(id->data), status)));
+}
+
+Datum
+dataspace_approve_participant(PG_FUNCTION_ARGS)
+{
+	require_hub("dataspace.approve_participant()");
+	set_participant_status(PG_GETARG_UUID_P(0), "approved", NULL);
+	PG_RETURN_VOID();
+}
+
+Datum
+dataspace_suspend_participant(PG_FUNCTION_ARGS)
+{
+	text	   *reason = PG_GETARG_TEXT_PP(1);
+
+	require_hub("dataspace.suspend_participant()");
+	if (VARSIZE_ANY_EXHDR(reason) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a suspension needs a reason")));
+	set_participant_status(PG_GETARG_UUID_P(0), "suspended", text_to_cstring(reason));
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,864 @@
+/*-------------------------------------------------------------------------
+ *
+ * hubsync.c
+ *		The hub-sync background worker of a node (docs/hub.md).
+ *
+ * One round: connect to dataspace.hub, have the hub prove it holds the
+ * pinned key (a signed hello over a fresh nonce), learn what the hub knows
+ * of this node, register if it knows nothing, publish the node's public
+ * assets that changed and withdraw those no longer public, then cache the
+ * approved participants and the catalog, checking every registration and
+ * publication signature locally.  Rounds come every dataspace.sync_interval
+ * or when dataspace.sync_now() asks; the node works the same while the hub
+ * is away, and the next round catches up.
+ *
+ * Every wait, connecting included, is on the latch and the socket, so the
+ * worker answers SIGTERM and SIGHUP at once and never blocks in libpq.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "libpq-fe.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "port/pg_bswap.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/fd.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/uuid.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "dbworker.h"
+#include "jsonread.h"
+#include "keys.h"
+#include "pg_dataspace.h"
+#include "submission.h"
+#include "util.h"
+
+PG_FUNCTION_INFO_V1(dataspace_sync_now);
+PGDLLEXPORT void dataspace_hubsync_main(Datum main_arg);
+
+/* how long one remote step may take */
+#define REMOTE_TIMEOUT_MS 30000
+
+
+/* The connection, kept between rounds. */
+static PGconn *hub_conn = NULL;
+
+/* ---------------------------------------------------------------------
+ * Talking to the hub without blocking
+ * ---------------------------------------------------------------------
+ */
+
+static void
+wait_socket(PGconn *conn, int io, TimestampTz deadline, const char *doing)
+{
+	long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+	int			rc;
+
+	if (left <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("the hub did not answer in time while %s", doing)));
+	rc = WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH | io,
+						   PQsocket(conn), left, PG_WAIT_EXTENSION);
+	if (rc & WL_LATCH_SET)
+	{
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* the connection's socket counts against max_files_per_process */
+static bool hub_fd_acquired = false;
+
+static void
+disconnect(void)
+{
+	if (hub_conn != NULL)
+		PQfinish(hub_conn);
+	hub_conn = NULL;
+	if (hub_fd_acquired)
+		ReleaseExternalFD();
+	hub_fd_acquired = false;
+}
+
+static void
+connect_to_hub(void)
+{
+	const char *keys[3] = {"dbname", "application_name", NULL};
+	const char *vals[3] = {dataspace_hub, "pg_dataspace hub sync", NULL};
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), REMOTE_TIMEOUT_MS);
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	if (hub_conn != NULL && PQstatus(hub_conn) == CONNECTION_OK)
+		return;
+	disconnect();
+	if (!AcquireExternalFD())
+		ereport(ERROR,
+				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+				 errmsg("could not connect to the hub: out of file descriptors"),
+				 errhint("Raise max_files_per_process.")));
+	hub_fd_acquired = true;
+	/* dbname is expanded as a connection string: dataspace.hub */
+	hub_conn = PQconnectStartParams(keys, vals, true);
+	if (hub_conn == NULL || PQstatus(hub_conn) == CONNECTION_BAD)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not connect to the hub: %s",
+						hub_conn ? PQerrorMessage(hub_conn) : "out of memory")));
+	while (st != PGRES_POLLING_OK)
+	{
+		if (st == PGRES_POLLING_FAILED)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("could not connect to the hub: %s",
+							pchomp(PQerrorMessage(hub_conn)))));
+		wait_socket(hub_conn, st == PGRES_POLLING_READING ? WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE,
+					deadline, "connecting");
+		st = PQconnectPoll(hub_conn);
+	}
+	if (PQsetnonblocking(hub_conn, 1) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not make the hub connection non-blocking")));
+}
+
+/*
+ * Run one statement at the hub with binary parameters and binary results;
+ * the result belongs to the caller (PQclear).
+ */
+static PGresult *
+remote(const char *sql, int nparams, const char *const *values,
+	   const int *lengths, ExecStatusType expect)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), REMOTE_TIMEOUT_MS);
+	int			formats[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+	PGresult   *last = NULL;
+	PGresult   *r;
+	int			flushed;
+
+	Assert(nparams <= 8);
+	if (!PQsendQueryParams(hub_conn, sql, nparams, NULL, values, lengths, formats, 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not send a request to the hub: %s",
+						pchomp(PQerrorMessage(hub_conn)))));
+	while ((flushed = PQflush(hub_conn)) == 1)
+		wait_socket(hub_conn, WL_SOCKET_WRITEABLE | WL_SOCKET_READABLE, deadline, "sending");
+	if (flushed < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("could not send a request to the hub: %s",
+						pchomp(PQerrorMessage(hub_conn)))));
+	for (;;)
+	{
+		while (PQisBusy(hub_conn))
+		{
+			wait_socket(hub_conn, WL_SOCKET_READABLE, deadline, "waiting for an answer");
+			if (!PQconsumeInput(hub_conn))
+				ereport(ERROR,
+						(errcode(ERRCODE_CONNECTION_FAILURE),
+						 errmsg("lost the connection to the hub: %s",
+								pchomp(PQerrorMessage(hub_conn)))));
+		}
+		r = PQgetResult(hub_conn);
+		if (r == NULL)
+			break;
+		if (last)
+			PQclear(last);
+		last = r;
+	}
+	if (last == NULL || PQresultStatus(last) != expect)
+	{
+		char	   *msg = pstrdup(last ? PQresultErrorMessage(last) : PQerrorMessage(hub_conn));
+
+		if (last)
+			PQclear(last);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("the hub refused a request: %s", pchomp(msg))));
+	}
+	return last;
+}
+
+/* Binary result values. */
+static void
+get_fixed(PGresult *r, int row, int col, uint8 *out, size_t len, const char *what)
+{
+	if (PQgetisnull(r, row, col) || (size_t) PQgetlength(r, row, col) != len)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("the hub sent a malformed %s", what)));
+	memcpy(out, PQgetvalue(r, row, col), len);
+}
+
+static int64
+get_int64(PGresult *r, int row, int col)
+{
+	uint64		v;
+
+	if (PQgetisnull(r, row, col) || PQgetlength(r, row, col) != 8)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("the hub sent a malformed integer")));
+	memcpy(&v, PQgetvalue(r, row, col), 8);
+	return (int64) pg_ntoh64(v);
+}
+
+static Datum
+get_bytea(PGresult *r, int row, int col)
+{
+	return ds_bytea_datum((const uint8 *) PQgetvalue(r, row, col), PQgetlength(r, row, col));
+}
+
+static Datum
+get_text(PGresult *r, int row, int col)
+{
+	return PointerGetDatum(cstring_to_text_with_len(PQgetvalue(r, row, col),
+													PQgetlength(r, row, col)));
+}
+
+/* ---------------------------------------------------------------------
+ * One round
+ * ---------------------------------------------------------------------
+ */
+
+typedef struct RoundState
+{
+	DsSigner   *signer;
+	uint8		hub_id[DS_UUID_LEN];
+	int64		next_counter;
+	bool		registered;
+	char	   *status;
+} RoundState;
+
+/* The hub proves it holds the pinned key over a nonce of ours. */
+static void
+check_hub_identity(RoundState *st)
+{
+	uint8		nonce[DS_HELLO_NONCE_LEN];
+	uint8		pinned[DS_PUBKEY_LEN];
+	uint8		pk[DS_PUBKEY_LEN];
+	uint8		sig[DS_SIG_LEN];
+	const char *values[1];
+	int			lengths[1] = {DS_HELLO_NONCE_LEN};
+	PGresult   *r;
+	const uint8 *msg;
+	size_t		msglen;
+	ds_msg_reader mr;
+	uint8		echoed[DS_HELLO_NONCE_LEN];
+	int64		at;
+
+	if (dataspace_hub_public_key == NULL || dataspace_hub_public_key[0] == '\0' ||
+		!ds_hex_decode(dataspace_hub_public_key, strlen(dataspace_hub_public_key),
+					   pinned, DS_PUBKEY_LEN))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("dataspace.hub_public_key is not set"),
+				 errhint("Pin the hub's key: SELECT encode(public_key, 'hex') FROM dataspace.node_info() on the hub.")));
+	if (!pg_strong_random(nonce, sizeof(nonce)))
+		elog(ERROR, "could not generate a nonce");
+	values[0] = (const char *) nonce;
+	r = remote("SELECT message, public_key, signature FROM dataspace.hub_hello($1::bytea)",
+			   1, values, lengths, PGRES_TUPLES_OK);
+	if (PQntuples(r) != 1)
+		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("the hub sent no hello")));
+	get_fixed(r, 0, 1, pk, DS_PUBKEY_LEN, "public key");
+	get_fixed(r, 0, 2, sig, DS_SIG_LEN, "signature");
+	msg = (const uint8 *) PQgetvalue(r, 0, 0);
+	msglen = PQgetlength(r, 0, 0);
+	if (memcmp(pk, pinned, DS_PUBKEY_LEN) != 0)
+	{
+		PQclear(r);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("the hub's key is not the pinned dataspace.hub_public_key"),
+				 errdetail("The hub presented key %s.", ds_hex(pk, DS_PUBKEY_LEN))));
+	}
+	if (!ds_ed25519_verify(pinned, msg, msglen, sig) ||
+		!ds_msg_read_begin(&mr, msg, msglen, DS_MSG_HUB_HELLO) ||
+		!ds_msg_read_fixed(&mr, st->hub_id, DS_UUID_LEN) ||
+		!ds_msg_read_fixed(&mr, echoed, DS_HELLO_NONCE_LEN) ||
+		!ds_msg_read_int64(&mr, &at) || !ds_msg_read_end(&mr) ||
+		memcmp(echoed, nonce, DS_HELLO_NONCE_LEN) != 0)
+	{
+		PQclear(r);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("the hub could not prove that it holds the pinned key")));
+	}
+	PQclear(r);
+}
+
+/* What the hub knows of us: registration, status, last counter. */
+static void
+learn_whoami(RoundState *st)
+{
+	PGresult   *r = remote("SELECT node_id, status, last_counter FROM dataspace.hub_whoami()"
+						   " WHERE node_id IS NOT NULL",
+						   0, NULL, NULL, PGRES_TUPLES_OK);
+
+	st->registered = PQntuples(r) == 1;
+	if (st->registered)
+	{
+		uint8		node_id[DS_UUID_LEN];
+		int64		last = get_int64(r, 0, 2);
+
+		get_fixed(r, 0, 0, node_id, DS_UUID_LEN, "node id");
+		if (memcmp(node_id, st->signer->node_id, DS_UUID_LEN) != 0)
+		{
+			PQclear(r);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("the hub role of this node is registered as participant %s, not as this node (%s)",
+							ds_uuid_text(node_id), ds_uuid_text(st->signer->node_id)),
+					 errhint("Each node needs a login role of its own at the hub.")));
+		}
+		st->status = pnstrdup(PQgetvalue(r, 0, 1), PQgetlength(r, 0, 1));
+		/* a restored node may be behind the hub's count: catch up */
+		if (last >= st->next_counter)
+			st->next_counter = last + 1;
+	}
+	PQclear(r);
+}
+
+/*
+ * Sign and send one submission; returns NULL if accepted, else the hub's
+ * reason.
+ */
+static char *
+submit(RoundState *st, const char *kind, const char *payload)
+{
+	ds_submission s;
+	uint8	   *msg = palloc(DS_SUBMISSION_MAX);
+	size_t		len;
+	uint8		sig[DS_SIG_LEN];
+	const char *values[2];
+	int			lengths[2];
+	PGresult   *r;
+	char	   *reason = NULL;
+
+	memset(&s, 0, sizeof(s));
+	memcpy(s.hub_id, st->hub_id, DS_UUID_LEN);
+	memcpy(s.node_id, st->signer->node_id, DS_UUID_LEN);
+	s.counter = st->next_counter++;
+	s.submitted_at_us = ds_ts_to_unix_us(GetCurrentTimestamp());
+	strlcpy(s.kind, kind, sizeof(s.kind));
+	s.payload = (const uint8 *) payload;
+	s.payload_len = strlen(payload);
+	memcpy(s.key_id, st->signer->key_id, DS_HASH_LEN);
+	len = ds_submission_encode(&s, msg, DS_SUBMISSION_MAX);
+	if (len == 0 || !ds_signer_sign(st->signer, msg, len, sig))
+		elog(ERROR, "could not sign a %s submission", kind);
+
+	values[0] = (const char *) msg;
+	lengths[0] = (int) len;
+	values[1] = (const char *) sig;
+	lengths[1] = DS_SIG_LEN;
+	r = remote("SELECT accepted, reason FROM dataspace.hub_submit($1::bytea, $2::bytea)",
+			   2, values, lengths, PGRES_TUPLES_OK);
+	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0) || PQgetlength(r, 0, 0) != 1)
+		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION),
+						errmsg("the hub sent a malformed answer to a submission")));
+	if (PQgetvalue(r, 0, 0)[0] == 0)
+		reason = PQgetisnull(r, 0, 1) ? pstrdup("no reason given") :
+			pnstrdup(PQgetvalue(r, 0, 1), PQgetlength(r, 0, 1));
+	PQclear(r);
+	return reason;
+}
+
+static void
+register_node(RoundState *st)
+{
+	DsNode		node;
+	ds_json_writer w;
+	char	   *payload = palloc(2048);
+	char	   *reason;
+
+	if (!ds_node_load(&node))
+		elog(ERROR, "node identity vanished");
+	ds_json_writer_init(&w, payload, 2048);
+	ds_json_put(&w, "{\"endpoint\":");
+	ds_json_put_string(&w, dataspace_endpoint ? dataspace_endpoint : "");
+	ds_json_put(&w, ",\"name\":");
+	ds_json_put_string(&w, node.name);
+	ds_json_put(&w, ",");
+	ds_json_put_hex(&w, "public_key", st->signer->public_key, DS_PUBKEY_LEN);
+	ds_json_put(&w, "}");
+	if (ds_json_done(&w) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("node name or endpoint too long to register")));
+	reason = submit(st, "register", payload);
+	if (reason)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("the hub refused this node's registration: %s", reason)));
+	ereport(LOG, (errmsg("registered node \"%s\" at the hub; waiting for approval", node.name)));
+	st->registered = true;
+	st->status = "pending";
+}
+
+/*
+ * Publish public assets whose descriptor changed, withdraw those no longer
+ * public.  Private assets are never named to the hub.
+ */
+static void
+publish_assets(RoundState *st)
+{
+	int			n;
+	int64		published = 0;
+
+	n = ds_spi_exec("SELECT a.id, pg_catalog.jsonb_build_object("
+					" 'asset_id', a.id, 'name', a.name, 'kind', a.kind, 'value_type', a.value_type,"
+					" 'unit', a.unit, 'description', a.description, 'tags', pg_catalog.to_jsonb(a.tags),"
+					" 'twin', t.name)::text"
+					" FROM dataspace.asset a JOIN dataspace.twin t ON t.id OPERATOR(pg_catalog.=) a.twin_id"
+					" LEFT JOIN dataspace.hub_publication p ON p.asset_id OPERATOR(pg_catalog.=) a.id"
+					" WHERE a.visibility OPERATOR(pg_catalog.=) 'public'"
+					" AND a.node_id OPERATOR(pg_catalog.=) $1"
+					" AND p.descriptor IS DISTINCT FROM pg_catalog.jsonb_build_object("
+					" 'asset_id', a.id, 'name', a.name, 'kind', a.kind, 'value_type', a.value_type,"
+					" 'unit', a.unit, 'description', a.description, 'tags', pg_catalog.to_jsonb(a.tags),"
+					" 'twin', t.name)::text ORDER BY a.id",
+					1, (Oid[]) {UUIDOID}, (Datum[]) {ds_uuid_datum(st->signer->node_id)},
+					NULL, true, -1);
+	if (n > 0)
+	{
+		SPITupleTable *tt = SPI_tuptable;
+		char	  **ids = palloc(sizeof(char *) * n);
+		char	  **descs = palloc(sizeof(char *) * n);
+
+		for (int i = 0; i < n; i++)
+		{
+			ids[i] = SPI_getvalue(tt->vals[i], tt->tupdesc, 1);
+			descs[i] = SPI_getvalue(tt->vals[i], tt->tupdesc, 2);
+		}
+		for (int i = 0; i < n; i++)
+		{
+			char	   *reason = submit(st, "publish_asset", descs[i]);
+
+			if (reason)
+			{
+				ereport(WARNING,
+						(errmsg("the hub refused to publish asset %s: %s", ids[i], reason)));
+				continue;
+			}
+			ds_spi_exec("INSERT INTO dataspace.hub_publication (asset_id, descriptor, published_at)"
+						" VALUES ($1::uuid, $2, pg_catalog.now())"
+						" ON CONFLICT (asset_id) DO UPDATE SET descriptor = EXCLUDED.descriptor,"
+						" published_at = EXCLUDED.published_at",
+						2, (Oid[]) {TEXTOID, TEXTOID},
+						(Datum[]) {CStringGetTextDatum(ids[i]), CStringGetTextDatum(descs[i])},
+						NULL, false, 1);
+			published++;
+		}
+	}
+
+	/* published before, private or gone now */
+	n = ds_spi_exec("SELECT p.asset_id FROM dataspace.hub_publication p"
+					" WHERE NOT EXISTS (SELECT FROM dataspace.asset a"
+					" WHERE a.id OPERATOR(pg_catalog.=) p.asset_id"
+					" AND a.visibility OPERATOR(pg_catalog.=) 'public')",
+					0, NULL, NULL, NULL, true, -1);
+	if (n > 0)
+	{
+		SPITupleTable *tt = SPI_tuptable;
+		char	  **ids = palloc(sizeof(char *) * n);
+
+		for (int i = 0; i < n; i++)
+			ids[i] = SPI_getvalue(tt->vals[i], tt->tupdesc, 1);
+		for (int i = 0; i < n; i++)
+		{
+			char	   *payload = psprintf("{\"asset_id\":\"%s\"}", ids[i]);
+			char	   *reason = submit(st, "withdraw_asset", payload);
+
+			if (reason)
+			{
+				ereport(WARNING,
+						(errmsg("the hub refused to withdraw asset %s: %s", ids[i], reason)));
+				continue;
+			}
+			ds_spi_exec("DELETE FROM dataspace.hub_publication WHERE asset_id OPERATOR(pg_catalog.=) $1::uuid",
+						1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(ids[i])},
+						NULL, false, 1);
+		}
+	}
+	if (published > 0)
+		ereport(DEBUG1, (errmsg_internal("published " INT64_FORMAT " assets at the hub", published)));
+}
+
+/*
+ * Cache the approved participants, each registration checked: self-signed
+ * by the key it registers, for this hub, naming the node it is stored for.
+ */
+static void
+cache_participants(RoundState *st)
+{
+	PGresult   *r = remote("SELECT node_id, name, public_key, key_id, endpoint, registration,"
+						   " registration_signature FROM dataspace.participant"
+						   " WHERE status = 'approved'",
+						   0, NULL, NULL, PGRES_TUPLES_OK);
+	int			n = PQntuples(r);
+	ds_hasher  *h = ds_backend_hasher();
+
+	Datum	   *seen = palloc(sizeof(Datum) * Max(n, 1));
+	int			nseen = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		uint8		node_id[DS_UUID_LEN];
+		uint8		pk[DS_PUBKEY_LEN];
+		uint8		key_id[DS_HASH_LEN];
+		uint8		sig[DS_SIG_LEN];
+		uint8		kid[DS_HASH_LEN];
+		ds_submission s;
+		const uint8 *reg = (const uint8 *) PQgetvalue(r, i, 5);
+		size_t		reglen = PQgetlength(r, i, 5);
+		Oid			types[8] = {UUIDOID, TEXTOID, BYTEAOID, BYTEAOID, TEXTOID, BYTEAOID, BYTEAOID};
+		Datum		args[7];
+
+		get_fixed(r, i, 0, node_id, DS_UUID_LEN, "participant id");
+		get_fixed(r, i, 2, pk, DS_PUBKEY_LEN, "participant key");
+		get_fixed(r, i, 3, key_id, DS_HASH_LEN, "participant key id");
+		get_fixed(r, i, 6, sig, DS_SIG_LEN, "registration signature");
+		if (!ds_submission_decode(reg, reglen, &s) || strcmp(s.kind, "register") != 0 ||
+			memcmp(s.node_id, node_id, DS_UUID_LEN) != 0 ||
+			memcmp(s.hub_id, st->hub_id, DS_UUID_LEN) != 0 ||
+			!ds_key_id(h, pk, kid) || memcmp(kid, key_id, DS_HASH_LEN) != 0 ||
+			memcmp(s.key_id, key_id, DS_HASH_LEN) != 0 ||
+			!ds_ed25519_verify(pk, reg, reglen, sig))
+		{
+			ereport(WARNING,
+					(errmsg("ignoring participant %s from the hub: its registration does not verify",
+							ds_uuid_text(node_id))));
+			continue;
+		}
+		args[0] = ds_uuid_datum(node_id);
+		args[1] = get_text(r, i, 1);
+		args[2] = ds_bytea_datum(pk, DS_PUBKEY_LEN);
+		args[3] = ds_bytea_datum(key_id, DS_HASH_LEN);
+		args[4] = get_text(r, i, 4);
+		args[5] = get_bytea(r, i, 5);
+		args[6] = ds_bytea_datum(sig, DS_SIG_LEN);
+		ds_spi_exec("INSERT INTO dataspace.participant AS p (node_id, name, public_key, key_id, endpoint,"
+					" status, registration, registration_signature)"
+					" VALUES ($1, $2, $3, $4, $5, 'approved', $6, $7)"
+					" ON CONFLICT (node_id) DO UPDATE SET name = EXCLUDED.name,"
+					" public_key = EXCLUDED.public_key, key_id = EXCLUDED.key_id,"
+					" endpoint = EXCLUDED.endpoint, status = 'approved',"
+					" registration = EXCLUDED.registration,"
+					" registration_signature = EXCLUDED.registration_signature",
+					7, types, args, NULL, false, 1);
+		seen[nseen++] = args[0];
+	}
+	PQclear(r);
+	/* no longer approved at the hub: suspended here too, kept for history */
+	ds_spi_exec("UPDATE dataspace.participant SET status = 'suspended'"
+				" WHERE status OPERATOR(pg_catalog.=) 'approved'"
+				" AND node_id OPERATOR(pg_catalog.<>) ALL ($1)",
+				1, (Oid[]) {UUIDARRAYOID},
+				(Datum[]) {PointerGetDatum(construct_array(seen, nseen, UUIDOID,
+														   UUID_LEN, false, TYPALIGN_CHAR))},
+				NULL, false, -1);
+}
+
+/*
+ * Cache the catalog: each entry must be a publication signed by its
+ * provider's registered key, naming the asset it is stored for.
+ */
+static void
+cache_catalog(RoundState *st)
+{
+	PGresult   *r = remote("SELECT asset_id, provider_id, twin_name, name, kind, value_type, unit,"
+						   " description, tags, published_at, publication, publication_signature"
+						   " FROM dataspace.hub_catalog",
+						   0, NULL, NULL, PGRES_TUPLES_OK);
+	int			n = PQntuples(r);
+
+	ds_spi_exec("DELETE FROM dataspace.hub_catalog", 0, NULL, NULL, NULL, false, -1);
+	for (int i = 0; i < n; i++)
+	{
+		uint8		asset[DS_UUID_LEN];
+		uint8		provider[DS_UUID_LEN];
+		uint8		sig[DS_SIG_LEN];
+		uint8		pk[DS_PUBKEY_LEN];
+		uint8		key_id[DS_HASH_LEN];
+		ds_submission s;
+		const uint8 *pub = (const uint8 *) PQgetvalue(r, i, 10);
+		size_t		publen = PQgetlength(r, i, 10);
+		Oid			ptypes[1] = {UUIDOID};
+		Datum		pargs[1];
+		Datum		args[3];
+		bool		ok;
+
+		get_fixed(r, i, 0, asset, DS_UUID_LEN, "asset id");
+		get_fixed(r, i, 1, provider, DS_UUID_LEN, "provider id");
+		get_fixed(r, i, 11, sig, DS_SIG_LEN, "publication signature");
+		pargs[0] = ds_uuid_datum(provider);
+		if (ds_spi_exec("SELECT public_key, key_id FROM dataspace.participant"
+						" WHERE node_id OPERATOR(pg_catalog.=) $1"
+						" AND status OPERATOR(pg_catalog.=) 'approved'",
+						1, ptypes, pargs, NULL, true, -1) != 1)
+			continue;			/* a provider we do not know (yet) */
+		ds_spi_get_bytes(0, 1, pk, DS_PUBKEY_LEN);
+		ds_spi_get_bytes(0, 2, key_id, DS_HASH_LEN);
+		ok = ds_submission_decode(pub, publen, &s) &&
+			strcmp(s.kind, "publish_asset") == 0 &&
+			memcmp(s.node_id, provider, DS_UUID_LEN) == 0 &&
+			memcmp(s.key_id, key_id, DS_HASH_LEN) == 0 &&
+			ds_ed25519_verify(pk, pub, publen, sig);
+		if (ok)
+		{
+			/* the signed payload names this asset */
+			args[0] = PointerGetDatum(cstring_to_text_with_len((const char *) s.payload,
+															   s.payload_len));
+			args[1] = ds_bytea_datum(pub, publen);
+			args[2] = ds_bytea_datum(sig, DS_SIG_LEN);
+			ok = ds_spi_exec("INSERT INTO dataspace.hub_catalog (asset_id, provider_id, twin_name, name,"
+							 " kind, value_type, unit, description, tags, published_at, publication,"
+							 " publication_signature)"
+							 " SELECT (j OPERATOR(pg_catalog.->>) 'asset_id')::uuid, $4,"
+							 " j OPERATOR(pg_catalog.->>) 'twin', j OPERATOR(pg_catalog.->>) 'name',"
+							 " j OPERATOR(pg_catalog.->>) 'kind', j OPERATOR(pg_catalog.->>) 'value_type',"
+							 " j OPERATOR(pg_catalog.->>) 'unit', j OPERATOR(pg_catalog.->>) 'description',"
+							 " COALESCE(ARRAY(SELECT pg_catalog.jsonb_array_elements_text("
+							 " j OPERATOR(pg_catalog.->) 'tags')), '{}'), $5, $2, $3"
+							 " FROM (SELECT $1::jsonb AS j) p"
+							 " WHERE (j OPERATOR(pg_catalog.->>) 'asset_id')::uuid OPERATOR(pg_catalog.=) $6",
+							 6, (Oid[]) {TEXTOID, BYTEAOID, BYTEAOID, UUIDOID, TIMESTAMPTZOID, UUIDOID},
+							 (Datum[]) {args[0], args[1], args[2], ds_uuid_datum(provider),
+								 TimestampTzGetDatum(ds_unix_us_to_ts(s.submitted_at_us)),
+								 ds_uuid_datum(asset)},
+							 NULL, false, -1) == 1;
+		}
+		if (!ok)
+			ereport(WARNING,
+					(errmsg("ignoring catalog entry %s from the hub: its publication does not verify",
+							ds_uuid_text(asset))));
+	}
+	PQclear(r);
+}
+
+static void
+save_state(RoundState *st, const char *error)
+{
+	Oid			types[4] = {UUIDOID, INT8OID, TEXTOID, TEXTOID};
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', st->status ? ' ' : 'n', error ? ' ' : 'n'};
+
+	args[0] = ds_uuid_datum(st->hub_id);
+	args[1] = Int64GetDatum(st->next_counter);
+	args[2] = st->status ? CStringGetTextDatum(st->status) : (Datum) 0;
+	args[3] = error ? CStringGetTextDatum(error) : (Datum) 0;
+	ds_spi_exec("INSERT INTO dataspace.hub_sync_state AS s (singleton, hub_id, next_counter,"
+				" participant_status, last_attempt, last_success)"
+				" VALUES (true, $1, $2, $3, pg_catalog.now(), pg_catalog.now())"
+				" ON CONFLICT (singleton) DO UPDATE SET hub_id = $1, next_counter = $2,"
+				" participant_status = $3, last_attempt = pg_catalog.now(),"
+				" last_success = pg_catalog.now(), last_error = NULL, last_error_at = NULL",
+				3, types, args, nulls, false, 1);
+}
+
+static void
+save_error(const char *error)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(error)};
+
+	ds_spi_exec("INSERT INTO dataspace.hub_sync_state AS s (singleton, last_attempt, last_error, last_error_at)"
+				" VALUES (true, pg_catalog.now(), $1, pg_catalog.now())"
+				" ON CONFLICT (singleton) DO UPDATE SET last_attempt = pg_catalog.now(),"
+				" last_error = $1, last_error_at = pg_catalog.now()",
+				1, types, args, NULL, false, 1);
+}
+
+static void
+sync_round(void)
+{
+	RoundState	st;
+
+	memset(&st, 0, sizeof(st));
+	st.signer = ds_signer_load();
+	st.next_counter = 1;
+	if (ds_spi_exec("SELECT next_counter FROM dataspace.hub_sync_state", 0, NULL, NULL, NULL,
+					true, -1) == 1)
+		st.next_counter = ds_spi_get_int64(0, 1);
+
+	pgstat_report_activity(STATE_RUNNING, "connecting to the hub");
+	connect_to_hub();
+	check_hub_identity(&st);
+	learn_whoami(&st);
+	if (!st.registered)
+		register_node(&st);
+	if (st.status && strcmp(st.status, "approved") == 0)
+	{
+		pgstat_report_activity(STATE_RUNNING, "publishing to the hub");
+		publish_assets(&st);
+		pgstat_report_activity(STATE_RUNNING, "caching the hub's catalog");
+		cache_participants(&st);
+		cache_catalog(&st);
+	}
+	save_state(&st, NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * The worker
+ * ---------------------------------------------------------------------
+ */
+
+void
+ds_hubsync_register(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 10;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_dataspace");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "dataspace_hubsync_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_dataspace hub sync");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_dataspace hub sync");
+	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * dataspace.sync_now() returns boolean
+ *		Start a round of the hub-sync worker now; false if it is not running.
+ */
+Datum
+dataspace_sync_now(PG_FUNCTION_ARGS)
+{
+	Latch	   *latch = ds_dbworker_latch(DS_WORKER_HUBSYNC, true);
+
+	if (latch != NULL)
+		SetLatch(latch);
+	PG_RETURN_BOOL(latch != NULL);
+}
+
+static void
+hubsync_exit(int code, Datum arg)
+{
+	disconnect();
+}
+
+/*
+ * One round in a transaction of its own; an error is logged, recorded in
+ * dataspace.hub_sync_state and drops the connection.  Returns false on
+ * error.
+ */
+static bool
+round_in_transaction(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	PG_TRY();
+	{
+		if (OidIsValid(get_extension_oid("pg_dataspace", true)))
+		{
+			SPI_connect();
+			sync_round();
+			SPI_finish();
+		}
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/* report first: FlushErrorState empties the error stack */
+		MemoryContextSwitchTo(cxt);
+		EmitErrorReport();
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		disconnect();
+		ok = false;
+
+		/* record the error for dataspace.hub_status */
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (OidIsValid(get_extension_oid("pg_dataspace", true)))
+		{
+			SPI_connect();
+			save_error(edata->message);
+			SPI_finish();
+		}
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return ok;
+}
+
+void
+dataspace_hubsync_main(Datum main_arg)
+{
+	long		backoff_ms = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	ds_dbworker_attach(DS_WORKER_HUBSYNC);
+	on_shmem_exit(hubsync_exit, 0);
+	ds_dbworker_wait_until_database_free(DS_WORKER_HUBSYNC);
+
+	BackgroundWorkerInitializeConnection(dataspace_database, NULL, 0);
+	ds_dbworker_connected(DS_WORKER_HUBSYNC);
+	SetConfigOption("default_transaction_isolation", "read committed",
+					PGC_SUSET, PGC_S_OVERRIDE);
+	ereport(LOG, (errmsg("pg_dataspace hub sync started in database \"%s\"", dataspace_database)));
+
+	for (;;)
+	{
+		long		timeout = backoff_ms > 0 ? backoff_ms : dataspace_sync_interval;
+
+		if (dataspace_hub != NULL && dataspace_hub[0] != '\0')
+		{
+			if (round_in_transaction())
+				backoff_ms = 0;
+			else
+				backoff_ms = backoff_ms == 0 ? 1000 : Min(backoff_ms * 2, dataspace_sync_interval);
+			timeout = backoff_ms > 0 ? backoff_ms : dataspace_sync_interval;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 timeout, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			disconnect();		/* the hub may have changed */
+		}
+	}
+}
