@@ -3,6 +3,7 @@
 #   make && make install          build and install the extension (and agent)
 #   make installcheck             pg_regress against a throw-away instance
 #   make tapcheck                 TAP tests (test/t/*.pl), PostgreSQL::Test::Cluster
+#   make unitcheck                C unit tests of src/seal.c (test/unit), no server
 #
 # The control file's default_version is the one source of the version.
 
@@ -37,7 +38,7 @@ DATA = $(EXTENSION)--$(EXTVERSION).sql
 REGRESS = install node twin_asset point seal tamper retention_keys crosscheck proof policy privileges
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=./tmp_check
 PROVE_TESTS = test/t/*.pl
-EXTRA_CLEAN = tmp_check results regression.diffs regression.out log
+EXTRA_CLEAN = tmp_check results regression.diffs regression.out log test/unit/test_seal
 
 PG_CPPFLAGS = -I$(srcdir)/src -I$(shell $(PG_CONFIG) --includedir)
 SHLIB_LINK = -lcrypto -lpq
@@ -48,9 +49,12 @@ include $(PGXS)
 
 # Run only the TAP tests (the PGXS installcheck target runs pg_regress first
 # and stops at its first failure; tools/test.sh runs the two separately).
-.PHONY: tapcheck regresscheck
+.PHONY: tapcheck regresscheck unitcheck
 tapcheck:
 	$(prove_installcheck)
 
 regresscheck:
 	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
+
+unitcheck:
+	$(MAKE) -C $(srcdir)/test/unit check

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Run every pg_dataspace test: build with -Wall -Werror, install, then run
+# Run every pg_dataspace test: build with -Wall -Werror, install, run the C
+# unit tests (test/unit, no server), then run
 # pg_regress and the TAP tests as the postgres user against throw-away
 # clusters.  Exits non-zero on any failure; the last line is
 # "N passed, M failed" summed over every runner.
@@ -34,6 +35,32 @@ if ! make -C "$root" -s COPT="-Wall -Werror" >/dev/null || ! make -C "$root" -s 
 	exit 1
 fi
 echo "built and installed"
+
+# Unit tests of the pure C code (src/seal.c against published vectors):
+# no server, TAP on stdout.
+note "unit (test/unit)"
+unitlog=$(mktemp /tmp/pg_dataspace-unit.XXXXXX)
+make -C "$root/test/unit" -s clean >/dev/null 2>&1
+if make -C "$root/test/unit" -s CFLAGS="-O2 -g -Wall -Werror" >"$unitlog" 2>&1; then
+	"$root/test/unit/test_seal" >"$unitlog" 2>&1
+	rc=$?
+	grep -E '^not ok ' "$unitlog" || true
+	p=$(grep -cE '^ok [0-9]+' "$unitlog")
+	f=$(grep -cE '^not ok [0-9]+' "$unitlog")
+	echo "test_seal: $p ok, $f not ok ($(grep -E '^1\.\.' "$unitlog" || echo 'no plan'))"
+	if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ] || ! grep -qE "^1\.\.$((p + f))\$" "$unitlog"; then
+		status=1
+		[ "$f" -eq 0 ] && f=1
+		tail -5 "$unitlog"
+	fi
+else
+	cat "$unitlog"
+	echo "unit test build failed"
+	status=1
+	p=0; f=1
+fi
+rm -f "$unitlog"
+passed=$((passed + p)); failed=$((failed + f))
 
 # The servers run as postgres: test in a copy of the tree it owns.
 work=$(mktemp -d /tmp/pg_dataspace-test.XXXXXX)

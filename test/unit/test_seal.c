@@ -1,0 +1,566 @@
+/*-------------------------------------------------------------------------
+ *
+ * test_seal.c
+ *		Known answers for src/seal.c from outside the project.
+ *
+ * Runs the code the extension seals with against published vectors: RFC
+ * 8032 section 7.1 (Ed25519), FIPS 180-2 (SHA-256), RFC 6962 / RFC 9162
+ * (Merkle tree hashes, computed here a second way), and the test vectors
+ * of docs/encoding.md (nonce, leaf, Merkle root, whole seal).  There is no
+ * SQL-callable signing function, so signing is tested here, in C.
+ *
+ * Output is TAP: "ok N - name" or "not ok N - name", then "1..N".  The
+ * exit status is 1 if any test failed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "seal.h"
+
+static int	ntests = 0;
+static int	nfailed = 0;
+
+/*
+ * ok
+ *		Report one test in TAP form.
+ */
+static void
+ok(bool cond, const char *name)
+{
+	ntests++;
+	if (!cond)
+		nfailed++;
+	printf("%sok %d - %s\n", cond ? "" : "not ", ntests, name);
+}
+
+/*
+ * unhex
+ *		Decode a hex literal of a known test vector; aborts on a typo, which
+ *		would otherwise look like a failure of the code under test.
+ */
+static size_t
+unhex(const char *hex, uint8_t *out, size_t cap)
+{
+	size_t		len = strlen(hex);
+
+	if (len % 2 != 0 || len / 2 > cap || !ds_hex_decode(hex, len, out, len / 2))
+	{
+		fprintf(stderr, "bad hex literal in test: %.40s...\n", hex);
+		exit(2);
+	}
+	return len / 2;
+}
+
+/* Compare bytes with an expected hex literal. */
+static bool
+eq_hex(const uint8_t *got, size_t len, const char *hex)
+{
+	uint8_t		want[2048];
+
+	return unhex(hex, want, sizeof(want)) == len && memcmp(got, want, len) == 0;
+}
+
+/* ---------------------------------------------------------------------
+ * SHA-256 (FIPS 180-2, appendix B)
+ * ---------------------------------------------------------------------
+ */
+static void
+test_sha256(ds_hasher *h)
+{
+	uint8_t		d[DS_HASH_LEN];
+	const char *m448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+
+	ok(ds_sha256(h, "abc", 3, d) &&
+	   eq_hex(d, DS_HASH_LEN, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+	   "SHA-256 of \"abc\" (FIPS 180-2 B.1)");
+	ok(ds_sha256(h, "", 0, d) &&
+	   eq_hex(d, DS_HASH_LEN, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+	   "SHA-256 of the empty string");
+	ok(strlen(m448) == 56 && ds_sha256(h, m448, strlen(m448), d) &&
+	   eq_hex(d, DS_HASH_LEN, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+	   "SHA-256 of the 448-bit message (FIPS 180-2 B.2)");
+	/* the hasher is reused: a second hash does not depend on the first */
+	ok(ds_sha256(h, "abc", 3, d) && ds_sha256(h, "abc", 3, d) &&
+	   eq_hex(d, DS_HASH_LEN, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+	   "SHA-256 with a reused context");
+}
+
+/* ---------------------------------------------------------------------
+ * Ed25519 (RFC 8032 section 7.1)
+ * ---------------------------------------------------------------------
+ */
+typedef struct ed25519_vector
+{
+	const char *name;
+	const char *secret;
+	const char *pub;
+	const char *message;
+	const char *signature;
+} ed25519_vector;
+
+static const char rfc8032_test1024_message[] =
+	"08b8b2b733424243760fe426a4b54908632110a66c2f6591eabd3345e3e4eb98"
+	"fa6e264bf09efe12ee50f8f54e9f77b1e355f6c50544e23fb1433ddf73be84d8"
+	"79de7c0046dc4996d9e773f4bc9efe5738829adb26c81b37c93a1b270b20329d"
+	"658675fc6ea534e0810a4432826bf58c941efb65d57a338bbd2e26640f89ffbc"
+	"1a858efcb8550ee3a5e1998bd177e93a7363c344fe6b199ee5d02e82d522c4fe"
+	"ba15452f80288a821a579116ec6dad2b3b310da903401aa62100ab5d1a36553e"
+	"06203b33890cc9b832f79ef80560ccb9a39ce767967ed628c6ad573cb116dbef"
+	"efd75499da96bd68a8a97b928a8bbc103b6621fcde2beca1231d206be6cd9ec7"
+	"aff6f6c94fcd7204ed3455c68c83f4a41da4af2b74ef5c53f1d8ac70bdcb7ed1"
+	"85ce81bd84359d44254d95629e9855a94a7c1958d1f8ada5d0532ed8a5aa3fb2"
+	"d17ba70eb6248e594e1a2297acbbb39d502f1a8c6eb6f1ce22b3de1a1f40cc24"
+	"554119a831a9aad6079cad88425de6bde1a9187ebb6092cf67bf2b13fd65f270"
+	"88d78b7e883c8759d2c4f5c65adb7553878ad575f9fad878e80a0c9ba63bcbcc"
+	"2732e69485bbc9c90bfbd62481d9089beccf80cfe2df16a2cf65bd92dd597b07"
+	"07e0917af48bbb75fed413d238f5555a7a569d80c3414a8d0859dc65a46128ba"
+	"b27af87a71314f318c782b23ebfe808b82b0ce26401d2e22f04d83d1255dc51a"
+	"ddd3b75a2b1ae0784504df543af8969be3ea7082ff7fc9888c144da2af58429e"
+	"c96031dbcad3dad9af0dcbaaaf268cb8fcffead94f3c7ca495e056a9b47acdb7"
+	"51fb73e666c6c655ade8297297d07ad1ba5e43f1bca32301651339e22904cc8c"
+	"42f58c30c04aafdb038dda0847dd988dcda6f3bfd15c4b4c4525004aa06eeff8"
+	"ca61783aacec57fb3d1f92b0fe2fd1a85f6724517b65e614ad6808d6f6ee34df"
+	"f7310fdc82aebfd904b01e1dc54b2927094b2db68d6f903b68401adebf5a7e08"
+	"d78ff4ef5d63653a65040cf9bfd4aca7984a74d37145986780fc0b16ac451649"
+	"de6188a7dbdf191f64b5fc5e2ab47b57f7f7276cd419c17a3ca8e1b939ae49e4"
+	"88acba6b965610b5480109c8b17b80e1b7b750dfc7598d5d5011fd2dcc5600a3"
+	"2ef5b52a1ecc820e308aa342721aac0943bf6686b64b2579376504ccc493d97e"
+	"6aed3fb0f9cd71a43dd497f01f17c0e2cb3797aa2a2f256656168e6c496afc5f"
+	"b93246f6b1116398a346f1a641f3b041e989f7914f90cc2c7fff357876e506b5"
+	"0d334ba77c225bc307ba537152f3f1610e4eafe595f6d9d90d11faa933a15ef1"
+	"369546868a7f3a45a96768d40fd9d03412c091c6315cf4fde7cb68606937380d"
+	"b2eaaa707b4c4185c32eddcdd306705e4dc1ffc872eeee475a64dfac86aba41c"
+	"0618983f8741c5ef68d3a101e8a3b8cac60c905c15fc910840b94c00a0b9d0";
+
+static const ed25519_vector rfc8032[] = {
+	{
+		"TEST 1",
+		"9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+		"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+		"",
+		"e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
+		"5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+	},
+	{
+		"TEST 2",
+		"4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+		"3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+		"72",
+		"92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"
+		"085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00"
+	},
+	{
+		"TEST 3",
+		"c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
+		"fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025",
+		"af82",
+		"6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac"
+		"18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a"
+	},
+	{
+		"TEST 1024",
+		"f5e5767cf153319517630f226876b86c8160cc583bc013744c6bf255f5cc0ee5",
+		"278117fc144c72340f67d0f2316e8386ceffbf2b2428c9c51fef7c597f1d426e",
+		rfc8032_test1024_message,
+		"0aab4c900501b3e24d7cdf4663326a3a87df5e4843b2cbdb67cbf6e460fec350"
+		"aa5371b1508f9f4528ecea23c436d94b5e8fcd4f681e30a6ac00a9704a188a03"
+	},
+	{
+		"TEST SHA(abc)",
+		"833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42",
+		"ec172b93ad5e563bf4932c70e1245034c35467ef2efd4d64ebf819683467e2bf",
+		"ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+		"2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f",
+		"dc2a4459e7369633a52b1bf277839a00201009a3efbf3ecb69bea2186c26b589"
+		"09351fc9ac90b3ecfdfbc7c66431e0303dca179c138ac17ad9bef1177331a704"
+	}
+};
+
+/*
+ * test_ed25519_vector
+ *		Key derivation, signing byte for byte, verification, and rejection
+ *		of a changed message, signature or key, for one RFC 8032 vector.
+ */
+static void
+test_ed25519_vector(const ed25519_vector *v)
+{
+	uint8_t		priv[DS_PRIVKEY_LEN];
+	uint8_t		pub[DS_PUBKEY_LEN];
+	uint8_t		want_pub[DS_PUBKEY_LEN];
+	uint8_t		msg[1100];
+	uint8_t		want_sig[DS_SIG_LEN];
+	uint8_t		sig[DS_SIG_LEN];
+	uint8_t		bad[1100];
+	size_t		len;
+	size_t		badlen;
+	char		name[128];
+
+	unhex(v->secret, priv, sizeof(priv));
+	unhex(v->pub, want_pub, sizeof(want_pub));
+	len = unhex(v->message, msg, sizeof(msg));
+	unhex(v->signature, want_sig, sizeof(want_sig));
+
+	snprintf(name, sizeof(name), "RFC 8032 %s: public key from the secret key", v->name);
+	ok(ds_ed25519_public(priv, pub) && memcmp(pub, want_pub, DS_PUBKEY_LEN) == 0, name);
+
+	snprintf(name, sizeof(name), "RFC 8032 %s: signature byte for byte", v->name);
+	ok(ds_ed25519_sign(priv, msg, len, sig) && memcmp(sig, want_sig, DS_SIG_LEN) == 0, name);
+
+	snprintf(name, sizeof(name), "RFC 8032 %s: verify accepts", v->name);
+	ok(ds_ed25519_verify(want_pub, msg, len, want_sig), name);
+
+	/* an empty message has no bit to flip: append a byte instead */
+	memcpy(bad, msg, len);
+	if (len > 0)
+	{
+		bad[len / 2] ^= 0x01;
+		badlen = len;
+	}
+	else
+	{
+		bad[0] = 0x00;
+		badlen = 1;
+	}
+	snprintf(name, sizeof(name), "RFC 8032 %s: verify rejects a changed message", v->name);
+	ok(!ds_ed25519_verify(want_pub, bad, badlen, want_sig), name);
+
+	memcpy(sig, want_sig, DS_SIG_LEN);
+	sig[DS_SIG_LEN - 1] ^= 0x01;
+	snprintf(name, sizeof(name), "RFC 8032 %s: verify rejects a flipped signature bit", v->name);
+	ok(!ds_ed25519_verify(want_pub, msg, len, sig), name);
+
+	memcpy(pub, want_pub, DS_PUBKEY_LEN);
+	pub[0] ^= 0x01;
+	snprintf(name, sizeof(name), "RFC 8032 %s: verify rejects a flipped key bit", v->name);
+	ok(!ds_ed25519_verify(pub, msg, len, want_sig), name);
+}
+
+/*
+ * test_ed25519_keygen
+ *		A generated key pair is consistent and signs verifiably.
+ */
+static void
+test_ed25519_keygen(void)
+{
+	uint8_t		priv[DS_PRIVKEY_LEN];
+	uint8_t		pub[DS_PUBKEY_LEN];
+	uint8_t		pub2[DS_PUBKEY_LEN];
+	uint8_t		sig[DS_SIG_LEN];
+
+	ok(ds_ed25519_keygen(pub, priv) && ds_ed25519_public(priv, pub2) &&
+	   memcmp(pub, pub2, DS_PUBKEY_LEN) == 0 &&
+	   ds_ed25519_sign(priv, (const uint8_t *) "seal", 4, sig) &&
+	   ds_ed25519_verify(pub, (const uint8_t *) "seal", 4, sig),
+	   "generated key pair: public key matches, signature verifies");
+}
+
+/* ---------------------------------------------------------------------
+ * RFC 6962 Merkle tree hash, computed a second way
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * ref_mth
+ *		MTH(D[0:n]) by the recursive definition of RFC 9162 section 2.1.1,
+ *		hashing the prefixed byte strings directly (no ds_node_hash).
+ */
+static void
+ref_mth(ds_hasher *h, const uint8_t (*leaves)[DS_HASH_LEN], size_t n,
+		uint8_t out[DS_HASH_LEN])
+{
+	uint8_t		buf[1 + 2 * DS_HASH_LEN];
+	size_t		k = 1;
+
+	if (n == 1)
+	{
+		memcpy(out, leaves[0], DS_HASH_LEN);
+		return;
+	}
+	while (k * 2 < n)
+		k *= 2;
+	buf[0] = 0x01;
+	ref_mth(h, leaves, k, buf + 1);
+	ref_mth(h, leaves + k, n - k, buf + 1 + DS_HASH_LEN);
+	if (!ds_sha256(h, buf, sizeof(buf), out))
+		memset(out, 0, DS_HASH_LEN);
+}
+
+static bool
+builder_root(ds_hasher *h, const uint8_t (*leaves)[DS_HASH_LEN], size_t n,
+			 uint8_t out[DS_HASH_LEN])
+{
+	ds_merkle	m;
+
+	ds_merkle_init(&m);
+	for (size_t i = 0; i < n; i++)
+		if (!ds_merkle_add(h, &m, leaves[i]))
+			return false;
+	return ds_merkle_root(h, &m, out);
+}
+
+static void
+test_merkle(ds_hasher *h)
+{
+	uint8_t		leaves[17][DS_HASH_LEN];
+	uint8_t		buf[1 + 2 * DS_HASH_LEN];
+	uint8_t		a[DS_HASH_LEN];
+	uint8_t		b[DS_HASH_LEN];
+	uint8_t		root[DS_HASH_LEN];
+	ds_merkle	m;
+	bool		all;
+	static const size_t sizes[] = {3, 5, 7};
+
+	/* leaf i: the RFC 6962 leaf hash of the one-byte entry i */
+	for (int i = 0; i < 17; i++)
+	{
+		uint8_t		entry[2] = {0x00, (uint8_t) i};
+
+		ds_sha256(h, entry, 2, leaves[i]);
+	}
+
+	/* RFC 6962: the hash of an empty list is SHA-256 of the empty string */
+	ds_merkle_init(&m);
+	ok(!ds_merkle_root(h, &m, root),
+	   "Merkle: an empty tree has no root (a seal covers at least one point)");
+	ok(ds_sha256(h, "", 0, a) &&
+	   eq_hex(a, DS_HASH_LEN, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+	   "Merkle: RFC 6962 MTH({}) = SHA-256() known answer");
+
+	/* RFC 6962 leaf of an empty entry: SHA-256(0x00) */
+	buf[0] = 0x00;
+	ok(ds_sha256(h, buf, 1, a) &&
+	   eq_hex(a, DS_HASH_LEN, "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"),
+	   "Merkle: RFC 6962 leaf hash of the empty entry, SHA-256(0x00)");
+
+	ok(builder_root(h, (const uint8_t (*)[DS_HASH_LEN]) leaves, 1, root) &&
+	   memcmp(root, leaves[0], DS_HASH_LEN) == 0,
+	   "Merkle: the root of one leaf is that leaf's hash");
+
+	/* interior nodes are SHA-256(0x01 || left || right) */
+	buf[0] = 0x01;
+	memcpy(buf + 1, leaves[0], DS_HASH_LEN);
+	memcpy(buf + 1 + DS_HASH_LEN, leaves[1], DS_HASH_LEN);
+	ds_sha256(h, buf, sizeof(buf), a);
+	ok(ds_node_hash(h, leaves[0], leaves[1], b) && memcmp(a, b, DS_HASH_LEN) == 0,
+	   "Merkle: interior node is SHA-256(0x01 || left || right)");
+	ds_sha256(h, buf + 1, 2 * DS_HASH_LEN, a);
+	ok(memcmp(a, b, DS_HASH_LEN) != 0,
+	   "Merkle: interior node differs from the unprefixed hash");
+
+	/* a leaf hash is SHA-256(0x00 || its 56 bytes); an interior node cannot collide with it */
+	{
+		uint8_t		asset[DS_UUID_LEN] = {0};
+		uint8_t		nonce[DS_NONCE_LEN] = {0};
+		uint8_t		in[57] = {0};
+
+		ds_leaf_hash(h, asset, 0, 0, 0.0, nonce, a);
+		ds_sha256(h, in, sizeof(in), b);
+		ok(memcmp(a, b, DS_HASH_LEN) == 0,
+		   "Merkle: leaf is SHA-256(0x00 || 56 bytes), all zero here");
+		in[0] = 0x01;
+		ds_sha256(h, in, sizeof(in), b);
+		ok(memcmp(a, b, DS_HASH_LEN) != 0,
+		   "Merkle: the same bytes under the interior prefix hash differently");
+	}
+
+	for (int s = 0; s < 3; s++)
+	{
+		size_t		n = sizes[s];
+		char		name[128];
+
+		ref_mth(h, (const uint8_t (*)[DS_HASH_LEN]) leaves, n, a);
+		snprintf(name, sizeof(name), "Merkle: unbalanced %zu-leaf tree matches MTH computed independently", n);
+		ok(builder_root(h, (const uint8_t (*)[DS_HASH_LEN]) leaves, n, root) &&
+		   memcmp(root, a, DS_HASH_LEN) == 0, name);
+
+		/* every audit path leads to that root, and a changed one does not */
+		all = true;
+		for (size_t i = 0; i < n; i++)
+		{
+			uint8_t		path[DS_MAX_TREE_DEPTH][DS_HASH_LEN];
+			int			len = -1;
+
+			if (!ds_merkle_path(h, (const uint8_t (*)[DS_HASH_LEN]) leaves, n, i, path, &len) ||
+				len != ds_merkle_path_length(i, n) ||
+				!ds_merkle_verify_path(h, leaves[i], i, n,
+									   (const uint8_t (*)[DS_HASH_LEN]) path, len, a))
+				all = false;
+			path[0][0] ^= 0x01;
+			if (ds_merkle_verify_path(h, leaves[i], i, n,
+									  (const uint8_t (*)[DS_HASH_LEN]) path, len, a))
+				all = false;
+		}
+		snprintf(name, sizeof(name), "Merkle: every audit path of the %zu-leaf tree verifies, a changed one fails", n);
+		ok(all, name);
+	}
+
+	/* the same for every size up to 17 */
+	all = true;
+	for (size_t n = 1; n <= 17; n++)
+	{
+		ref_mth(h, (const uint8_t (*)[DS_HASH_LEN]) leaves, n, a);
+		if (!builder_root(h, (const uint8_t (*)[DS_HASH_LEN]) leaves, n, root) ||
+			memcmp(root, a, DS_HASH_LEN) != 0)
+			all = false;
+	}
+	ok(all, "Merkle: incremental root equals MTH for every size 1 to 17");
+}
+
+/* ---------------------------------------------------------------------
+ * The test vectors published in docs/encoding.md
+ * ---------------------------------------------------------------------
+ */
+typedef struct doc_point
+{
+	int64_t		seq;
+	int64_t		ts_us;
+	double		value;
+	const char *nonce;
+	const char *leaf_input;
+	const char *leaf;
+} doc_point;
+
+static const doc_point doc_points[] = {
+	{
+		1, INT64_C(1780272000000000), 21.5,
+		"a1788ea518a8c300cbcfe0e497b7bcb9",
+		"00000000000000400080000000000000a1000000000000000100065325e029e000"
+		"4035800000000000a1788ea518a8c300cbcfe0e497b7bcb9",
+		"f7b120a8a8208d1d0ffe6a664c4ecae5d73c38e099cb5773ce10d84511d1024b"
+	},
+	{
+		2, INT64_C(1780272000000001), -0.0,
+		"de3486cdfb5d0d9f6d8d0d992a9e45f8",
+		"00000000000000400080000000000000a1000000000000000200065325e029e001"
+		"0000000000000000de3486cdfb5d0d9f6d8d0d992a9e45f8",
+		"4bbfd6994aef17724a5ffbb37ea2b9d437ace71ff69bdfc803f10203339521b1"
+	},
+	{
+		5, INT64_C(-1), -1.5,
+		"264e9b2d007154eded6755a17d8e1e0e",
+		"00000000000000400080000000000000a10000000000000005ffffffffffffffff"
+		"bff8000000000000264e9b2d007154eded6755a17d8e1e0e",
+		"48ca56b945e284b3612d4e5f18f3ffe8c9c6baab5f7c1fe5edeb76ae51380844"
+	}
+};
+
+#define DOC_NODE_ID		"000000000000400080000000000000d1"
+#define DOC_NODE01		"df2c1f3bac3716dbe126a7a982c89b21c97c12a946bdf7bd04c95440ce0ec0e0"
+#define DOC_ROOT		"795c8b17682980a31b1859c51c33348700630b798f8fa9fb0b9b20214caa73ec"
+#define DOC_KEY_ID		"21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9"
+#define DOC_SEAL_MSG \
+	"50474453010100000010000000000000400080000000000000d100000010000000" \
+	"000000400080000000000000a100000008000000000000000100000020000000" \
+	"0000000000000000000000000000000000000000000000000000000000000000" \
+	"20795c8b17682980a31b1859c51c33348700630b798f8fa9fb0b9b20214caa73" \
+	"ec00000008000000000000000300000008000000000000000100000008000000" \
+	"000000000500000008ffffffffffffffff0000000800065325e029e001000000" \
+	"0800065325e039224000000007656432353531390000002021fe31dfa154a261" \
+	"626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9"
+#define DOC_SEAL_HASH	"498b56f175ef465a9c3f830736b91769ba5eb9135376dde0a2b17fba3d987a8e"
+#define DOC_SIGNATURE \
+	"77f84b9f7dcaff51e1bcda2e78da72c461b8ca2e1a5af39f6d8220f13d61f8c9" \
+	"d13e15a6387343e1a8079cbffca01ef8f0117dc47c9f5201d0d5d110fb78500b"
+
+static void
+test_doc_vectors(ds_hasher *h)
+{
+	uint8_t		seed[DS_SEED_LEN];
+	uint8_t		asset[DS_UUID_LEN];
+	uint8_t		leaves[3][DS_HASH_LEN];
+	uint8_t		priv[DS_PRIVKEY_LEN];
+	uint8_t		pub[DS_PUBKEY_LEN];
+	uint8_t		msg[DS_SEAL_MSG_MAX];
+	uint8_t		sig[DS_SIG_LEN];
+	uint8_t		d[DS_HASH_LEN];
+	size_t		len;
+	ds_seal		s;
+
+	for (int i = 0; i < DS_SEED_LEN; i++)
+		seed[i] = (uint8_t) i;
+	unhex("000000000000400080000000000000a1", asset, sizeof(asset));
+
+	for (int i = 0; i < 3; i++)
+	{
+		const doc_point *p = &doc_points[i];
+		uint8_t		nonce[DS_NONCE_LEN];
+		uint8_t		in[64];
+		char		name[128];
+
+		snprintf(name, sizeof(name), "encoding.md: nonce of seq %lld", (long long) p->seq);
+		ok(ds_leaf_nonce(h, seed, asset, p->seq, nonce) &&
+		   eq_hex(nonce, DS_NONCE_LEN, p->nonce), name);
+
+		/* the published leaf input hashes to the published leaf */
+		snprintf(name, sizeof(name), "encoding.md: leaf input of seq %lld hashes to its leaf", (long long) p->seq);
+		len = unhex(p->leaf_input, in, sizeof(in));
+		ok(len == 57 && ds_sha256(h, in, len, d) && eq_hex(d, DS_HASH_LEN, p->leaf), name);
+
+		snprintf(name, sizeof(name), "encoding.md: leaf of seq %lld", (long long) p->seq);
+		ok(ds_leaf_hash(h, asset, p->seq, p->ts_us, p->value, nonce, leaves[i]) &&
+		   eq_hex(leaves[i], DS_HASH_LEN, p->leaf), name);
+	}
+	ok(ds_value_bits(-0.0) == 0 && ds_value_bits(21.5) == UINT64_C(0x4035800000000000),
+	   "encoding.md: -0 is sealed as +0; 21.5 is 0x4035800000000000");
+
+	ok(ds_node_hash(h, leaves[0], leaves[1], d) && eq_hex(d, DS_HASH_LEN, DOC_NODE01),
+	   "encoding.md: interior node of leaves 0 and 1");
+	ok(builder_root(h, (const uint8_t (*)[DS_HASH_LEN]) leaves, 3, d) &&
+	   eq_hex(d, DS_HASH_LEN, DOC_ROOT),
+	   "encoding.md: Merkle root of the three leaves");
+
+	/* the whole seal, signed with the RFC 8032 TEST 1 key */
+	unhex(rfc8032[0].secret, priv, sizeof(priv));
+	ok(ds_ed25519_public(priv, pub) && ds_key_id(h, pub, d) &&
+	   eq_hex(d, DS_HASH_LEN, DOC_KEY_ID),
+	   "encoding.md: key id of the RFC 8032 TEST 1 public key");
+
+	memset(&s, 0, sizeof(s));
+	unhex(DOC_NODE_ID, s.node_id, sizeof(s.node_id));
+	memcpy(s.asset_id, asset, DS_UUID_LEN);
+	s.chain_pos = 1;
+	unhex(DOC_ROOT, s.root, sizeof(s.root));
+	s.point_count = 3;
+	s.first_seq = 1;
+	s.last_seq = 5;
+	s.min_ts_us = -1;
+	s.max_ts_us = INT64_C(1780272000000001);
+	s.sealed_at_us = INT64_C(1780272001000000);
+	unhex(DOC_KEY_ID, s.key_id, sizeof(s.key_id));
+
+	len = ds_seal_message(&s, msg, sizeof(msg));
+	ok(len == 249 && eq_hex(msg, len, DOC_SEAL_MSG),
+	   "encoding.md: seal message, 249 bytes");
+	ok(ds_seal_hash(h, &s, d) && eq_hex(d, DS_HASH_LEN, DOC_SEAL_HASH),
+	   "encoding.md: seal hash");
+	ok(ds_ed25519_sign(priv, msg, len, sig) && eq_hex(sig, DS_SIG_LEN, DOC_SIGNATURE),
+	   "encoding.md: seal signature byte for byte");
+	ok(ds_ed25519_verify(pub, msg, len, sig), "encoding.md: seal signature verifies");
+	ok(ds_seal_message(&s, msg, 248) == 0, "seal message refuses a buffer one byte short");
+	ds_wipe(priv, sizeof(priv));
+}
+
+int
+main(void)
+{
+	ds_hasher  *h = ds_hasher_new();
+
+	if (h == NULL)
+	{
+		printf("Bail out! could not set up SHA-256\n");
+		return 1;
+	}
+	test_sha256(h);
+	for (size_t i = 0; i < sizeof(rfc8032) / sizeof(rfc8032[0]); i++)
+		test_ed25519_vector(&rfc8032[i]);
+	test_ed25519_keygen();
+	test_merkle(h);
+	test_doc_vectors(h);
+	ds_hasher_free(h);
+
+	printf("1..%d\n", ntests);
+	return nfailed == 0 ? 0 : 1;
+}
