@@ -280,6 +280,7 @@ quote(char *buf, const char *s, size_t n)
  * ---------------------------------------------------------------------
  */
 
+/* Move *p past JSON white space. */
 static void
 skip_ws(const char **p, const char *end)
 {
@@ -287,6 +288,7 @@ skip_ws(const char **p, const char *end)
 		(*p)++;
 }
 
+/* The value of a hex digit, or -1. */
 static int
 hex_digit(char d)
 {
@@ -299,6 +301,7 @@ hex_digit(char d)
 	return -1;
 }
 
+/* Four hex digits of a \u escape into *cp, moving *p past them. */
 static bool
 read_hex4(const char **p, const char *end, unsigned int *cp)
 {
@@ -678,6 +681,7 @@ next_span(tm_ctx *c, const char **p, const char *end)
 	return s;
 }
 
+/* The JSON type of a span, for messages. */
 static const char *
 span_type(tm_span s)
 {
@@ -717,6 +721,7 @@ typedef struct tm_iter
 	bool		first;
 } tm_iter;
 
+/* Start iterating over the elements or members of an array or object span. */
 static void
 iter_init(tm_iter *it, tm_span s)
 {
@@ -725,6 +730,7 @@ iter_init(tm_iter *it, tm_span s)
 	it->first = true;
 }
 
+/* The next element of an array span, or false at its end. */
 static bool
 array_next(tm_ctx *c, tm_iter *it, tm_span *elem)
 {
@@ -762,6 +768,7 @@ object_next(tm_ctx *c, tm_iter *it, char *name, size_t cap, bool *long_name,
 	return true;
 }
 
+/* How many elements an array span has. */
 static int
 array_length(tm_ctx *c, tm_span s)
 {
@@ -812,6 +819,7 @@ collect_members(tm_ctx *c, tm_span s, tm_object *o, const char *where)
 	return true;
 }
 
+/* The value of the member called name, or NULL. */
 static tm_span *
 member(tm_object *o, const char *name)
 {
@@ -973,6 +981,7 @@ valid_language_tag(const char *s, size_t n)
 	return true;
 }
 
+/* A DTDL v2 semantic type by name, or NULL. */
 static const tm_semantic *
 find_semantic(const char *name)
 {
@@ -982,6 +991,7 @@ find_semantic(const char *name)
 	return NULL;
 }
 
+/* A content class by name, or C_NONE. */
 static tm_class
 find_class(const char *name)
 {
@@ -991,6 +1001,7 @@ find_class(const char *name)
 	return C_NONE;
 }
 
+/* A primitive schema by name, or DS_SCHEMA_NONE. */
 static ds_twin_schema
 find_schema(const char *name)
 {
@@ -1000,6 +1011,7 @@ find_schema(const char *name)
 	return DS_SCHEMA_NONE;
 }
 
+/* A hint listing the units of a semantic type. */
 static void
 unit_hint(char *buf, size_t cap, const tm_semantic *st)
 {
@@ -1852,6 +1864,7 @@ ds_twin_model_check(const char *json, size_t len, ds_twin_model *out,
 	return c.result;
 }
 
+/* The DTDL name of a primitive schema ("" for none). */
 const char *
 ds_twin_schema_name(ds_twin_schema s)
 {
