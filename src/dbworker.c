@@ -21,6 +21,7 @@
 
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -52,6 +53,33 @@ static const char *const worker_names[DS_WORKER_COUNT] = {
 	"pg_dataspace sealer",
 	"pg_dataspace hub sync",
 };
+
+static const char *const worker_functions[DS_WORKER_COUNT] = {
+	"dataspace_sealer_main",
+	"dataspace_hubsync_main",
+};
+
+/*
+ * ds_dbworker_register
+ *		Register a static worker of the preloaded library (_PG_init).  Never
+ *		on a standby; restarted ten seconds after it exits with code 1 or
+ *		crashes.
+ */
+void
+ds_dbworker_register(DsWorkerKind kind)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 10;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_dataspace");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", worker_functions[kind]);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", worker_names[kind]);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", worker_names[kind]);
+	RegisterBackgroundWorker(&worker);
+}
 
 void
 ds_dbworker_shmem_request(void)

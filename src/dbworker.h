@@ -22,6 +22,7 @@ typedef enum DsWorkerKind
 
 extern void ds_dbworker_shmem_request(void);
 extern void ds_dbworker_shmem_startup(void);
+extern void ds_dbworker_register(DsWorkerKind kind);
 
 /* in the worker */
 extern void ds_dbworker_attach(DsWorkerKind kind);

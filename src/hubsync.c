@@ -725,22 +725,6 @@ sync_round(void)
  * ---------------------------------------------------------------------
  */
 
-void
-ds_hubsync_register(void)
-{
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 10;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_dataspace");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "dataspace_hubsync_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_dataspace hub sync");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_dataspace hub sync");
-	RegisterBackgroundWorker(&worker);
-}
-
 /*
  * dataspace.sync_now() returns boolean
  *		Start a round of the hub-sync worker now; false if it is not running.

@@ -16,7 +16,6 @@ extern void ds_ingest_reset(void);
 
 /* sealer.c */
 extern void ds_wake_sealer(void);
-extern void ds_sealer_register(void);
 extern int64 ds_seal_round(const uint8 *only_asset, bool force);
 
 #endif							/* DS_INGEST_H */

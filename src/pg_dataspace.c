@@ -47,7 +47,7 @@ dataspace_shmem_startup(void)
 /*
  * _PG_init
  *		Define settings; when preloaded, also reserve shared memory and
- *		register the background sealer.
+ *		register the background workers (the sealer; on a node, hub sync).
  */
 void
 _PG_init(void)
@@ -62,8 +62,8 @@ _PG_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = dataspace_shmem_startup;
 
-	ds_sealer_register();
+	ds_dbworker_register(DS_WORKER_SEALER);
 	if (dataspace_mode == DATASPACE_MODE_NODE)
-		ds_hubsync_register();
+		ds_dbworker_register(DS_WORKER_HUBSYNC);
 	ds_utility_hook_install();
 }

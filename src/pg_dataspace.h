@@ -36,9 +36,6 @@ extern void dataspace_define_gucs(void);
 /* policyfuncs.c */
 extern void ds_policy_from_jsonb(Jsonb *jb, ds_policy *out);
 
-/* hubsync.c */
-extern void ds_hubsync_register(void);
-
 /* utility.c */
 extern void ds_utility_hook_install(void);
 

@@ -789,22 +789,6 @@ ds_wake_sealer(void)
 		SetLatch(latch);
 }
 
-void
-ds_sealer_register(void)
-{
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 10;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_dataspace");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "dataspace_sealer_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_dataspace sealer");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_dataspace sealer");
-	RegisterBackgroundWorker(&worker);
-}
-
 /*
  * sealer_round_in_transaction
  *		One round in its own transaction, if the extension is installed.
