@@ -197,7 +197,8 @@ INSERT INTO public.shared_points VALUES
   ('00000000-0000-4000-8000-0000000001c2', now() - interval '2 days', 3),
   ('00000000-0000-4000-8000-0000000001c3', now() - interval '1 day', 4);
 ALTER TABLE public.shared_points ENABLE ROW LEVEL SECURITY;
-SELECT format('CREATE POLICY under_k1 ON public.shared_points FOR SELECT USING (dataspace.contract_allows(%L, asset_id, ts))', :'k1') \gexec
+SELECT set_config('regress.k1', :'k1', false) IS NOT NULL AS k1_set;
+DO $$ BEGIN EXECUTE format('CREATE POLICY under_k1 ON public.shared_points FOR SELECT USING (dataspace.contract_allows(%L, asset_id, ts))', current_setting('regress.k1')); END $$;
 CREATE ROLE regress_contract_reader IN ROLE dataspace_reader;
 GRANT SELECT ON public.shared_points TO regress_contract_reader;
 SET ROLE regress_contract_reader;

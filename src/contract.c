@@ -566,8 +566,8 @@ create_contract(FunctionCallInfo fcinfo, bool as_provider)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("valid_until must be in the future"),
-				 errdetail("The contract would begin at %s and end at %s.",
-						   ts_text(now_us), ts_text(ds_ts_to_unix_us(until)))));
+				 errdetail("The contract would end at %s, before it begins now.",
+						   ts_text(ds_ts_to_unix_us(until)))));
 
 	/* assets: sorted, distinct, at least one */
 	if (ARR_NDIM(arr) > 1)
