@@ -12,7 +12,7 @@ DECLARE
 	r text;
 BEGIN
 	FOREACH r IN ARRAY ARRAY['dataspace_reader', 'dataspace_writer', 'dataspace_admin',
-							  'dataspace_participant']
+							  'dataspace_participant', 'dataspace_contract_admin']
 	LOOP
 		IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) r) THEN
 			EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
@@ -22,7 +22,8 @@ END
 $roles$;
 
 REVOKE ALL ON SCHEMA dataspace FROM PUBLIC;
-GRANT USAGE ON SCHEMA dataspace TO dataspace_reader, dataspace_writer, dataspace_admin;
+GRANT USAGE ON SCHEMA dataspace TO dataspace_reader, dataspace_writer, dataspace_admin,
+	dataspace_contract_admin;
 
 ---------------------------------------------------------------------------
 -- Node identity and keys
@@ -774,6 +775,162 @@ CREATE FUNCTION dataspace.sync_now() RETURNS boolean
 	LANGUAGE C VOLATILE STRICT;
 
 ---------------------------------------------------------------------------
+-- Data contracts (docs/contracts.md)
+---------------------------------------------------------------------------
+
+/*
+ * Contracts.  On a node: the contracts it is a party of; on the hub: every
+ * contract negotiated through it (participants see their own only).  The
+ * signed content is the canonical column; the other columns are its
+ * decoded, queryable copy, and every decision reads the signed bytes.
+ */
+CREATE TABLE dataspace.contract (
+	id uuid PRIMARY KEY,
+	provider_id uuid NOT NULL,
+	consumer_id uuid NOT NULL,
+	provider_key_id bytea NOT NULL CHECK (pg_catalog.length(provider_key_id) OPERATOR(pg_catalog.=) 32),
+	consumer_key_id bytea NOT NULL CHECK (pg_catalog.length(consumer_key_id) OPERATOR(pg_catalog.=) 32),
+	provider_public_key bytea NOT NULL CHECK (pg_catalog.length(provider_public_key) OPERATOR(pg_catalog.=) 32),
+	consumer_public_key bytea NOT NULL CHECK (pg_catalog.length(consumer_public_key) OPERATOR(pg_catalog.=) 32),
+	asset_ids uuid[] NOT NULL,
+	policy jsonb NOT NULL,
+	valid_from timestamptz NOT NULL,
+	valid_until timestamptz NOT NULL,
+	state text NOT NULL
+		CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['REQUESTED', 'OFFERED', 'AGREED', 'TERMINATED',
+														'active', 'suspended', 'revoked'])),
+	initiator text NOT NULL CHECK (initiator OPERATOR(pg_catalog.=) ANY (ARRAY['provider', 'consumer'])),
+	canonical bytea NOT NULL,
+	contract_hash bytea NOT NULL,
+	provider_signature bytea,
+	consumer_signature bytea,
+	last_step_no bigint NOT NULL,
+	last_step_hash bytea NOT NULL,
+	reason text,
+	alarm text,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	CHECK (provider_id OPERATOR(pg_catalog.<>) consumer_id)
+);
+
+CREATE INDEX contract_provider_idx ON dataspace.contract (provider_id);
+CREATE INDEX contract_consumer_idx ON dataspace.contract (consumer_id);
+
+CREATE SEQUENCE dataspace.contract_step_seq;
+
+/*
+ * Every signed step of every contract, in order.  On a node, the steps it
+ * made itself wait here (delivered_at NULL) until the hub-sync worker has
+ * handed them to the hub: the outbox.
+ */
+CREATE TABLE dataspace.contract_step (
+	contract_id uuid NOT NULL REFERENCES dataspace.contract (id),
+	step_no bigint NOT NULL,
+	seq bigint NOT NULL DEFAULT pg_catalog.nextval('dataspace.contract_step_seq'::pg_catalog.regclass) UNIQUE,
+	step text NOT NULL,
+	actor_id uuid NOT NULL,
+	from_state text NOT NULL,
+	to_state text NOT NULL,
+	message bytea NOT NULL,
+	signature bytea NOT NULL,
+	step_hash bytea NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	local boolean NOT NULL DEFAULT false,
+	delivered_at timestamptz,
+	delivery_error text,
+	hub_seq bigint,
+	PRIMARY KEY (contract_id, step_no)
+);
+
+CREATE INDEX contract_step_outbox_idx ON dataspace.contract_step (seq)
+	WHERE local AND delivered_at IS NULL;
+
+/* Node: how far the worker has read the hub's steps. */
+CREATE TABLE dataspace.contract_sync_state (
+	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+	hub_cursor bigint NOT NULL DEFAULT 0
+);
+
+CREATE TRIGGER contract_step_no_delete BEFORE DELETE OR TRUNCATE ON dataspace.contract_step
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
+CREATE TRIGGER contract_no_delete BEFORE DELETE OR TRUNCATE ON dataspace.contract
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
+
+/* Row-level security at the hub: a participant reads its own contracts. */
+ALTER TABLE dataspace.contract ENABLE ROW LEVEL SECURITY;
+CREATE POLICY contract_party ON dataspace.contract FOR SELECT TO dataspace_participant
+	USING (provider_id OPERATOR(pg_catalog.=) dataspace.hub_session_participant()
+		   OR consumer_id OPERATOR(pg_catalog.=) dataspace.hub_session_participant());
+CREATE POLICY contract_local ON dataspace.contract FOR SELECT
+	TO dataspace_reader, dataspace_admin, dataspace_contract_admin USING (true);
+
+ALTER TABLE dataspace.contract_step ENABLE ROW LEVEL SECURITY;
+CREATE POLICY contract_step_party ON dataspace.contract_step FOR SELECT TO dataspace_participant
+	USING (EXISTS (SELECT FROM dataspace.contract c
+					WHERE c.id OPERATOR(pg_catalog.=) contract_id));
+CREATE POLICY contract_step_local ON dataspace.contract_step FOR SELECT
+	TO dataspace_reader, dataspace_admin, dataspace_contract_admin USING (true);
+
+CREATE FUNCTION dataspace.offer_contract(consumer uuid, assets uuid[], policy jsonb,
+										 valid_until timestamptz) RETURNS uuid
+	AS 'MODULE_PATHNAME', 'dataspace_offer_contract'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.request_contract(provider uuid, assets uuid[], policy jsonb,
+										   valid_until timestamptz) RETURNS uuid
+	AS 'MODULE_PATHNAME', 'dataspace_request_contract'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.accept_contract(id uuid) RETURNS text
+	AS 'MODULE_PATHNAME', 'dataspace_accept_contract'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.reject_contract(id uuid, reason text) RETURNS text
+	AS 'MODULE_PATHNAME', 'dataspace_reject_contract'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.suspend_contract(id uuid, reason text) RETURNS text
+	AS 'MODULE_PATHNAME', 'dataspace_suspend_contract'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.resume_contract(id uuid) RETURNS text
+	AS 'MODULE_PATHNAME', 'dataspace_resume_contract'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.revoke_contract(id uuid, reason text) RETURNS text
+	AS 'MODULE_PATHNAME', 'dataspace_revoke_contract'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+-- Apply a step the counterparty signed (what the hub-sync worker does);
+-- verifies everything, signs nothing but this node's own automatic steps.
+CREATE FUNCTION dataspace.receive_contract_step(contract bytea, step bytea, signature bytea)
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'dataspace_receive_contract_step'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.contract_allows(contract uuid, asset uuid, ts timestamptz,
+										  at timestamptz DEFAULT pg_catalog.now())
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'dataspace_contract_allows'
+	LANGUAGE C STABLE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.explain_policy(contract uuid, asset uuid, ts timestamptz,
+										 at timestamptz DEFAULT pg_catalog.now())
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'dataspace_explain_contract'
+	LANGUAGE C STABLE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+---------------------------------------------------------------------------
 -- pg_dump: every table holding node data and every sequence
 ---------------------------------------------------------------------------
 
@@ -798,6 +955,10 @@ SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_sync_state', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_publication', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_submission_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_refusal_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.contract', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.contract_step', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.contract_sync_state', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.contract_step_seq', '');
 
 ---------------------------------------------------------------------------
 -- Privileges: PUBLIC gets nothing; see docs/security.md
@@ -868,3 +1029,25 @@ GRANT EXECUTE ON FUNCTION dataspace.hub_session_participant()
 GRANT EXECUTE ON FUNCTION dataspace.approve_participant(uuid),
 	dataspace.suspend_participant(uuid, text), dataspace.sync_now()
 	TO dataspace_admin;
+
+-- contracts: the contract administrators negotiate; readers and admins
+-- read contracts and ask what they allow; participants at the hub read
+-- their own (row-level security)
+GRANT SELECT ON dataspace.contract, dataspace.contract_step
+	TO dataspace_contract_admin, dataspace_reader, dataspace_admin;
+GRANT SELECT ON dataspace.participant, dataspace.hub_catalog, dataspace.asset
+	TO dataspace_contract_admin;
+GRANT EXECUTE ON FUNCTION
+	dataspace.offer_contract(uuid, uuid[], jsonb, timestamptz),
+	dataspace.request_contract(uuid, uuid[], jsonb, timestamptz),
+	dataspace.accept_contract(uuid), dataspace.reject_contract(uuid, text),
+	dataspace.suspend_contract(uuid, text), dataspace.resume_contract(uuid),
+	dataspace.revoke_contract(uuid, text),
+	dataspace.receive_contract_step(bytea, bytea, bytea),
+	dataspace.check_policy(jsonb), dataspace.hub_session_participant()
+	TO dataspace_contract_admin;
+GRANT EXECUTE ON FUNCTION
+	dataspace.contract_allows(uuid, uuid, timestamptz, timestamptz),
+	dataspace.explain_policy(uuid, uuid, timestamptz, timestamptz)
+	TO dataspace_contract_admin, dataspace_reader, dataspace_admin;
+GRANT SELECT ON dataspace.contract, dataspace.contract_step TO dataspace_participant;

@@ -26,6 +26,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "contract.h"
 #include "keys.h"
 #include "pg_dataspace.h"
 #include "submission.h"
@@ -315,6 +316,20 @@ apply_withdraw(const ds_submission *s, const char *payload)
 }
 
 /*
+ * A step of a contract between two participants (contract.c checks it
+ * and stores it).
+ */
+static Verdict
+apply_contract_step(const ds_submission *s, const char *payload)
+{
+	char	   *why = ds_hub_contract_step(s->node_id, payload);
+
+	if (why)
+		return refuse("%s", why);
+	return (Verdict) {true, NULL};
+}
+
+/*
  * Check one submission against session_user's participant and apply it.
  */
 static Verdict
@@ -364,6 +379,8 @@ check_and_apply(const uint8 *msg, size_t msglen, const uint8 *sig,
 		return apply_publish(s, payload, sig, msg, msglen);
 	if (strcmp(s->kind, "withdraw_asset") == 0)
 		return apply_withdraw(s, payload);
+	if (strcmp(s->kind, "contract_step") == 0)
+		return apply_contract_step(s, payload);
 	return refuse("unknown submission kind \"%s\"", s->kind);
 }
 

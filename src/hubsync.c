@@ -42,9 +42,11 @@
 #include "utils/uuid.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "contract.h"
 #include "dbworker.h"
 #include "jsonread.h"
 #include "keys.h"
@@ -658,6 +660,283 @@ cache_catalog(RoundState *st)
 	PQclear(r);
 }
 
+/* ---------------------------------------------------------------------
+ * Contract steps (docs/contracts.md)
+ *
+ * Push: this node's steps still in the outbox, in the order they were
+ * made; a step the hub refuses is marked with the reason and holds back
+ * the later steps of its contract.  Pull: every step of this node's
+ * contracts the hub recorded since the last round; the counterparty's are
+ * verified and applied (contract.c), each in a subtransaction so that one
+ * bad step does not stop the others; this node's own are marked
+ * delivered.  Keys: the participants' keys the hub shows now are checked
+ * against the fingerprints the contracts pin, so a hub that substitutes a
+ * key under an existing contract is reported.
+ * ---------------------------------------------------------------------
+ */
+
+static void
+push_contract_steps(RoundState *st)
+{
+	int			n;
+	SPITupleTable *tt;
+
+	n = ds_spi_exec("SELECT s.contract_id, s.step_no, pg_catalog.json_build_object("
+					" 'contract', pg_catalog.encode(c.canonical, 'hex'),"
+					" 'step', pg_catalog.encode(s.message, 'hex'),"
+					" 'signature', pg_catalog.encode(s.signature, 'hex'))::text"
+					" FROM dataspace.contract_step s JOIN dataspace.contract c"
+					" ON c.id OPERATOR(pg_catalog.=) s.contract_id"
+					" WHERE s.local AND s.delivered_at IS NULL AND s.delivery_error IS NULL"
+					" AND NOT EXISTS (SELECT FROM dataspace.contract_step e"
+					" WHERE e.contract_id OPERATOR(pg_catalog.=) s.contract_id"
+					" AND e.step_no OPERATOR(pg_catalog.<) s.step_no AND e.delivery_error IS NOT NULL)"
+					" ORDER BY s.seq",
+					0, NULL, NULL, NULL, true, -1);
+	if (n == 0)
+		return;
+	tt = SPI_tuptable;
+	{
+		char	  **ids = palloc(sizeof(char *) * n);
+		int64	   *nos = palloc(sizeof(int64) * n);
+		char	  **payloads = palloc(sizeof(char *) * n);
+
+		for (int i = 0; i < n; i++)
+		{
+			bool		isnull;
+
+			ids[i] = SPI_getvalue(tt->vals[i], tt->tupdesc, 1);
+			nos[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+			payloads[i] = SPI_getvalue(tt->vals[i], tt->tupdesc, 3);
+		}
+		for (int i = 0; i < n; i++)
+		{
+			char	   *reason = submit(st, "contract_step", payloads[i]);
+			Oid			types[3] = {TEXTOID, INT8OID, TEXTOID};
+			Datum		args[3];
+			char		nulls[3] = {' ', ' ', reason ? ' ' : 'n'};
+
+			args[0] = CStringGetTextDatum(ids[i]);
+			args[1] = Int64GetDatum(nos[i]);
+			args[2] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
+			if (reason)
+				ereport(WARNING,
+						(errmsg("the hub refused step " INT64_FORMAT " of contract %s: %s",
+								nos[i], ids[i], reason)));
+			ds_spi_exec("UPDATE dataspace.contract_step SET"
+						" delivered_at = CASE WHEN $3 IS NULL THEN pg_catalog.now() END,"
+						" delivery_error = $3"
+						" WHERE contract_id OPERATOR(pg_catalog.=) $1::uuid"
+						" AND step_no OPERATOR(pg_catalog.=) $2",
+						3, types, args, nulls, false, 1);
+		}
+	}
+}
+
+/* Record why a contract needs attention, once per distinct reason. */
+static void
+contract_alarm(const uint8 id[DS_UUID_LEN], const char *why)
+{
+	Oid			types[2] = {UUIDOID, TEXTOID};
+	Datum		args[2] = {ds_uuid_datum(id), CStringGetTextDatum(why)};
+
+	if (ds_spi_exec("UPDATE dataspace.contract SET alarm = $2"
+					" WHERE id OPERATOR(pg_catalog.=) $1 AND alarm IS DISTINCT FROM $2",
+					2, types, args, NULL, false, -1) > 0)
+		ereport(WARNING,
+				(errmsg("contract %s: %s", ds_uuid_text(id), why)));
+}
+
+/*
+ * Apply one step of the counterparty in a subtransaction: NULL, or why it
+ * was not applied.
+ */
+static char *
+receive_one_step(const uint8 *canonical, size_t clen, const uint8 *msg,
+				 size_t msglen, const uint8 *sig)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	char	   *volatile why = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		char	   *w = NULL;
+
+		if (ds_contract_receive(canonical, clen, msg, msglen, sig, &w) == NULL)
+			why = MemoryContextStrdup(cxt, w);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		why = pstrdup(edata->message);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return why;
+}
+
+static void
+pull_contract_steps(RoundState *st)
+{
+	int64		cursor = 0;
+	int64		cursor_be;
+	const char *values[1];
+	int			lengths[1] = {8};
+	PGresult   *r;
+	int			n;
+
+	if (ds_spi_exec("SELECT hub_cursor FROM dataspace.contract_sync_state", 0, NULL, NULL,
+					NULL, true, -1) == 1)
+		cursor = ds_spi_get_int64(0, 1);
+	cursor_be = (int64) pg_hton64((uint64) cursor);
+	values[0] = (const char *) &cursor_be;
+	r = remote("SELECT s.seq, c.canonical, s.message, s.signature, s.contract_id, s.step_no,"
+			   " s.actor_id FROM dataspace.contract_step s JOIN dataspace.contract c"
+			   " ON c.id = s.contract_id WHERE s.seq > $1::bigint ORDER BY s.seq LIMIT 1000",
+			   1, values, lengths, PGRES_TUPLES_OK);
+	n = PQntuples(r);
+	for (int i = 0; i < n; i++)
+	{
+		int64		seq = get_int64(r, i, 0);
+		const uint8 *canonical = (const uint8 *) PQgetvalue(r, i, 1);
+		size_t		clen = PQgetlength(r, i, 1);
+		const uint8 *msg = (const uint8 *) PQgetvalue(r, i, 2);
+		size_t		msglen = PQgetlength(r, i, 2);
+		uint8		sig[DS_SIG_LEN];
+		uint8		contract_id[DS_UUID_LEN];
+		uint8		actor[DS_UUID_LEN];
+		int64		step_no = get_int64(r, i, 5);
+		char	   *why = NULL;
+
+		get_fixed(r, i, 3, sig, DS_SIG_LEN, "step signature");
+		get_fixed(r, i, 4, contract_id, DS_UUID_LEN, "contract id");
+		get_fixed(r, i, 6, actor, DS_UUID_LEN, "step actor");
+		if (memcmp(actor, st->signer->node_id, DS_UUID_LEN) == 0)
+		{
+			uint8		hash[DS_HASH_LEN];
+			Oid			types[4] = {UUIDOID, INT8OID, BYTEAOID, INT8OID};
+			Datum		args[4];
+
+			if (!ds_sha256(ds_backend_hasher(), msg, msglen, hash))
+				elog(ERROR, "could not hash a contract step");
+			args[0] = ds_uuid_datum(contract_id);
+			args[1] = Int64GetDatum(step_no);
+			args[2] = ds_bytea_datum(hash, DS_HASH_LEN);
+			args[3] = Int64GetDatum(seq);
+			if (ds_spi_exec("UPDATE dataspace.contract_step SET hub_seq = $4,"
+							" delivered_at = COALESCE(delivered_at, pg_catalog.now()),"
+							" delivery_error = NULL"
+							" WHERE contract_id OPERATOR(pg_catalog.=) $1 AND step_no OPERATOR(pg_catalog.=) $2"
+							" AND step_hash OPERATOR(pg_catalog.=) $3 AND local",
+							4, types, args, NULL, false, -1) != 1)
+				why = psprintf("the hub holds a step " INT64_FORMAT " in this node's name that this node did not make",
+							   step_no);
+		}
+		else
+		{
+			why = receive_one_step(canonical, clen, msg, msglen, sig);
+			if (why == NULL)
+				ds_spi_exec("UPDATE dataspace.contract_step SET hub_seq = $3"
+							" WHERE contract_id OPERATOR(pg_catalog.=) $1 AND step_no OPERATOR(pg_catalog.=) $2",
+							3, (Oid[]) {UUIDOID, INT8OID, INT8OID},
+							(Datum[]) {ds_uuid_datum(contract_id), Int64GetDatum(step_no), Int64GetDatum(seq)},
+							NULL, false, -1);
+		}
+		if (why)
+		{
+			ereport(WARNING,
+					(errmsg("refused step " INT64_FORMAT " of contract %s from the hub: %s",
+							step_no, ds_uuid_text(contract_id), why)));
+			contract_alarm(contract_id, psprintf("refused step " INT64_FORMAT " from the hub: %s",
+												 step_no, why));
+		}
+		cursor = seq;
+	}
+	PQclear(r);
+	ds_spi_exec("INSERT INTO dataspace.contract_sync_state AS s (singleton, hub_cursor)"
+				" VALUES (true, $1) ON CONFLICT (singleton) DO UPDATE SET hub_cursor = $1",
+				1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(cursor)}, NULL, false, 1);
+}
+
+/*
+ * The keys the hub shows now against the fingerprints this node's
+ * contracts pin: the hub cannot swap a party's key under a contract
+ * unnoticed.  The pinned keys stay in use; the contract is marked.
+ */
+static void
+check_contract_keys(RoundState *st)
+{
+	PGresult   *r = remote("SELECT node_id, public_key FROM dataspace.participant",
+						   0, NULL, NULL, PGRES_TUPLES_OK);
+	int			n = PQntuples(r);
+
+	for (int i = 0; i < n; i++)
+	{
+		uint8		node_id[DS_UUID_LEN];
+		uint8		kid[DS_HASH_LEN];
+		Oid			types[2] = {UUIDOID, BYTEAOID};
+		Datum		args[2];
+		int			m;
+
+		get_fixed(r, i, 0, node_id, DS_UUID_LEN, "participant id");
+		if (PQgetisnull(r, i, 1) || PQgetlength(r, i, 1) != DS_PUBKEY_LEN ||
+			!ds_key_id(ds_backend_hasher(), (const uint8 *) PQgetvalue(r, i, 1), kid))
+			memset(kid, 0, sizeof(kid));
+		args[0] = ds_uuid_datum(node_id);
+		args[1] = ds_bytea_datum(kid, DS_HASH_LEN);
+		m = ds_spi_exec("SELECT id FROM dataspace.contract"
+						" WHERE (provider_id OPERATOR(pg_catalog.=) $1"
+						" AND provider_key_id OPERATOR(pg_catalog.<>) $2)"
+						" OR (consumer_id OPERATOR(pg_catalog.=) $1"
+						" AND consumer_key_id OPERATOR(pg_catalog.<>) $2)",
+						2, types, args, NULL, true, -1);
+		if (m > 0)
+		{
+			SPITupleTable *tt = SPI_tuptable;
+			uint8	  (*ids)[DS_UUID_LEN] = palloc(m * DS_UUID_LEN);
+			char	   *why;
+
+			for (int j = 0; j < m; j++)
+			{
+				bool		isnull;
+
+				memcpy(ids[j], DatumGetUUIDP(SPI_getbinval(tt->vals[j], tt->tupdesc, 1, &isnull))->data,
+					   DS_UUID_LEN);
+			}
+			why = psprintf("the hub shows participant %s%s with key %s, not the key the contract pins;"
+						   " the pinned key stays in use",
+						   ds_uuid_text(node_id),
+						   memcmp(node_id, st->signer->node_id, DS_UUID_LEN) == 0 ? " (this node)" : "",
+						   ds_hex(kid, DS_HASH_LEN));
+			for (int j = 0; j < m; j++)
+				contract_alarm(ids[j], why);
+		}
+	}
+	PQclear(r);
+}
+
+static void
+sync_contracts(RoundState *st)
+{
+	pgstat_report_activity(STATE_RUNNING, "moving contract steps");
+	push_contract_steps(st);
+	pull_contract_steps(st);
+	check_contract_keys(st);
+}
+
 static void
 save_state(RoundState *st, const char *error)
 {
@@ -716,6 +995,7 @@ sync_round(void)
 		pgstat_report_activity(STATE_RUNNING, "caching the hub's catalog");
 		cache_participants(&st);
 		cache_catalog(&st);
+		sync_contracts(&st);
 	}
 	save_state(&st, NULL);
 }

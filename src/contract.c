@@ -1,0 +1,1324 @@
+/*-------------------------------------------------------------------------
+ *
+ * contract.c
+ *		Signed data contracts between two participants: the node's
+ *		functions (offer, request, accept, reject, suspend, resume,
+ *		revoke), the checks of a step received from the counterparty, the
+ *		hub's checks of a contract_step submission, and the decisions
+ *		contract_allows and explain_policy (docs/contracts.md).
+ *
+ * Both parties sign the canonical contract bytes (contractmsg.c); every
+ * step is a signed message over the contract's hash, the step and the
+ * previous step's hash, made by the acting node with its node key inside
+ * the operation.  A node takes its own steps at once and queues them for
+ * the hub-sync worker; the worker brings the counterparty's steps, and
+ * each is verified here against the key the contract pins for its party
+ * before it is applied.  The transition table is data (contractmsg.c).
+ *
+ * Decisions never trust the queryable columns: they read the signed bytes,
+ * verify both party signatures and the last step, and only then look at
+ * the state, the asset list, the validity and the policy.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "contract.h"
+#include "contractmsg.h"
+#include "keys.h"
+#include "pg_dataspace.h"
+#include "policy.h"
+#include "textform.h"
+#include "util.h"
+
+PG_FUNCTION_INFO_V1(dataspace_offer_contract);
+PG_FUNCTION_INFO_V1(dataspace_request_contract);
+PG_FUNCTION_INFO_V1(dataspace_accept_contract);
+PG_FUNCTION_INFO_V1(dataspace_reject_contract);
+PG_FUNCTION_INFO_V1(dataspace_suspend_contract);
+PG_FUNCTION_INFO_V1(dataspace_resume_contract);
+PG_FUNCTION_INFO_V1(dataspace_revoke_contract);
+PG_FUNCTION_INFO_V1(dataspace_receive_contract_step);
+PG_FUNCTION_INFO_V1(dataspace_contract_allows);
+PG_FUNCTION_INFO_V1(dataspace_explain_contract);
+
+static const uint8 zero_hash[DS_HASH_LEN];
+
+/* A contract as stored, with its signed bytes decoded. */
+typedef struct ContractRow
+{
+	bool		found;
+	uint8	   *canonical;
+	size_t		canonical_len;
+	ds_contract c;
+	char	   *state;
+	bool		provider_initiated;
+	uint8		provider_pk[DS_PUBKEY_LEN];
+	uint8		consumer_pk[DS_PUBKEY_LEN];
+	bool		has_provider_sig;
+	bool		has_consumer_sig;
+	uint8		provider_sig[DS_SIG_LEN];
+	uint8		consumer_sig[DS_SIG_LEN];
+	int64		last_step_no;
+	uint8		last_step_hash[DS_HASH_LEN];
+	/* the last step, for decisions */
+	uint8	   *last_msg;
+	size_t		last_msg_len;
+	uint8		last_sig[DS_SIG_LEN];
+} ContractRow;
+
+/* ---------------------------------------------------------------------
+ * Small helpers
+ * ---------------------------------------------------------------------
+ */
+
+static void
+require_node(const char *what)
+{
+	if (dataspace_mode != DATASPACE_MODE_NODE)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s is a node function", what),
+				 errdetail("This server runs with dataspace.mode = 'hub'; contracts are negotiated by nodes.")));
+}
+
+static Datum
+bytes_datum_or_null(bool present, const uint8 *b, size_t n, char *nullflag)
+{
+	*nullflag = present ? ' ' : 'n';
+	return present ? ds_bytea_datum(b, n) : (Datum) 0;
+}
+
+/* Copy a bytea column of the current SPI result into palloc'd memory. */
+static uint8 *
+spi_bytes_copy(int row, int col, size_t *len, bool *isnull)
+{
+	Datum		d = ds_spi_get(row, col, isnull);
+	bytea	   *b;
+	uint8	   *out;
+
+	if (*isnull)
+	{
+		*len = 0;
+		return NULL;
+	}
+	b = DatumGetByteaPP(d);
+	*len = VARSIZE_ANY_EXHDR(b);
+	out = palloc(Max(*len, 1));
+	memcpy(out, VARDATA_ANY(b), *len);
+	return out;
+}
+
+static bool
+spi_fixed_or_null(int row, int col, uint8 *out, size_t len)
+{
+	size_t		n;
+	bool		isnull;
+	uint8	   *b = spi_bytes_copy(row, col, &n, &isnull);
+
+	if (isnull || n != len)
+		return false;
+	memcpy(out, b, len);
+	return true;
+}
+
+static char *
+ts_text(int64 us)
+{
+	char		buf[DS_TS_TEXT_MAX];
+
+	if (!ds_format_ts(us, buf, sizeof(buf)))
+		return pstrdup("(out of range)");
+	return pstrdup(buf);
+}
+
+/*
+ * load_contract
+ *		Read a stored contract and decode its signed bytes; for_update locks
+ *		the row, with_last_step also reads the last step's message.
+ */
+static void
+load_contract(const uint8 id[DS_UUID_LEN], bool for_update, bool with_last_step,
+			  ContractRow *row)
+{
+	Datum		args[1] = {ds_uuid_datum(id)};
+	Oid			types[1] = {UUIDOID};
+	bool		isnull;
+	char	   *sql;
+
+	memset(row, 0, sizeof(*row));
+	sql = psprintf("SELECT c.canonical, c.state, c.initiator, c.provider_public_key,"
+				   " c.consumer_public_key, c.provider_signature, c.consumer_signature,"
+				   " c.last_step_no, c.last_step_hash, s.message, s.signature"
+				   " FROM dataspace.contract c LEFT JOIN dataspace.contract_step s"
+				   " ON %s s.contract_id OPERATOR(pg_catalog.=) c.id"
+				   " AND s.step_no OPERATOR(pg_catalog.=) c.last_step_no"
+				   " WHERE c.id OPERATOR(pg_catalog.=) $1%s",
+				   with_last_step ? "" : "false AND",
+				   for_update ? " FOR UPDATE OF c" : "");
+	if (ds_spi_exec(sql, 1, types, args, NULL, !for_update, -1) != 1)
+		return;
+	row->found = true;
+	row->canonical = spi_bytes_copy(0, 1, &row->canonical_len, &isnull);
+	row->state = TextDatumGetCString(ds_spi_get(0, 2, &isnull));
+	row->provider_initiated = strcmp(TextDatumGetCString(ds_spi_get(0, 3, &isnull)), "provider") == 0;
+	spi_fixed_or_null(0, 4, row->provider_pk, DS_PUBKEY_LEN);
+	spi_fixed_or_null(0, 5, row->consumer_pk, DS_PUBKEY_LEN);
+	row->has_provider_sig = spi_fixed_or_null(0, 6, row->provider_sig, DS_SIG_LEN);
+	row->has_consumer_sig = spi_fixed_or_null(0, 7, row->consumer_sig, DS_SIG_LEN);
+	row->last_step_no = ds_spi_get_int64(0, 8);
+	spi_fixed_or_null(0, 9, row->last_step_hash, DS_HASH_LEN);
+	if (with_last_step)
+	{
+		row->last_msg = spi_bytes_copy(0, 10, &row->last_msg_len, &isnull);
+		if (!spi_fixed_or_null(0, 11, row->last_sig, DS_SIG_LEN))
+			row->last_msg = NULL;
+	}
+	if (!ds_contract_decode(row->canonical, row->canonical_len, &row->c))
+		memset(&row->c, 0, sizeof(row->c));
+}
+
+/* The to-state a step leads to: unique per step name in the table. */
+static const char *
+step_target(const char *step)
+{
+	for (int i = 0; i < ds_contract_ntransitions; i++)
+		if (strcmp(ds_contract_transitions[i].step, step) == 0)
+			return ds_contract_transitions[i].to;
+	return NULL;
+}
+
+/*
+ * verify_contract_row
+ *		Everything a decision needs to trust a stored contract: the signed
+ *		bytes decode and hash as stored, each party's key matches the
+ *		fingerprint the contract pins, both party signatures verify over
+ *		the same bytes, and the last step is signed by a party and leads
+ *		to the stored state.  NULL if so, else why not.
+ */
+static const char *
+verify_contract_row(const ContractRow *row)
+{
+	ds_hasher  *h = ds_backend_hasher();
+	uint8		kid[DS_HASH_LEN];
+	ds_contract_step st;
+	const uint8 *pk;
+	const char *to;
+
+	if (row->c.nassets == 0)
+		return "its signed bytes do not decode";
+	if (!ds_key_id(h, row->provider_pk, kid) ||
+		memcmp(kid, row->c.provider_key_id, DS_HASH_LEN) != 0)
+		return "the provider's stored key is not the one the contract pins";
+	if (!ds_key_id(h, row->consumer_pk, kid) ||
+		memcmp(kid, row->c.consumer_key_id, DS_HASH_LEN) != 0)
+		return "the consumer's stored key is not the one the contract pins";
+	if (!row->has_provider_sig)
+		return "the provider has not signed it";
+	if (!row->has_consumer_sig)
+		return "the consumer has not signed it";
+	if (!ds_ed25519_verify(row->provider_pk, row->canonical, row->canonical_len,
+						   row->provider_sig))
+		return "the provider's signature does not verify";
+	if (!ds_ed25519_verify(row->consumer_pk, row->canonical, row->canonical_len,
+						   row->consumer_sig))
+		return "the consumer's signature does not verify";
+	if (row->last_msg == NULL ||
+		!ds_contract_step_decode(row->last_msg, row->last_msg_len, &st) ||
+		memcmp(st.contract_id, row->c.id, DS_UUID_LEN) != 0 ||
+		st.step_no != row->last_step_no)
+		return "its last step is missing or malformed";
+	if (memcmp(st.actor_id, row->c.provider_id, DS_UUID_LEN) == 0)
+		pk = row->provider_pk;
+	else if (memcmp(st.actor_id, row->c.consumer_id, DS_UUID_LEN) == 0)
+		pk = row->consumer_pk;
+	else
+		return "its last step is not made by a party";
+	if (!ds_ed25519_verify(pk, row->last_msg, row->last_msg_len, row->last_sig))
+		return "its last step's signature does not verify";
+	to = step_target(st.step);
+	if (to == NULL || strcmp(to, row->state) != 0)
+		return "its stored state is not the one its last signed step leads to";
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------
+ * Storing steps (node and hub)
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * store_new_contract
+ *		Insert a contract at its first step.
+ */
+static void
+store_new_contract(const uint8 *canonical, size_t len, const ds_contract *c,
+				   const uint8 provider_pk[DS_PUBKEY_LEN],
+				   const uint8 consumer_pk[DS_PUBKEY_LEN],
+				   const ds_contract_step *st, const char *state,
+				   const uint8 step_hash[DS_HASH_LEN])
+{
+	Datum	   *assets = palloc(sizeof(Datum) * c->nassets);
+	char	   *policy = pnstrdup(c->policy, c->policy_len);
+	bool		by_provider = memcmp(st->actor_id, c->provider_id, DS_UUID_LEN) == 0;
+	Oid			types[16] = {UUIDOID, UUIDOID, UUIDOID, BYTEAOID, BYTEAOID, BYTEAOID, BYTEAOID,
+		UUIDARRAYOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID,
+	TEXTOID, BYTEAOID, BYTEAOID, BYTEAOID};
+	Datum		args[17];
+	char		nulls[17];
+	uint8		chash[DS_HASH_LEN];
+
+	memset(nulls, ' ', sizeof(nulls));
+	for (int i = 0; i < c->nassets; i++)
+		assets[i] = ds_uuid_datum(c->assets + i * DS_UUID_LEN);
+	if (!ds_sha256(ds_backend_hasher(), canonical, len, chash))
+		elog(ERROR, "could not hash a contract");
+	args[0] = ds_uuid_datum(c->id);
+	args[1] = ds_uuid_datum(c->provider_id);
+	args[2] = ds_uuid_datum(c->consumer_id);
+	args[3] = ds_bytea_datum(c->provider_key_id, DS_HASH_LEN);
+	args[4] = ds_bytea_datum(c->consumer_key_id, DS_HASH_LEN);
+	args[5] = ds_bytea_datum(provider_pk, DS_PUBKEY_LEN);
+	args[6] = ds_bytea_datum(consumer_pk, DS_PUBKEY_LEN);
+	args[7] = PointerGetDatum(construct_array(assets, c->nassets, UUIDOID, UUID_LEN,
+											  false, TYPALIGN_CHAR));
+	args[8] = CStringGetTextDatum(policy);
+	args[9] = TimestampTzGetDatum(ds_unix_us_to_ts(c->valid_from));
+	args[10] = TimestampTzGetDatum(ds_unix_us_to_ts(c->valid_until));
+	args[11] = CStringGetTextDatum(state);
+	args[12] = CStringGetTextDatum(by_provider ? "provider" : "consumer");
+	args[13] = ds_bytea_datum(canonical, len);
+	args[14] = ds_bytea_datum(chash, DS_HASH_LEN);
+	args[15] = ds_bytea_datum(step_hash, DS_HASH_LEN);
+	ds_spi_exec("INSERT INTO dataspace.contract (id, provider_id, consumer_id, provider_key_id,"
+				" consumer_key_id, provider_public_key, consumer_public_key, asset_ids, policy,"
+				" valid_from, valid_until, state, initiator, canonical, contract_hash,"
+				" last_step_no, last_step_hash)"
+				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14, $15,"
+				" 0, $16)",
+				16, types, args, nulls, false, 1);
+}
+
+/*
+ * store_step
+ *		Record a step and move the contract: state, the actor's party
+ *		signature if the step carries one, the chain head.
+ */
+static void
+store_step(const ds_contract *c, const ds_contract_step *st, const char *from,
+		   const char *to, const uint8 *msg, size_t msglen,
+		   const uint8 sig[DS_SIG_LEN], const uint8 step_hash[DS_HASH_LEN],
+		   bool local, bool by_provider)
+{
+	Oid			types[10] = {UUIDOID, INT8OID, TEXTOID, UUIDOID, TEXTOID, TEXTOID, BYTEAOID,
+	BYTEAOID, BYTEAOID, BOOLOID};
+	Datum		args[10];
+	Oid			utypes[6] = {UUIDOID, TEXTOID, INT8OID, BYTEAOID, BYTEAOID, TEXTOID};
+	Datum		uargs[6];
+	char		unulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	char	   *sql;
+
+	args[0] = ds_uuid_datum(st->contract_id);
+	args[1] = Int64GetDatum(st->step_no);
+	args[2] = CStringGetTextDatum(st->step);
+	args[3] = ds_uuid_datum(st->actor_id);
+	args[4] = CStringGetTextDatum(from);
+	args[5] = CStringGetTextDatum(to);
+	args[6] = ds_bytea_datum(msg, msglen);
+	args[7] = ds_bytea_datum(sig, DS_SIG_LEN);
+	args[8] = ds_bytea_datum(step_hash, DS_HASH_LEN);
+	args[9] = BoolGetDatum(local);
+	ds_spi_exec("INSERT INTO dataspace.contract_step (contract_id, step_no, step, actor_id,"
+				" from_state, to_state, message, signature, step_hash, local)"
+				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+				10, types, args, NULL, false, 1);
+
+	uargs[0] = ds_uuid_datum(st->contract_id);
+	uargs[1] = CStringGetTextDatum(to);
+	uargs[2] = Int64GetDatum(st->step_no);
+	uargs[3] = ds_bytea_datum(step_hash, DS_HASH_LEN);
+	uargs[4] = bytes_datum_or_null(st->has_party_signature, st->party_signature,
+								   DS_SIG_LEN, &unulls[4]);
+	if (st->reason_len > 0)
+		uargs[5] = PointerGetDatum(cstring_to_text_with_len(st->reason, st->reason_len));
+	else
+		unulls[5] = 'n';
+	sql = psprintf("UPDATE dataspace.contract SET state = $2, last_step_no = $3,"
+				   " last_step_hash = $4, %s = COALESCE($5, %s),"
+				   " reason = CASE WHEN $6 IS NULL THEN reason ELSE $6 END,"
+				   " updated_at = pg_catalog.now()"
+				   " WHERE id OPERATOR(pg_catalog.=) $1",
+				   by_provider ? "provider_signature" : "consumer_signature",
+				   by_provider ? "provider_signature" : "consumer_signature");
+	ds_spi_exec(sql, 6, utypes, uargs, unulls, false, 1);
+}
+
+/* ---------------------------------------------------------------------
+ * The node's own steps
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * sign_step
+ *		Fill in, encode and sign a step of this node; the party signature
+ *		over the contract bytes is added when the transition needs one.
+ */
+static uint8 *
+sign_step(DsSigner *signer, ds_contract_step *st, const uint8 *canonical,
+		  size_t canonical_len, const uint8 prev_hash[DS_HASH_LEN], int64 step_no,
+		  const char *step, const char *reason, bool party_signature,
+		  size_t *msglen, uint8 sig[DS_SIG_LEN], uint8 step_hash[DS_HASH_LEN])
+{
+	uint8	   *msg = palloc(DS_STEP_MSG_MAX);
+	ds_contract c;
+
+	if (!ds_contract_decode(canonical, canonical_len, &c))
+		elog(ERROR, "could not decode a contract");
+	memset(st, 0, sizeof(*st));
+	memcpy(st->contract_id, c.id, DS_UUID_LEN);
+	st->step_no = step_no;
+	strlcpy(st->step, step, sizeof(st->step));
+	memcpy(st->actor_id, signer->node_id, DS_UUID_LEN);
+	memcpy(st->actor_key_id, signer->key_id, DS_HASH_LEN);
+	if (!ds_sha256(ds_backend_hasher(), canonical, canonical_len, st->contract_hash))
+		elog(ERROR, "could not hash a contract");
+	memcpy(st->prev_hash, prev_hash, DS_HASH_LEN);
+	st->at = ds_ts_to_unix_us(GetCurrentTimestamp());
+	st->reason = reason ? reason : "";
+	st->reason_len = strlen(st->reason);
+	if (party_signature)
+	{
+		if (!ds_signer_sign(signer, canonical, canonical_len, st->party_signature))
+			elog(ERROR, "could not sign a contract");
+		st->has_party_signature = true;
+	}
+	*msglen = ds_contract_step_encode(st, msg, DS_STEP_MSG_MAX);
+	if (*msglen == 0 || !ds_signer_sign(signer, msg, *msglen, sig) ||
+		!ds_sha256(ds_backend_hasher(), msg, *msglen, step_hash))
+		elog(ERROR, "could not sign a contract step");
+	return msg;
+}
+
+/* "accept (the other party), reject (either party)": what may follow a state. */
+static char *
+allowed_from(const char *state)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < ds_contract_ntransitions; i++)
+	{
+		const ds_transition *t = &ds_contract_transitions[i];
+
+		if (strcmp(t->from, state) != 0)
+			continue;
+		appendStringInfo(&buf, "%s%s by %s", buf.len > 0 ? ", " : "", t->step,
+						 ds_contract_actor_name(t->actor));
+	}
+	if (buf.len == 0)
+		appendStringInfoString(&buf, "no step at all");
+	return buf.data;
+}
+
+/*
+ * check_own_assets
+ *		Onward sharing: a node offers (or agrees to a request for) only
+ *		assets it provides itself.
+ */
+static void
+check_own_assets(const ds_contract *c, const uint8 me[DS_UUID_LEN])
+{
+	for (int i = 0; i < c->nassets; i++)
+	{
+		Datum		args[1] = {ds_uuid_datum(c->assets + i * DS_UUID_LEN)};
+		Oid			types[1] = {UUIDOID};
+		uint8		owner[DS_UUID_LEN];
+		char	   *asset = ds_uuid_text(c->assets + i * DS_UUID_LEN);
+
+		if (ds_spi_exec("SELECT node_id FROM dataspace.asset WHERE id OPERATOR(pg_catalog.=) $1",
+						1, types, args, NULL, true, -1) != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("asset %s does not exist on this node", asset),
+					 errdetail("A provider offers only assets of its own dataspace.asset table.")));
+		ds_spi_get_uuid(0, 1, owner);
+		if (memcmp(owner, me, DS_UUID_LEN) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("asset %s was not provided by this node", asset),
+					 errdetail("The asset belongs to node %s. A node offers only the assets it provides itself: data it received from others is never offered on.",
+							   ds_uuid_text(owner)),
+					 errhint("Ask the asset's provider for a contract instead.")));
+	}
+}
+
+/*
+ * counterparty_key
+ *		The approved counterparty's key from the participant cache.
+ */
+static void
+counterparty_key(const uint8 id[DS_UUID_LEN], uint8 pk[DS_PUBKEY_LEN],
+				 uint8 key_id[DS_HASH_LEN])
+{
+	Datum		args[1] = {ds_uuid_datum(id)};
+	Oid			types[1] = {UUIDOID};
+	bool		isnull;
+	char	   *status;
+	uint8		kid[DS_HASH_LEN];
+
+	if (ds_spi_exec("SELECT public_key, key_id, status FROM dataspace.participant"
+					" WHERE node_id OPERATOR(pg_catalog.=) $1",
+					1, types, args, NULL, true, -1) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("participant %s is not known to this node", ds_uuid_text(id)),
+				 errdetail("Contracts are made with approved participants of the dataspace.participant cache."),
+				 errhint("The hub-sync worker caches the participants the hub has approved; check dataspace.hub_status.")));
+	ds_spi_get_bytes(0, 1, pk, DS_PUBKEY_LEN);
+	ds_spi_get_bytes(0, 2, key_id, DS_HASH_LEN);
+	status = TextDatumGetCString(ds_spi_get(0, 3, &isnull));
+	if (strcmp(status, "approved") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("participant %s is %s", ds_uuid_text(id), status),
+				 errdetail("Contracts are made with approved participants only.")));
+	if (!ds_key_id(ds_backend_hasher(), pk, kid) || memcmp(kid, key_id, DS_HASH_LEN) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the cached key of participant %s does not match its key id", ds_uuid_text(id))));
+}
+
+static int
+asset_id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, DS_UUID_LEN);
+}
+
+/*
+ * create_contract
+ *		offer_contract and request_contract: check everything, then sign
+ *		the contract bytes and the first step, store both and queue the
+ *		step for the hub.
+ */
+static Datum
+create_contract(FunctionCallInfo fcinfo, bool as_provider)
+{
+	pg_uuid_t  *other = PG_GETARG_UUID_P(0);
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
+	Jsonb	   *policy_jb = PG_GETARG_JSONB_P(2);
+	TimestampTz until = PG_GETARG_TIMESTAMPTZ(3);
+	const char *fname = as_provider ? "dataspace.offer_contract()" : "dataspace.request_contract()";
+	DsSigner   *signer;
+	ds_policy	policy;
+	char	   *policy_text = palloc(DS_POLICY_TEXT_MAX);
+	size_t		policy_len;
+	Datum	   *elems;
+	bool	   *elnulls;
+	int			nelems;
+	uint8	   *assets;
+	int			nassets = 0;
+	ds_contract c;
+	uint8	   *canonical = palloc(DS_CONTRACT_MSG_MAX);
+	size_t		canonical_len;
+	uint8		other_pk[DS_PUBKEY_LEN];
+	uint8		other_kid[DS_HASH_LEN];
+	ds_contract_step st;
+	uint8	   *msg;
+	size_t		msglen;
+	uint8		sig[DS_SIG_LEN];
+	uint8		step_hash[DS_HASH_LEN];
+	int64		now_us = ds_ts_to_unix_us(GetCurrentTransactionStartTimestamp());
+	pg_uuid_t  *result = palloc(sizeof(pg_uuid_t));
+
+	require_node(fname);
+
+	/* the policy, fail closed */
+	ds_policy_from_jsonb(policy_jb, &policy);
+	policy_len = ds_policy_canonical(&policy, policy_text, DS_POLICY_TEXT_MAX);
+	if (policy_len == 0)
+		elog(ERROR, "could not write the canonical form of a policy");
+	if (policy.has_validity && policy.validity.has_until && policy.validity.until <= now_us)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid contract policy"),
+				 errdetail("Its validity ended at %s, before the contract would begin.",
+						   ts_text(policy.validity.until))));
+
+	/* validity of the contract */
+	if (TIMESTAMP_NOT_FINITE(until))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("valid_until must be a finite timestamp"),
+				 errdetail("Every contract ends; a policy can narrow its use further.")));
+	if (ds_ts_to_unix_us(until) <= now_us)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("valid_until must be in the future"),
+				 errdetail("The contract would end at %s, before it begins now.",
+						   ts_text(ds_ts_to_unix_us(until)))));
+
+	/* assets: sorted, distinct, at least one */
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("assets must be a one-dimensional array")));
+	deconstruct_array(arr, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR, &elems, &elnulls, &nelems);
+	if (nelems < 1 || nelems > DS_CONTRACT_MAX_ASSETS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a contract covers 1 to %d assets", DS_CONTRACT_MAX_ASSETS),
+				 errdetail("%d assets were given.", nelems)));
+	assets = palloc(nelems * DS_UUID_LEN);
+	for (int i = 0; i < nelems; i++)
+	{
+		if (elnulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("assets must not contain NULL")));
+		memcpy(assets + i * DS_UUID_LEN, DatumGetUUIDP(elems[i])->data, DS_UUID_LEN);
+	}
+	qsort(assets, nelems, DS_UUID_LEN, asset_id_cmp);
+	for (int i = 0; i < nelems; i++)
+		if (i == 0 || memcmp(assets + (nassets - 1) * DS_UUID_LEN, assets + i * DS_UUID_LEN,
+							 DS_UUID_LEN) != 0)
+			memmove(assets + (nassets++) * DS_UUID_LEN, assets + i * DS_UUID_LEN, DS_UUID_LEN);
+
+	SPI_connect();
+	signer = ds_signer_load();
+	if (memcmp(other->data, signer->node_id, DS_UUID_LEN) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a node cannot make a contract with itself")));
+	counterparty_key(other->data, other_pk, other_kid);
+
+	memset(&c, 0, sizeof(c));
+	if (!pg_strong_random(c.id, DS_UUID_LEN))
+		elog(ERROR, "could not generate a contract id");
+	c.id[6] = (c.id[6] & 0x0f) | 0x40;
+	c.id[8] = (c.id[8] & 0x3f) | 0x80;
+	memcpy(as_provider ? c.provider_id : c.consumer_id, signer->node_id, DS_UUID_LEN);
+	memcpy(as_provider ? c.consumer_id : c.provider_id, other->data, DS_UUID_LEN);
+	memcpy(as_provider ? c.provider_key_id : c.consumer_key_id, signer->key_id, DS_HASH_LEN);
+	memcpy(as_provider ? c.consumer_key_id : c.provider_key_id, other_kid, DS_HASH_LEN);
+	c.nassets = nassets;
+	c.assets = assets;
+	c.policy = policy_text;
+	c.policy_len = policy_len;
+	c.valid_from = now_us;
+	c.valid_until = ds_ts_to_unix_us(until);
+
+	if (as_provider)
+		check_own_assets(&c, signer->node_id);
+	else
+	{
+		for (int i = 0; i < nassets; i++)
+		{
+			Datum		args[2] = {ds_uuid_datum(assets + i * DS_UUID_LEN), UUIDPGetDatum(other)};
+			Oid			types[2] = {UUIDOID, UUIDOID};
+
+			if (ds_spi_exec("SELECT FROM dataspace.hub_catalog WHERE asset_id OPERATOR(pg_catalog.=) $1"
+							" AND provider_id OPERATOR(pg_catalog.=) $2",
+							2, types, args, NULL, true, -1) != 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_OBJECT),
+						 errmsg("asset %s is not in the catalog of provider %s",
+								ds_uuid_text(assets + i * DS_UUID_LEN), ds_uuid_text(other->data)),
+						 errdetail("A consumer requests assets the provider published at the hub."),
+						 errhint("dataspace.hub_catalog lists them.")));
+		}
+	}
+
+	canonical_len = ds_contract_encode(&c, canonical, DS_CONTRACT_MSG_MAX);
+	if (canonical_len == 0)
+		elog(ERROR, "could not encode a contract");
+	msg = sign_step(signer, &st, canonical, canonical_len, zero_hash, 1,
+					as_provider ? "offer" : "request", NULL, true, &msglen, sig, step_hash);
+	store_new_contract(canonical, canonical_len, &c,
+					   as_provider ? signer->public_key : other_pk,
+					   as_provider ? other_pk : signer->public_key,
+					   &st, as_provider ? "OFFERED" : "REQUESTED", step_hash);
+	store_step(&c, &st, "", as_provider ? "OFFERED" : "REQUESTED", msg, msglen, sig,
+			   step_hash, true, as_provider);
+	SPI_finish();
+	memcpy(result->data, c.id, DS_UUID_LEN);
+	PG_RETURN_UUID_P(result);
+}
+
+Datum
+dataspace_offer_contract(PG_FUNCTION_ARGS)
+{
+	return create_contract(fcinfo, true);
+}
+
+Datum
+dataspace_request_contract(PG_FUNCTION_ARGS)
+{
+	return create_contract(fcinfo, false);
+}
+
+/*
+ * local_step
+ *		A step of this node on an existing contract: check the table, sign,
+ *		store, queue.  Returns the new state.
+ */
+static char *
+local_step(const uint8 id[DS_UUID_LEN], const char *step, const char *reason)
+{
+	DsSigner   *signer;
+	ContractRow row;
+	bool		me_provider;
+	const ds_transition *t;
+	ds_contract_step st;
+	uint8	   *msg;
+	size_t		msglen;
+	uint8		sig[DS_SIG_LEN];
+	uint8		step_hash[DS_HASH_LEN];
+	char	   *result;
+	MemoryContext outer = CurrentMemoryContext;
+
+	if (reason != NULL && strlen(reason) > DS_STEP_REASON_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("a reason is at most %d bytes", DS_STEP_REASON_MAX)));
+	if (reason != NULL && reason[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("to %s a contract, give a reason", step),
+				 errdetail("The reason is signed into the step and shown to the other party.")));
+	SPI_connect();
+	signer = ds_signer_load();
+	load_contract(id, true, false, &row);
+	if (!row.found)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("contract %s does not exist", ds_uuid_text(id))));
+	if (row.c.nassets == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("contract %s cannot be read", ds_uuid_text(id)),
+				 errdetail("Its stored canonical bytes do not decode.")));
+	if (memcmp(row.c.provider_id, signer->node_id, DS_UUID_LEN) == 0)
+		me_provider = true;
+	else if (memcmp(row.c.consumer_id, signer->node_id, DS_UUID_LEN) == 0)
+		me_provider = false;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("this node is not a party of contract %s", ds_uuid_text(id))));
+	if (memcmp(me_provider ? row.c.provider_key_id : row.c.consumer_key_id,
+			   signer->key_id, DS_HASH_LEN) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("contract %s pins another key of this node", ds_uuid_text(id)),
+				 errdetail("The contract was made under key %s; the node's current key is %s.",
+						   ds_hex(me_provider ? row.c.provider_key_id : row.c.consumer_key_id, DS_HASH_LEN),
+						   ds_hex(signer->key_id, DS_HASH_LEN)),
+				 errhint("Steps are signed with the key the contract pins; a contract made before a key rotation is renegotiated.")));
+	t = ds_contract_find_transition(row.state, step, me_provider, row.provider_initiated);
+	if (t == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot %s contract %s in state %s as its %s", step, ds_uuid_text(id),
+						row.state, me_provider ? "provider" : "consumer"),
+				 errdetail("In state %s the table allows %s.", row.state, allowed_from(row.state)),
+				 errhint("docs/contracts.md holds the transition table.")));
+	if (strcmp(step, "accept") == 0)
+	{
+		/* the other party's signature must be there, and verify */
+		const uint8 *opk = me_provider ? row.consumer_pk : row.provider_pk;
+		bool		has = me_provider ? row.has_consumer_sig : row.has_provider_sig;
+
+		if (!has || !ds_ed25519_verify(opk, row.canonical, row.canonical_len,
+									   me_provider ? row.consumer_sig : row.provider_sig))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("cannot accept contract %s: the other party's signature does not verify",
+							ds_uuid_text(id))));
+		if (me_provider)
+			check_own_assets(&row.c, signer->node_id);
+	}
+	msg = sign_step(signer, &st, row.canonical, row.canonical_len, row.last_step_hash,
+					row.last_step_no + 1, step, reason, t->party_signature,
+					&msglen, sig, step_hash);
+	store_step(&row.c, &st, row.state, t->to, msg, msglen, sig, step_hash, true, me_provider);
+	result = MemoryContextStrdup(outer, t->to);
+	SPI_finish();
+	return result;
+}
+
+Datum
+dataspace_accept_contract(PG_FUNCTION_ARGS)
+{
+	require_node("dataspace.accept_contract()");
+	PG_RETURN_TEXT_P(cstring_to_text(local_step(PG_GETARG_UUID_P(0)->data, "accept", NULL)));
+}
+
+Datum
+dataspace_reject_contract(PG_FUNCTION_ARGS)
+{
+	require_node("dataspace.reject_contract()");
+	PG_RETURN_TEXT_P(cstring_to_text(local_step(PG_GETARG_UUID_P(0)->data, "reject",
+												text_to_cstring(PG_GETARG_TEXT_PP(1)))));
+}
+
+Datum
+dataspace_suspend_contract(PG_FUNCTION_ARGS)
+{
+	require_node("dataspace.suspend_contract()");
+	PG_RETURN_TEXT_P(cstring_to_text(local_step(PG_GETARG_UUID_P(0)->data, "suspend",
+												text_to_cstring(PG_GETARG_TEXT_PP(1)))));
+}
+
+Datum
+dataspace_resume_contract(PG_FUNCTION_ARGS)
+{
+	require_node("dataspace.resume_contract()");
+	PG_RETURN_TEXT_P(cstring_to_text(local_step(PG_GETARG_UUID_P(0)->data, "resume", NULL)));
+}
+
+Datum
+dataspace_revoke_contract(PG_FUNCTION_ARGS)
+{
+	require_node("dataspace.revoke_contract()");
+	PG_RETURN_TEXT_P(cstring_to_text(local_step(PG_GETARG_UUID_P(0)->data, "revoke",
+												text_to_cstring(PG_GETARG_TEXT_PP(1)))));
+}
+
+/* ---------------------------------------------------------------------
+ * Checking a step: shared by the node (receiving) and the hub
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * check_step
+ *		Does this step, signed by actor_pk, follow from the stored contract
+ *		(row, or none for a first step)?  Fills in the transition; returns
+ *		NULL, or why not.
+ */
+static char *
+check_step(const uint8 *canonical, size_t clen, const ds_contract *c,
+		   const uint8 *msg, size_t msglen, const uint8 *sig,
+		   const ds_contract_step *st, const uint8 actor_pk[DS_PUBKEY_LEN],
+		   const ContractRow *row, const ds_transition **tp, bool *by_provider)
+{
+	uint8		chash[DS_HASH_LEN];
+	bool		provider_initiated;
+	const char *from;
+
+	*by_provider = memcmp(st->actor_id, c->provider_id, DS_UUID_LEN) == 0;
+	if (!*by_provider && memcmp(st->actor_id, c->consumer_id, DS_UUID_LEN) != 0)
+		return psprintf("the step's signer %s is not a party of contract %s",
+						ds_uuid_text(st->actor_id), ds_uuid_text(c->id));
+	if (memcmp(st->contract_id, c->id, DS_UUID_LEN) != 0)
+		return pstrdup("the step belongs to another contract");
+	if (!ds_sha256(ds_backend_hasher(), canonical, clen, chash) ||
+		memcmp(chash, st->contract_hash, DS_HASH_LEN) != 0)
+		return pstrdup("the step is not over these contract bytes");
+	if (memcmp(st->actor_key_id, *by_provider ? c->provider_key_id : c->consumer_key_id,
+			   DS_HASH_LEN) != 0)
+		return psprintf("the step is signed with a key other than the one contract %s pins for its %s",
+						ds_uuid_text(c->id), *by_provider ? "provider" : "consumer");
+	if (!ds_ed25519_verify(actor_pk, msg, msglen, sig))
+		return pstrdup("the step's signature does not verify");
+	if (row != NULL && row->found)
+	{
+		if (row->canonical_len != clen || memcmp(row->canonical, canonical, clen) != 0)
+			return psprintf("the step's contract bytes differ from those stored for contract %s",
+							ds_uuid_text(c->id));
+		if (st->step_no <= row->last_step_no)
+			return psprintf("step " INT64_FORMAT " of contract %s is already recorded",
+							st->step_no, ds_uuid_text(c->id));
+		if (st->step_no != row->last_step_no + 1 ||
+			memcmp(st->prev_hash, row->last_step_hash, DS_HASH_LEN) != 0)
+			return psprintf("step " INT64_FORMAT " of contract %s does not follow step " INT64_FORMAT,
+							st->step_no, ds_uuid_text(c->id), row->last_step_no);
+		from = row->state;
+		provider_initiated = row->provider_initiated;
+	}
+	else
+	{
+		if (st->step_no != 1 || memcmp(st->prev_hash, zero_hash, DS_HASH_LEN) != 0)
+			return psprintf("contract %s is not known here, and step " INT64_FORMAT " is not its first",
+							ds_uuid_text(c->id), st->step_no);
+		from = "";
+		provider_initiated = *by_provider;
+	}
+	*tp = ds_contract_find_transition(from, st->step, *by_provider, provider_initiated);
+	if (*tp == NULL)
+		return psprintf("the %s may not %s contract %s in state %s",
+						*by_provider ? "provider" : "consumer", st->step,
+						ds_uuid_text(c->id), from[0] ? from : "(none)");
+	if ((*tp)->party_signature != st->has_party_signature)
+		return psprintf("a %s step %s the party's signature over the contract",
+						st->step, (*tp)->party_signature ? "needs" : "must not carry");
+	if (st->has_party_signature &&
+		!ds_ed25519_verify(actor_pk, canonical, clen, st->party_signature))
+		return pstrdup("the party's signature over the contract does not verify");
+	if (row == NULL || !row->found)
+	{
+		/* a new contract: its policy must read, fail closed */
+		ds_policy	p;
+		char		why[256];
+		char	   *text = palloc(DS_POLICY_TEXT_MAX);
+		size_t		n;
+
+		if (!ds_policy_parse(c->policy, c->policy_len, &p, why, sizeof(why)))
+			return psprintf("the contract's policy is invalid: %s", why);
+		n = ds_policy_canonical(&p, text, DS_POLICY_TEXT_MAX);
+		if (n != c->policy_len || memcmp(text, c->policy, n) != 0)
+			return pstrdup("the contract's policy is not in canonical form");
+	}
+	return NULL;
+}
+
+/*
+ * ds_contract_receive
+ *		Apply a step the counterparty made: verified against the key the
+ *		contract pins for it (for a new contract: the participant cache's
+ *		key, which must be the pinned one), in order after the last step.
+ *		If this step brings the agreement and this node began the
+ *		negotiation, this node finalizes it at once.  Returns the state
+ *		the contract is in, or NULL and why.  Call within SPI.
+ */
+char *
+ds_contract_receive(const uint8 *canonical, size_t clen, const uint8 *msg,
+					size_t msglen, const uint8 *sig, char **why)
+{
+	DsSigner   *signer = ds_signer_load();
+	ds_contract c;
+	ds_contract_step st;
+	ContractRow row;
+	uint8		pk[DS_PUBKEY_LEN];
+	uint8		other_pk[DS_PUBKEY_LEN];
+	bool		me_provider;
+	bool		by_provider;
+	const ds_transition *t;
+	uint8		step_hash[DS_HASH_LEN];
+	const uint8 *my_kid;
+	const uint8 *other_id;
+	const uint8 *other_kid;
+
+	*why = NULL;
+	if (!ds_contract_decode(canonical, clen, &c))
+		return (*why = pstrdup("malformed contract")), NULL;
+	if (!ds_contract_step_decode(msg, msglen, &st))
+		return (*why = pstrdup("malformed contract step")), NULL;
+	me_provider = memcmp(c.provider_id, signer->node_id, DS_UUID_LEN) == 0;
+	if (!me_provider && memcmp(c.consumer_id, signer->node_id, DS_UUID_LEN) != 0)
+		return (*why = psprintf("this node is not a party of contract %s", ds_uuid_text(c.id))), NULL;
+	if (memcmp(st.actor_id, signer->node_id, DS_UUID_LEN) == 0)
+		return (*why = pstrdup("the step claims to be this node's own")), NULL;
+	other_id = me_provider ? c.consumer_id : c.provider_id;
+	other_kid = me_provider ? c.consumer_key_id : c.provider_key_id;
+	my_kid = me_provider ? c.provider_key_id : c.consumer_key_id;
+
+	load_contract(c.id, true, false, &row);
+	if (row.found)
+		memcpy(pk, me_provider ? row.consumer_pk : row.provider_pk, DS_PUBKEY_LEN);
+	else
+	{
+		Datum		args[1] = {ds_uuid_datum(other_id)};
+		Oid			types[1] = {UUIDOID};
+		uint8		kid[DS_HASH_LEN];
+
+		if (memcmp(my_kid, signer->key_id, DS_HASH_LEN) != 0)
+			return (*why = psprintf("contract %s pins a key for this node that is not its current key",
+									ds_uuid_text(c.id))), NULL;
+		if (ds_spi_exec("SELECT public_key FROM dataspace.participant"
+						" WHERE node_id OPERATOR(pg_catalog.=) $1"
+						" AND status OPERATOR(pg_catalog.=) 'approved'",
+						1, types, args, NULL, true, -1) != 1)
+			return (*why = psprintf("participant %s is not an approved participant known to this node",
+									ds_uuid_text(other_id))), NULL;
+		ds_spi_get_bytes(0, 1, pk, DS_PUBKEY_LEN);
+		if (!ds_key_id(ds_backend_hasher(), pk, kid) || memcmp(kid, other_kid, DS_HASH_LEN) != 0)
+			return (*why = psprintf("the key this node holds for participant %s is not the one contract %s pins",
+									ds_uuid_text(other_id), ds_uuid_text(c.id))), NULL;
+	}
+	memcpy(other_pk, pk, DS_PUBKEY_LEN);
+	if (!ds_ed25519_verify(pk, msg, msglen, sig))
+		return (*why = pstrdup("the step's signature does not verify")), NULL;
+	if (row.found && st.step_no <= row.last_step_no)
+	{
+		/* a step this node has: harmless if it is the very same one */
+		Datum		args[2] = {ds_uuid_datum(c.id), Int64GetDatum(st.step_no)};
+		Oid			types[2] = {UUIDOID, INT8OID};
+		uint8		have[DS_HASH_LEN];
+		uint8		got[DS_HASH_LEN];
+
+		if (ds_spi_exec("SELECT step_hash FROM dataspace.contract_step"
+						" WHERE contract_id OPERATOR(pg_catalog.=) $1 AND step_no OPERATOR(pg_catalog.=) $2",
+						2, types, args, NULL, true, -1) == 1 &&
+			spi_fixed_or_null(0, 1, have, DS_HASH_LEN) &&
+			ds_sha256(ds_backend_hasher(), msg, msglen, got) &&
+			memcmp(have, got, DS_HASH_LEN) == 0)
+			return pstrdup(row.state);
+	}
+	*why = check_step(canonical, clen, &c, msg, msglen, sig, &st, pk,
+					  &row, &t, &by_provider);
+	if (*why)
+		return NULL;
+	if (!ds_sha256(ds_backend_hasher(), msg, msglen, step_hash))
+		elog(ERROR, "could not hash a contract step");
+	if (!row.found)
+		store_new_contract(canonical, clen, &c,
+						   me_provider ? signer->public_key : other_pk,
+						   me_provider ? other_pk : signer->public_key,
+						   &st, t->to, step_hash);
+	store_step(&c, &st, row.found ? row.state : "", t->to, msg, msglen, sig, step_hash,
+			   false, by_provider);
+
+	/* this node began it and the other party agreed: finalize */
+	if (strcmp(t->to, "AGREED") == 0 && row.found &&
+		row.provider_initiated == me_provider)
+	{
+		ds_contract_step fin;
+		uint8	   *fmsg;
+		size_t		fmsglen;
+		uint8		fsig[DS_SIG_LEN];
+		uint8		fhash[DS_HASH_LEN];
+
+		fmsg = sign_step(signer, &fin, canonical, clen, step_hash, st.step_no + 1,
+						 "finalize", NULL, false, &fmsglen, fsig, fhash);
+		store_step(&c, &fin, "AGREED", "active", fmsg, fmsglen, fsig, fhash, true, me_provider);
+		return pstrdup("active");
+	}
+	return pstrdup(t->to);
+}
+
+/*
+ * dataspace.receive_contract_step(contract bytea, step bytea, signature bytea)
+ *		returns text
+ *		Apply a step of the counterparty delivered by other means than the
+ *		hub-sync worker; it is checked exactly as the worker checks it.
+ */
+Datum
+dataspace_receive_contract_step(PG_FUNCTION_ARGS)
+{
+	bytea	   *cb = PG_GETARG_BYTEA_PP(0);
+	bytea	   *mb = PG_GETARG_BYTEA_PP(1);
+	bytea	   *sb = PG_GETARG_BYTEA_PP(2);
+	char	   *why;
+	char	   *state;
+	text	   *result;
+
+	require_node("dataspace.receive_contract_step()");
+	if (VARSIZE_ANY_EXHDR(sb) != DS_SIG_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a step signature is %d bytes", DS_SIG_LEN)));
+	SPI_connect();
+	state = ds_contract_receive((const uint8 *) VARDATA_ANY(cb), VARSIZE_ANY_EXHDR(cb),
+								(const uint8 *) VARDATA_ANY(mb), VARSIZE_ANY_EXHDR(mb),
+								(const uint8 *) VARDATA_ANY(sb), &why);
+	if (state == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("contract step refused"),
+				 errdetail("%c%s.", pg_toupper((unsigned char) why[0]), why + 1)));
+	result = (text *) SPI_palloc(VARHDRSZ + strlen(state));
+	SET_VARSIZE(result, VARHDRSZ + strlen(state));
+	memcpy(VARDATA(result), state, strlen(state));
+	SPI_finish();
+	PG_RETURN_TEXT_P(result);
+}
+
+/* ---------------------------------------------------------------------
+ * The hub's contract_step submissions
+ * ---------------------------------------------------------------------
+ */
+
+static bool
+hex_member(const char *payload, const char *member, uint8 **out, size_t *len)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		args[2] = {CStringGetTextDatum(payload), CStringGetTextDatum(member)};
+	bool		isnull;
+	char	   *hex;
+	size_t		n;
+
+	ds_spi_exec("SELECT $1::jsonb OPERATOR(pg_catalog.->>) $2", 2, types, args, NULL, true, 1);
+	{
+		Datum		d = ds_spi_get(0, 1, &isnull);
+
+		if (isnull)
+			return false;
+		hex = TextDatumGetCString(d);
+	}
+	n = strlen(hex);
+	if (n % 2 != 0 || n == 0)
+		return false;
+	*len = n / 2;
+	*out = palloc(*len);
+	return ds_hex_decode(hex, n, *out, *len);
+}
+
+/* A party as the hub knows it: approved, with its registered key. */
+static char *
+hub_party_key(const uint8 id[DS_UUID_LEN], const uint8 pinned[DS_HASH_LEN],
+			  const char *role, uint8 pk[DS_PUBKEY_LEN])
+{
+	Datum		args[1] = {ds_uuid_datum(id)};
+	Oid			types[1] = {UUIDOID};
+	bool		isnull;
+	uint8		kid[DS_HASH_LEN];
+	char	   *status;
+
+	if (ds_spi_exec("SELECT public_key, key_id, status FROM dataspace.participant"
+					" WHERE node_id OPERATOR(pg_catalog.=) $1",
+					1, types, args, NULL, true, -1) != 1)
+		return psprintf("the contract's %s %s is not a participant", role, ds_uuid_text(id));
+	ds_spi_get_bytes(0, 1, pk, DS_PUBKEY_LEN);
+	ds_spi_get_bytes(0, 2, kid, DS_HASH_LEN);
+	status = TextDatumGetCString(ds_spi_get(0, 3, &isnull));
+	if (strcmp(status, "approved") != 0)
+		return psprintf("the contract's %s %s is %s", role, ds_uuid_text(id), status);
+	if (memcmp(kid, pinned, DS_HASH_LEN) != 0)
+		return psprintf("the contract pins a key for its %s that is not the registered one", role);
+	return NULL;
+}
+
+/*
+ * ds_hub_contract_step
+ *		The hub's check of a contract_step submission whose signature and
+ *		counter hub_submit has checked: the step must be signed by the
+ *		submitter, a party of the contract, with the key the contract pins,
+ *		both parties' pinned keys must be their registered keys and both
+ *		must be approved, and the step must be legal for that party and
+ *		follow the last one.  Then the contract and the step are stored
+ *		(never any data point).  Returns NULL, or why it is refused.
+ */
+char *
+ds_hub_contract_step(const uint8 submitter[DS_UUID_LEN], const char *payload)
+{
+	uint8	   *canonical;
+	size_t		clen;
+	uint8	   *msg;
+	size_t		msglen;
+	uint8	   *sig;
+	size_t		siglen;
+	ds_contract c;
+	ds_contract_step st;
+	ContractRow row;
+	uint8		ppk[DS_PUBKEY_LEN];
+	uint8		cpk[DS_PUBKEY_LEN];
+	char	   *why;
+	const ds_transition *t;
+	bool		by_provider;
+	uint8		step_hash[DS_HASH_LEN];
+
+	if (!hex_member(payload, "contract", &canonical, &clen) ||
+		!hex_member(payload, "step", &msg, &msglen) ||
+		!hex_member(payload, "signature", &sig, &siglen) || siglen != DS_SIG_LEN)
+		return pstrdup("contract step payload lacks contract, step or signature");
+	if (!ds_contract_decode(canonical, clen, &c))
+		return pstrdup("malformed contract");
+	if (!ds_contract_step_decode(msg, msglen, &st))
+		return pstrdup("malformed contract step");
+	if (memcmp(st.actor_id, submitter, DS_UUID_LEN) != 0)
+		return psprintf("the step is signed by participant %s, not by the submitter",
+						ds_uuid_text(st.actor_id));
+	if ((why = hub_party_key(c.provider_id, c.provider_key_id, "provider", ppk)) != NULL ||
+		(why = hub_party_key(c.consumer_id, c.consumer_key_id, "consumer", cpk)) != NULL)
+		return why;
+	load_contract(c.id, true, false, &row);
+	why = check_step(canonical, clen, &c, msg, msglen, sig, &st,
+					 memcmp(st.actor_id, c.provider_id, DS_UUID_LEN) == 0 ? ppk : cpk,
+					 &row, &t, &by_provider);
+	if (why)
+		return why;
+	if (!ds_sha256(ds_backend_hasher(), msg, msglen, step_hash))
+		elog(ERROR, "could not hash a contract step");
+	if (!row.found)
+		store_new_contract(canonical, clen, &c, ppk, cpk, &st, t->to, step_hash);
+	store_step(&c, &st, row.found ? row.state : "", t->to, msg, msglen, sig, step_hash,
+			   false, by_provider);
+	ereport(LOG,
+			(errmsg("contract %s: step " INT64_FORMAT " (%s) by %s, now %s",
+					ds_uuid_text(c.id), st.step_no, st.step, ds_uuid_text(st.actor_id), t->to)));
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------
+ * Decisions: contract_allows, explain_policy(contract, ...)
+ * ---------------------------------------------------------------------
+ */
+
+/* What one call site keeps between rows: the last contract it judged. */
+typedef struct DecisionCache
+{
+	pg_uuid_t	id;
+	bool		found;
+	char	   *broken;			/* why the contract cannot be trusted, or NULL */
+	char	   *state;
+	ds_contract c;
+	uint8	   *canonical;
+	ds_policy	policy;
+} DecisionCache;
+
+static DecisionCache *
+decision_load(FunctionCallInfo fcinfo, pg_uuid_t *id)
+{
+	DecisionCache *dc = fcinfo->flinfo->fn_extra;
+	MemoryContext old;
+	ContractRow row;
+
+	if (dc != NULL && memcmp(dc->id.data, id->data, UUID_LEN) == 0)
+		return dc;
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	if (dc == NULL)
+		dc = fcinfo->flinfo->fn_extra = palloc0(sizeof(DecisionCache));
+	memset(dc, 0, sizeof(*dc));
+	MemoryContextSwitchTo(old);
+
+	SPI_connect();
+	load_contract(id->data, false, true, &row);
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	dc->found = row.found;
+	if (row.found)
+	{
+		const char *why = verify_contract_row(&row);
+		char		pwhy[256];
+
+		dc->state = pstrdup(row.state);
+		if (why)
+			dc->broken = pstrdup(why);
+		else
+		{
+			dc->canonical = palloc(row.canonical_len);
+			memcpy(dc->canonical, row.canonical, row.canonical_len);
+			if (!ds_contract_decode(dc->canonical, row.canonical_len, &dc->c))
+				dc->broken = pstrdup("its signed bytes do not decode");
+			else if (!ds_policy_parse(dc->c.policy, dc->c.policy_len, &dc->policy, pwhy, sizeof(pwhy)))
+				dc->broken = psprintf("its signed policy does not read: %s", pwhy);
+		}
+	}
+	memcpy(dc->id.data, id->data, UUID_LEN);
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+	return dc;
+}
+
+/*
+ * decide
+ *		The verdict on one point of one asset at one time: NULL when allowed,
+ *		else the reason.  Fills explain (if given) with the line per check.
+ */
+static char *
+decide(DecisionCache *dc, pg_uuid_t *id, pg_uuid_t *asset, int64 ts, int64 at,
+	   StringInfo explain)
+{
+	bool		in = false;
+	ds_policy_verdict v;
+
+	if (!dc->found)
+		return psprintf("contract %s does not exist on this node", ds_uuid_text(id->data));
+	if (dc->broken)
+		return psprintf("the contract does not verify: %s", dc->broken);
+	if (explain)
+		appendStringInfo(explain, "\nsignatures: provider and consumer signatures and the last step verify"
+						 "\nstate: %s", dc->state);
+	if (strcmp(dc->state, "active") != 0)
+	{
+		if (strcmp(dc->state, "suspended") == 0 || strcmp(dc->state, "revoked") == 0)
+			return psprintf("the contract is %s", dc->state);
+		return psprintf("the contract is not active (state %s)", dc->state);
+	}
+	for (int i = 0; i < dc->c.nassets; i++)
+		if (memcmp(dc->c.assets + i * DS_UUID_LEN, asset->data, DS_UUID_LEN) == 0)
+			in = true;
+	if (explain)
+		appendStringInfo(explain, "\nasset: %s %s the contract", ds_uuid_text(asset->data),
+						 in ? "is in" : "is not in");
+	if (!in)
+		return psprintf("asset %s is not in the contract", ds_uuid_text(asset->data));
+	if (explain)
+		appendStringInfo(explain, "\ncontract validity: from %s until %s",
+						 ts_text(dc->c.valid_from), ts_text(dc->c.valid_until));
+	if (at < dc->c.valid_from)
+		return pstrdup("the contract is not valid yet");
+	if (at >= dc->c.valid_until)
+		return psprintf("the contract expired at %s", ts_text(dc->c.valid_until));
+	v = ds_policy_decide(&dc->policy, ts, at);
+	if (v != DS_POLICY_ALLOWED)
+		return pstrdup(ds_policy_verdict_text(v) + strlen("denied: "));
+	return NULL;
+}
+
+static int64
+instant(TimestampTz t, const char *name)
+{
+	if (TIMESTAMP_NOT_FINITE(t))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a finite timestamp", name)));
+	return ds_ts_to_unix_us(t);
+}
+
+/*
+ * dataspace.contract_allows(contract uuid, asset uuid, ts timestamptz,
+ *							 at timestamptz DEFAULT now()) returns boolean
+ *		May a point of asset stamped ts be used at time at under this
+ *		contract?  The stateless terms only (purpose and volume are checked
+ *		where data leaves the provider), so usable in row-level security.
+ */
+Datum
+dataspace_contract_allows(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *id = PG_GETARG_UUID_P(0);
+	pg_uuid_t  *asset = PG_GETARG_UUID_P(1);
+	int64		ts = instant(PG_GETARG_TIMESTAMPTZ(2), "ts");
+	int64		at = instant(PG_GETARG_TIMESTAMPTZ(3), "at");
+	DecisionCache *dc = decision_load(fcinfo, id);
+
+	PG_RETURN_BOOL(decide(dc, id, asset, ts, at, NULL) == NULL);
+}
+
+/*
+ * dataspace.explain_policy(contract uuid, asset uuid, ts timestamptz,
+ *							at timestamptz DEFAULT now()) returns text
+ *		The verdict on the first line ("allowed" or "denied: " and why),
+ *		then what was checked, then the policy term by term.
+ */
+Datum
+dataspace_explain_contract(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *id = PG_GETARG_UUID_P(0);
+	pg_uuid_t  *asset = PG_GETARG_UUID_P(1);
+	int64		ts = instant(PG_GETARG_TIMESTAMPTZ(2), "ts");
+	int64		at = instant(PG_GETARG_TIMESTAMPTZ(3), "at");
+	DecisionCache *dc = decision_load(fcinfo, id);
+	StringInfoData lines;
+	StringInfoData out;
+	char	   *why;
+
+	initStringInfo(&lines);
+	why = decide(dc, id, asset, ts, at, &lines);
+	initStringInfo(&out);
+	appendStringInfo(&out, "%s%s%s", why ? "denied: " : "allowed", why ? why : "", lines.data);
+	if (dc->found && dc->broken == NULL)
+	{
+		char	   *text = palloc(DS_POLICY_TEXT_MAX);
+		char	   *nl;
+
+		if (ds_policy_explain(&dc->policy, ts, at, text, DS_POLICY_TEXT_MAX) == 0)
+			elog(ERROR, "could not explain a policy");
+		/* the policy's own lines, without its verdict line */
+		nl = strchr(text, '\n');
+		appendStringInfo(&out, "\npolicy: %s%s", ds_policy_verdict_text(ds_policy_decide(&dc->policy, ts, at)),
+						 nl ? nl : "");
+	}
+	PG_RETURN_TEXT_P(cstring_to_text(out.data));
+}
