@@ -797,7 +797,7 @@ CREATE TABLE dataspace.contract (
 	valid_from timestamptz NOT NULL,
 	valid_until timestamptz NOT NULL,
 	state text NOT NULL
-		CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['REQUESTED', 'OFFERED', 'AGREED', 'TERMINATED',
+		CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['REQUESTED', 'OFFERED', 'ACCEPTED', 'AGREED', 'VERIFIED', 'TERMINATED',
 														'active', 'suspended', 'revoked'])),
 	initiator text NOT NULL CHECK (initiator OPERATOR(pg_catalog.=) ANY (ARRAY['provider', 'consumer'])),
 	canonical bytea NOT NULL,

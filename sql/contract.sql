@@ -150,20 +150,32 @@ SELECT state, provider_signature IS NOT NULL AS provider_signed, consumer_signat
 SELECT public.try(format(q, :'k1')) AS refusal
   FROM (VALUES ('SELECT dataspace.suspend_contract(%L, ''why'')'), ('SELECT dataspace.revoke_contract(%L, ''why'')'))
        v(q);
--- accept: the consumer signs the same bytes; the agreement waits for the provider's finalize
+-- accept: the consumer signs the same bytes; the agreement waits for the provider
 SELECT dataspace.accept_contract(:'k1') AS state;
 SELECT public.mask(split_part(dataspace.explain_policy(:'k1'::uuid, '00000000-0000-4000-8000-0000000001c1', now()), E'\n', 1)) AS verdict;
 SELECT * FROM public.step_hex WHERE contract_id = :'k1' AND step_no = 2 \gset k1s2_
 
 \c :home
 SET timezone = 'UTC';
--- the provider receives the acceptance, verifies it and finalizes at once
+-- the provider receives the acceptance, verifies it and agrees at once
 SELECT dataspace.receive_contract_step(decode(:'k1s2_c', 'hex'), decode(:'k1s2_m', 'hex'), decode(:'k1s2_s', 'hex')) AS state;
-SELECT step_no, step, from_state, to_state, local FROM dataspace.contract_step WHERE contract_id = :'k1' ORDER BY step_no;
 SELECT * FROM public.step_hex WHERE contract_id = :'k1' AND step_no = 3 \gset k1s3_
+-- not active yet: the consumer has not verified the agreement
+SELECT dataspace.contract_allows(:'k1', '00000000-0000-4000-8000-0000000001c1', now()) AS agreed_allows;
 \c regress_contract_peer
 SET timezone = 'UTC';
+-- the consumer verifies the agreement
 SELECT dataspace.receive_contract_step(decode(:'k1s3_c', 'hex'), decode(:'k1s3_m', 'hex'), decode(:'k1s3_s', 'hex')) AS state;
+SELECT * FROM public.step_hex WHERE contract_id = :'k1' AND step_no = 4 \gset k1s4_
+\c :home
+SET timezone = 'UTC';
+-- the provider finalizes: the agreement's life begins
+SELECT dataspace.receive_contract_step(decode(:'k1s4_c', 'hex'), decode(:'k1s4_m', 'hex'), decode(:'k1s4_s', 'hex')) AS state;
+SELECT step_no, step, from_state, to_state, local FROM dataspace.contract_step WHERE contract_id = :'k1' ORDER BY step_no;
+SELECT * FROM public.step_hex WHERE contract_id = :'k1' AND step_no = 5 \gset k1s5_
+\c regress_contract_peer
+SET timezone = 'UTC';
+SELECT dataspace.receive_contract_step(decode(:'k1s5_c', 'hex'), decode(:'k1s5_m', 'hex'), decode(:'k1s5_s', 'hex')) AS state;
 -- both ends decide the same
 SELECT dataspace.contract_allows(:'k1', '00000000-0000-4000-8000-0000000001c1', now()) AS peer_allows;
 \c :home
@@ -227,25 +239,25 @@ BEGIN;
 UPDATE dataspace.contract SET state = 'active' WHERE id = :'k1';
 SELECT public.mask(split_part(dataspace.explain_policy(:'k1'::uuid, '00000000-0000-4000-8000-0000000001c1', now()), E'\n', 1)) AS verdict;
 ROLLBACK;
-SELECT * FROM public.step_hex WHERE contract_id = :'k1' AND step_no = 4 \gset k1s4_
+SELECT * FROM public.step_hex WHERE contract_id = :'k1' AND step_no = 6 \gset k1s6_
 SELECT dataspace.resume_contract(:'k1') AS state;
-SELECT * FROM public.step_hex WHERE contract_id = :'k1' AND step_no = 5 \gset k1s5_
+SELECT * FROM public.step_hex WHERE contract_id = :'k1' AND step_no = 7 \gset k1s7_
 \c regress_contract_peer
 SET timezone = 'UTC';
-SELECT dataspace.receive_contract_step(decode(:'k1s4_c', 'hex'), decode(:'k1s4_m', 'hex'), decode(:'k1s4_s', 'hex')) AS state;
+SELECT dataspace.receive_contract_step(decode(:'k1s6_c', 'hex'), decode(:'k1s6_m', 'hex'), decode(:'k1s6_s', 'hex')) AS state;
 SELECT dataspace.contract_allows(:'k1', '00000000-0000-4000-8000-0000000001c1', now()) AS while_suspended;
--- step 5 before step 4 would not apply; in order it does
-SELECT dataspace.receive_contract_step(decode(:'k1s5_c', 'hex'), decode(:'k1s5_m', 'hex'), decode(:'k1s5_s', 'hex')) AS state;
+-- step 7 before step 6 would not apply; in order it does
+SELECT dataspace.receive_contract_step(decode(:'k1s7_c', 'hex'), decode(:'k1s7_m', 'hex'), decode(:'k1s7_s', 'hex')) AS state;
 -- the consumer may not suspend; it may revoke
 SELECT public.try(format('SELECT dataspace.suspend_contract(%L, ''why'')', :'k1')) AS refusal;
 SELECT dataspace.revoke_contract(:'k1', 'no longer needed') AS state;
-SELECT * FROM public.step_hex WHERE contract_id = :'k1' AND step_no = 6 \gset k1s6_
+SELECT * FROM public.step_hex WHERE contract_id = :'k1' AND step_no = 8 \gset k1s8_
 \c :home
 SET timezone = 'UTC';
 -- a step whose signed reason was changed on the way is refused
-SELECT public.try(format('SELECT dataspace.receive_contract_step(%L, %L, %L)', decode(:'k1s6_c', 'hex'),
-  decode(replace(:'k1s6_m', encode('needed', 'hex'), encode('wanted', 'hex')), 'hex'), decode(:'k1s6_s', 'hex'))) AS forged_reason;
-SELECT dataspace.receive_contract_step(decode(:'k1s6_c', 'hex'), decode(:'k1s6_m', 'hex'), decode(:'k1s6_s', 'hex')) AS state;
+SELECT public.try(format('SELECT dataspace.receive_contract_step(%L, %L, %L)', decode(:'k1s8_c', 'hex'),
+  decode(replace(:'k1s8_m', encode('needed', 'hex'), encode('wanted', 'hex')), 'hex'), decode(:'k1s8_s', 'hex'))) AS forged_reason;
+SELECT dataspace.receive_contract_step(decode(:'k1s8_c', 'hex'), decode(:'k1s8_m', 'hex'), decode(:'k1s8_s', 'hex')) AS state;
 SELECT state, reason FROM dataspace.contract WHERE id = :'k1';
 SELECT public.mask(split_part(dataspace.explain_policy(:'k1'::uuid, '00000000-0000-4000-8000-0000000001c1', now()), E'\n', 1)) AS verdict;
 SELECT public.try(format(q, :'k1')) AS after_revocation
@@ -255,7 +267,8 @@ SET ROLE regress_contract_reader;
 SELECT count(*) AS visible_after_revocation FROM public.shared_points;
 RESET ROLE;
 
--- a request: the consumer asks, the provider accepts, the consumer finalizes
+-- a request: the consumer asks, the provider accepts (that is its agreement),
+-- the consumer verifies, the provider finalizes
 \c regress_contract_peer
 SET timezone = 'UTC';
 SELECT public.try(format('SELECT dataspace.request_contract(%L, ''{00000000-0000-4000-8000-0000000001c1}'', ''{}'', ''2200-01-01'')',
@@ -272,8 +285,17 @@ SELECT dataspace.accept_contract(:'k2') AS state;
 SELECT * FROM public.step_hex WHERE contract_id = :'k2' AND step_no = 2 \gset k2s2_
 \c regress_contract_peer
 SET timezone = 'UTC';
+-- the consumer verifies the agreement, the provider finalizes it
 SELECT dataspace.receive_contract_step(decode(:'k2s2_c', 'hex'), decode(:'k2s2_m', 'hex'), decode(:'k2s2_s', 'hex')) AS state;
 SELECT * FROM public.step_hex WHERE contract_id = :'k2' AND step_no = 3 \gset k2s3_
+\c :home
+SET timezone = 'UTC';
+SELECT dataspace.receive_contract_step(decode(:'k2s3_c', 'hex'), decode(:'k2s3_m', 'hex'), decode(:'k2s3_s', 'hex')) AS state;
+SELECT * FROM public.step_hex WHERE contract_id = :'k2' AND step_no = 4 \gset k2s4_
+\c regress_contract_peer
+SET timezone = 'UTC';
+SELECT dataspace.receive_contract_step(decode(:'k2s4_c', 'hex'), decode(:'k2s4_m', 'hex'), decode(:'k2s4_s', 'hex')) AS state;
+SELECT step_no, step, from_state, to_state, local FROM dataspace.contract_step WHERE contract_id = :'k2' ORDER BY step_no;
 SELECT dataspace.contract_allows(:'k2', '00000000-0000-4000-8000-0000000001c2', now() - interval '1 hour') AS recent,
        dataspace.contract_allows(:'k2', '00000000-0000-4000-8000-0000000001c2', now() - interval '13 hours') AS too_old;
 -- a consumer cannot offer on what it only holds a contract for
@@ -281,7 +303,6 @@ SELECT public.try(format('SELECT dataspace.offer_contract(%L, ''{00000000-0000-4
   :'home_id')) AS onward_sharing;
 \c :home
 SET timezone = 'UTC';
-SELECT dataspace.receive_contract_step(decode(:'k2s3_c', 'hex'), decode(:'k2s3_m', 'hex'), decode(:'k2s3_s', 'hex')) AS state;
 
 -- rejection: by the consumer of an offer, and a provider withdrawing one
 SELECT dataspace.offer_contract(:'peer_id', '{00000000-0000-4000-8000-0000000001c1}', '{}', '2200-01-01') AS k3 \gset

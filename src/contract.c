@@ -888,8 +888,8 @@ check_step(const uint8 *canonical, size_t clen, const ds_contract *c,
  *		Apply a step the counterparty made: verified against the key the
  *		contract pins for it (for a new contract: the participant cache's
  *		key, which must be the pinned one), in order after the last step.
- *		If this step brings the agreement and this node began the
- *		negotiation, this node finalizes it at once.  Returns the state
+ *		If the step leaves the contract in a state whose next step is this
+ *		node's to take by itself (agree, verify, finalize), it takes it.  Returns the state
  *		the contract is in, or NULL and why.  Call within SPI.
  */
 char *
@@ -980,20 +980,25 @@ ds_contract_receive(const uint8 *canonical, size_t clen, const uint8 *msg,
 	store_step(&c, &st, row.found ? row.state : "", t->to, msg, msglen, sig, step_hash,
 			   false, by_provider);
 
-	/* this node began it and the other party agreed: finalize */
-	if (strcmp(t->to, "AGREED") == 0 && row.found &&
-		row.provider_initiated == me_provider)
+	/* the next step may be this node's to take by itself */
+	if (row.found)
 	{
-		ds_contract_step fin;
-		uint8	   *fmsg;
-		size_t		fmsglen;
-		uint8		fsig[DS_SIG_LEN];
-		uint8		fhash[DS_HASH_LEN];
+		const ds_transition *next = ds_contract_automatic_step(t->to, me_provider);
 
-		fmsg = sign_step(signer, &fin, canonical, clen, step_hash, st.step_no + 1,
-						 "finalize", NULL, false, &fmsglen, fsig, fhash);
-		store_step(&c, &fin, "AGREED", "active", fmsg, fmsglen, fsig, fhash, true, me_provider);
-		return pstrdup("active");
+		if (next != NULL)
+		{
+			ds_contract_step auto_st;
+			uint8	   *amsg;
+			size_t		amsglen;
+			uint8		asig[DS_SIG_LEN];
+			uint8		ahash[DS_HASH_LEN];
+
+			amsg = sign_step(signer, &auto_st, canonical, clen, step_hash, st.step_no + 1,
+							 next->step, NULL, next->party_signature, &amsglen, asig, ahash);
+			store_step(&c, &auto_st, t->to, next->to, amsg, amsglen, asig, ahash, true,
+					   me_provider);
+			return pstrdup(next->to);
+		}
 	}
 	return pstrdup(t->to);
 }

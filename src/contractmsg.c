@@ -13,20 +13,29 @@
 #include "submission.h"
 
 /*
- * The transition table.  Negotiation states carry the Dataspace Protocol's
- * names; the agreement's life (active, suspended, revoked) follows the
- * finalize step.  "expired" is never stored: it is what an active or
- * suspended contract is once valid_until has passed.
+ * The transition table.  Negotiation follows the Dataspace Protocol's
+ * states: an offer the consumer accepts (ACCEPTED) is agreed by the
+ * provider (AGREED); a request the provider accepts is agreed at once; the
+ * consumer's node then verifies the agreement (VERIFIED) and the
+ * provider's node finalizes it, which starts the agreement's life (active,
+ * suspended, revoked).  agree, verify and finalize are taken by the nodes
+ * themselves once they have checked the other party's step.  "expired" is
+ * never stored: it is what an active or suspended contract is once
+ * valid_until has passed.
  */
 const ds_transition ds_contract_transitions[] = {
 	{"", "offer", DS_ACT_PROVIDER, "OFFERED", "dataspace.offer_contract", true},
 	{"", "request", DS_ACT_CONSUMER, "REQUESTED", "dataspace.request_contract", true},
-	{"OFFERED", "accept", DS_ACT_RESPONDER, "AGREED", "dataspace.accept_contract", true},
-	{"REQUESTED", "accept", DS_ACT_RESPONDER, "AGREED", "dataspace.accept_contract", true},
-	{"AGREED", "finalize", DS_ACT_INITIATOR, "active", "(automatic)", false},
+	{"OFFERED", "accept", DS_ACT_CONSUMER, "ACCEPTED", "dataspace.accept_contract", true},
+	{"REQUESTED", "accept", DS_ACT_PROVIDER, "AGREED", "dataspace.accept_contract", true},
+	{"ACCEPTED", "agree", DS_ACT_PROVIDER, "AGREED", DS_STEP_AUTOMATIC, false},
+	{"AGREED", "verify", DS_ACT_CONSUMER, "VERIFIED", DS_STEP_AUTOMATIC, false},
+	{"VERIFIED", "finalize", DS_ACT_PROVIDER, "active", DS_STEP_AUTOMATIC, false},
 	{"OFFERED", "reject", DS_ACT_EITHER, "TERMINATED", "dataspace.reject_contract", false},
 	{"REQUESTED", "reject", DS_ACT_EITHER, "TERMINATED", "dataspace.reject_contract", false},
+	{"ACCEPTED", "reject", DS_ACT_EITHER, "TERMINATED", "dataspace.reject_contract", false},
 	{"AGREED", "reject", DS_ACT_EITHER, "TERMINATED", "dataspace.reject_contract", false},
+	{"VERIFIED", "reject", DS_ACT_EITHER, "TERMINATED", "dataspace.reject_contract", false},
 	{"active", "suspend", DS_ACT_PROVIDER, "suspended", "dataspace.suspend_contract", false},
 	{"suspended", "resume", DS_ACT_PROVIDER, "active", "dataspace.resume_contract", false},
 	{"active", "revoke", DS_ACT_EITHER, "revoked", "dataspace.revoke_contract", false},
@@ -71,6 +80,25 @@ ds_contract_find_transition(const char *from, const char *step,
 				break;
 		}
 		if (ok)
+			return t;
+	}
+	return NULL;
+}
+
+/*
+ * ds_contract_automatic_step
+ *		The step this party's node takes by itself in this state (agree,
+ *		verify, finalize), or NULL.
+ */
+const ds_transition *
+ds_contract_automatic_step(const char *state, bool actor_is_provider)
+{
+	for (int i = 0; i < ds_contract_ntransitions; i++)
+	{
+		const ds_transition *t = &ds_contract_transitions[i];
+
+		if (strcmp(t->from, state) == 0 && strcmp(t->function, DS_STEP_AUTOMATIC) == 0 &&
+			(t->actor == DS_ACT_PROVIDER) == actor_is_provider)
 			return t;
 	}
 	return NULL;

@@ -85,6 +85,9 @@ typedef struct ds_transition
 	bool		party_signature;	/* the step carries the actor's signature */
 } ds_transition;
 
+/* the function of steps the nodes take by themselves */
+#define DS_STEP_AUTOMATIC "(automatic)"
+
 extern const ds_transition ds_contract_transitions[];
 extern const int ds_contract_ntransitions;
 
@@ -92,6 +95,8 @@ extern const ds_transition *ds_contract_find_transition(const char *from,
 														const char *step,
 														bool actor_is_provider,
 														bool provider_initiated);
+extern const ds_transition *ds_contract_automatic_step(const char *state,
+													   bool actor_is_provider);
 extern bool ds_contract_step_known(const char *step);
 extern const char *ds_contract_actor_name(ds_contract_actor a);
 

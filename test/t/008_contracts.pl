@@ -68,16 +68,16 @@ ok($a->poll_query_until('postgres', q{
 SELECT count(*) = 3 FROM dataspace.participant WHERE status = 'approved'}),
 	'node a caches the participants');
 
-# an offer from a to b, accepted by b, finalized by a
+# an offer from a to b, accepted by b; a agrees, b verifies, a finalizes
 my $k1 = $a->safe_psql('postgres', qq{
 SELECT dataspace.offer_contract('$id{b}', '{$asset}', '{"max_age": "P30D"}', now() + interval '1 year')});
 ok($hub->poll_query_until('postgres', qq{SELECT state = 'OFFERED' FROM dataspace.contract WHERE id = '$k1'}),
 	'the offer reaches the hub');
 ok($b->poll_query_until('postgres', qq{SELECT state = 'OFFERED' FROM dataspace.contract WHERE id = '$k1'}),
 	'and node b');
-is($b->safe_psql('postgres', qq{SELECT dataspace.accept_contract('$k1')}), 'AGREED', 'node b accepts');
+is($b->safe_psql('postgres', qq{SELECT dataspace.accept_contract('$k1')}), 'ACCEPTED', 'node b accepts');
 ok($a->poll_query_until('postgres', qq{SELECT state = 'active' FROM dataspace.contract WHERE id = '$k1'}),
-	'node a verifies the acceptance and finalizes');
+	'node a verifies the acceptance and agrees, node b verifies the agreement, node a finalizes');
 ok($b->poll_query_until('postgres', qq{SELECT state = 'active' FROM dataspace.contract WHERE id = '$k1'}),
 	'node b sees the contract active');
 ok($hub->poll_query_until('postgres', qq{SELECT state = 'active' FROM dataspace.contract WHERE id = '$k1'}),
@@ -97,7 +97,7 @@ SELECT (provider_key_id = sha256('\\x$pk_a') AND consumer_key_id = sha256('\\x$p
 		"node $n->[0]: both fingerprints pinned, signatures verified, the policy applies");
 }
 is($hub->safe_psql('postgres', qq{SELECT string_agg(step, ',' ORDER BY step_no) FROM dataspace.contract_step
-  WHERE contract_id = '$k1'}), 'offer,accept,finalize', 'the hub holds every step');
+  WHERE contract_id = '$k1'}), 'offer,accept,agree,verify,finalize', 'the hub holds every step');
 ok($a->poll_query_until('postgres', qq{
 SELECT bool_and(delivered_at IS NOT NULL) FROM dataspace.contract_step WHERE contract_id = '$k1' AND local}),
 	'node a\'s outbox is delivered');
@@ -109,7 +109,9 @@ ok($a->poll_query_until('postgres', qq{SELECT state = 'REQUESTED' FROM dataspace
 	'the request reaches node a');
 is($a->safe_psql('postgres', qq{SELECT dataspace.accept_contract('$k2')}), 'AGREED', 'node a accepts');
 ok($a->poll_query_until('postgres', qq{SELECT state = 'active' FROM dataspace.contract WHERE id = '$k2'}),
-	'node b finalizes, node a sees it');
+	'node b verifies the agreement, node a finalizes');
+ok($b->poll_query_until('postgres', qq{SELECT state = 'active' FROM dataspace.contract WHERE id = '$k2'}),
+	'node b sees it active');
 
 # at the hub, a participant reads its own contracts only
 is($hub->safe_psql('postgres', q{SELECT count(*) || ' ' || (SELECT count(*) FROM dataspace.contract_step)
