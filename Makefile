@@ -30,12 +30,14 @@ OBJS = \
 	src/submission.o \
 	src/hub.o \
 	src/hubsync.o \
-	src/utility.o
+	src/utility.o \
+	src/witness.o \
+	src/audit.o
 
 DATA = $(EXTENSION)--$(EXTVERSION).sql
 
 # in dependency order: later files use the twins and assets of earlier ones
-REGRESS = install node twin_asset point seal tamper retention_keys crosscheck proof policy privileges
+REGRESS = install node twin_asset point seal tamper retention_keys crosscheck proof policy privileges audit_log
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=./tmp_check
 PROVE_TESTS = test/t/*.pl
 EXTRA_CLEAN = tmp_check results regression.diffs regression.out log test/unit/test_seal

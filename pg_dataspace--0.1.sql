@@ -663,6 +663,68 @@ CREATE FUNCTION dataspace.sync_now() RETURNS boolean
 	LANGUAGE C VOLATILE STRICT;
 
 ---------------------------------------------------------------------------
+-- The audit log (docs/audit-log.md)
+---------------------------------------------------------------------------
+
+/*
+ * Every participant change and key change of this database (hub or node),
+ * written by ds_audit_append() in the transaction that makes it.  message
+ * holds the signed bytes (DS_MSG_AUDIT_ENTRY, docs/encoding.md); the other
+ * columns must say the same, entry_hash is SHA-256(message), prev_hash the
+ * entry_hash of seq - 1.  Append-only.
+ */
+CREATE TABLE dataspace.audit_log (
+	seq bigint PRIMARY KEY CHECK (seq OPERATOR(pg_catalog.>=) 1),
+	at timestamptz NOT NULL,
+	actor text NOT NULL,
+	event text NOT NULL,
+	subject text NOT NULL,
+	detail jsonb NOT NULL,
+	prev_hash bytea NOT NULL,
+	entry_hash bytea NOT NULL,
+	key_id bytea NOT NULL,
+	signature bytea NOT NULL,
+	message bytea NOT NULL
+);
+
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON dataspace.audit_log
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
+
+CREATE FUNCTION dataspace.verify_audit_log()
+	RETURNS TABLE (seq bigint, ok boolean, reason text)
+	AS 'MODULE_PATHNAME', 'dataspace_verify_audit_log'
+	LANGUAGE C STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+---------------------------------------------------------------------------
+-- The digest witness: anchors and signed tree heads (docs/witness.md)
+---------------------------------------------------------------------------
+
+/*
+ * Node: the anchors this node sent to the hub (seal-chain heads of its
+ * public assets, heads of its audit log), with where the hub logged them
+ * and the inclusion proof under a cached tree head.  anchor holds the
+ * exact bytes logged (DS_MSG_ANCHOR).
+ */
+CREATE TABLE dataspace.anchor (
+	id bigserial PRIMARY KEY,
+	subject_kind text NOT NULL
+		CHECK (subject_kind OPERATOR(pg_catalog.=) ANY (ARRAY['asset', 'audit_log'])),
+	subject_id uuid NOT NULL,
+	head_id bigint NOT NULL,
+	head_pos bigint NOT NULL,
+	head_hash bytea NOT NULL,
+	covered bigint NOT NULL,
+	last_ts timestamptz NOT NULL,
+	anchored_at timestamptz NOT NULL,
+	anchor bytea NOT NULL,
+	leaf_index bigint,
+	proof_tree_size bigint,
+	inclusion_proof bytea,
+	UNIQUE (subject_kind, subject_id, head_pos)
+);
+
+---------------------------------------------------------------------------
 -- pg_dump: every table holding node data and every sequence
 ---------------------------------------------------------------------------
 
@@ -687,6 +749,9 @@ SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_sync_state', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_publication', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_submission_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_refusal_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.anchor', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.anchor_id_seq', '');
 
 ---------------------------------------------------------------------------
 -- Privileges: PUBLIC gets nothing; see docs/security.md
@@ -754,3 +819,7 @@ GRANT EXECUTE ON FUNCTION dataspace.hub_session_participant()
 GRANT EXECUTE ON FUNCTION dataspace.approve_participant(uuid),
 	dataspace.suspend_participant(uuid, text), dataspace.sync_now()
 	TO dataspace_admin;
+
+-- the audit log and the witness (docs/audit-log.md, docs/witness.md)
+GRANT SELECT ON dataspace.audit_log, dataspace.anchor TO dataspace_reader, dataspace_admin;
+GRANT EXECUTE ON FUNCTION dataspace.verify_audit_log() TO dataspace_reader, dataspace_admin;

@@ -45,6 +45,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "audit.h"
 #include "dbworker.h"
 #include "jsonread.h"
 #include "keys.h"
@@ -507,6 +508,19 @@ publish_assets(RoundState *st)
 }
 
 /*
+ * Audit a participant that this node cached for the first time or whose
+ * cached registration changed (a new key, name or endpoint, approval).
+ */
+static void
+audit_participant_cached(const uint8 node_id[DS_UUID_LEN], const char *what,
+						 const char *name, const uint8 key_id[DS_HASH_LEN])
+{
+	ds_audit_append("participant.cache", ds_uuid_text(node_id),
+					ds_audit_json(3, "change", what, "name", name,
+								  "key_id", ds_hex(key_id, DS_HASH_LEN)));
+}
+
+/*
  * Cache the approved participants, each registration checked: self-signed
  * by the key it registers, for this hub, naming the node it is stored for.
  */
@@ -566,19 +580,44 @@ cache_participants(RoundState *st)
 					" public_key = EXCLUDED.public_key, key_id = EXCLUDED.key_id,"
 					" endpoint = EXCLUDED.endpoint, status = 'approved',"
 					" registration = EXCLUDED.registration,"
-					" registration_signature = EXCLUDED.registration_signature",
-					7, types, args, NULL, false, 1);
+					" registration_signature = EXCLUDED.registration_signature"
+					" WHERE p.status OPERATOR(pg_catalog.<>) 'approved'"
+					" OR p.name OPERATOR(pg_catalog.<>) EXCLUDED.name"
+					" OR p.public_key OPERATOR(pg_catalog.<>) EXCLUDED.public_key"
+					" OR p.endpoint OPERATOR(pg_catalog.<>) EXCLUDED.endpoint"
+					" OR p.registration OPERATOR(pg_catalog.<>) EXCLUDED.registration"
+					" RETURNING p.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid",
+					7, types, args, NULL, false, -1);
+		if (SPI_processed == 1)
+		{
+			bool		isnull;
+			bool		inserted = ds_spi_getbool(0, 1, &isnull);
+
+			audit_participant_cached(node_id, inserted ? "new" : "changed",
+									 TextDatumGetCString(args[1]), key_id);
+		}
 		seen[nseen++] = args[0];
 	}
 	PQclear(r);
 	/* no longer approved at the hub: suspended here too, kept for history */
-	ds_spi_exec("UPDATE dataspace.participant SET status = 'suspended'"
-				" WHERE status OPERATOR(pg_catalog.=) 'approved'"
-				" AND node_id OPERATOR(pg_catalog.<>) ALL ($1)",
-				1, (Oid[]) {UUIDARRAYOID},
-				(Datum[]) {PointerGetDatum(construct_array(seen, nseen, UUIDOID,
-														   UUID_LEN, false, TYPALIGN_CHAR))},
-				NULL, false, -1);
+	n = ds_spi_exec("UPDATE dataspace.participant SET status = 'suspended'"
+					" WHERE status OPERATOR(pg_catalog.=) 'approved'"
+					" AND node_id OPERATOR(pg_catalog.<>) ALL ($1) RETURNING node_id::text",
+					1, (Oid[]) {UUIDARRAYOID},
+					(Datum[]) {PointerGetDatum(construct_array(seen, nseen, UUIDOID,
+															   UUID_LEN, false, TYPALIGN_CHAR))},
+					NULL, false, -1);
+	if (n > 0)
+	{
+		SPITupleTable *tt = SPI_tuptable;
+		char	  **ids = palloc(sizeof(char *) * n);
+
+		for (int i = 0; i < n; i++)
+			ids[i] = SPI_getvalue(tt->vals[i], tt->tupdesc, 1);
+		for (int i = 0; i < n; i++)
+			ds_audit_append("participant.suspend", ids[i],
+							ds_audit_json(1, "reason", "no longer approved at the hub"));
+	}
 }
 
 /*
