@@ -32,7 +32,8 @@ OBJS = \
 	src/hubsync.o \
 	src/utility.o \
 	src/witness.o \
-	src/audit.o
+	src/audit.o \
+	src/anchor.o
 
 DATA = $(EXTENSION)--$(EXTVERSION).sql
 

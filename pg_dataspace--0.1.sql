@@ -724,6 +724,96 @@ CREATE TABLE dataspace.anchor (
 	UNIQUE (subject_kind, subject_id, head_pos)
 );
 
+/*
+ * Hub: the anchor log, one leaf per accepted anchor, in the order
+ * accepted (leaf_index from 0).  leaf_hash = SHA-256(0x00 || anchor).
+ */
+CREATE TABLE dataspace.witness_leaf (
+	leaf_index bigint PRIMARY KEY CHECK (leaf_index OPERATOR(pg_catalog.>=) 0),
+	node_id uuid NOT NULL,
+	subject_kind text NOT NULL,
+	subject_id uuid NOT NULL,
+	head_pos bigint NOT NULL,
+	head_hash bytea NOT NULL,
+	anchor bytea NOT NULL,
+	leaf_hash bytea NOT NULL,
+	received_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+CREATE INDEX witness_leaf_node_idx ON dataspace.witness_leaf (node_id, subject_id);
+
+/* Hub: every tree head it signed (DS_MSG_TREE_HEAD), one per size. */
+CREATE TABLE dataspace.witness_tree_head (
+	tree_size bigint PRIMARY KEY CHECK (tree_size OPERATOR(pg_catalog.>=) 1),
+	root_hash bytea NOT NULL,
+	signed_at timestamptz NOT NULL,
+	message bytea NOT NULL,
+	signature bytea NOT NULL
+);
+
+CREATE TRIGGER witness_leaf_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON dataspace.witness_leaf
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
+CREATE TRIGGER witness_tree_head_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON dataspace.witness_tree_head
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
+
+/* Participants see their own leaves and every signed tree head. */
+ALTER TABLE dataspace.witness_leaf ENABLE ROW LEVEL SECURITY;
+CREATE POLICY witness_leaf_own ON dataspace.witness_leaf FOR SELECT TO dataspace_participant
+	USING (node_id OPERATOR(pg_catalog.=) dataspace.hub_session_participant());
+CREATE POLICY witness_leaf_local ON dataspace.witness_leaf FOR SELECT
+	TO dataspace_reader, dataspace_admin USING (true);
+ALTER TABLE dataspace.witness_tree_head ENABLE ROW LEVEL SECURITY;
+CREATE POLICY witness_tree_head_approved ON dataspace.witness_tree_head FOR SELECT
+	TO dataspace_participant USING (dataspace.hub_session_participant() IS NOT NULL);
+CREATE POLICY witness_tree_head_local ON dataspace.witness_tree_head FOR SELECT
+	TO dataspace_reader, dataspace_admin USING (true);
+
+/* Hub: proofs over the anchor log, concatenated 32-byte hashes. */
+CREATE FUNCTION dataspace.hub_inclusion_proof(leaf_index bigint, tree_size bigint) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'dataspace_hub_inclusion_proof'
+	LANGUAGE C STABLE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.hub_consistency_proof(old_size bigint, new_size bigint) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'dataspace_hub_consistency_proof'
+	LANGUAGE C STABLE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+/*
+ * Node: the hub's signed tree heads this node accepted, each consistent
+ * with the one before (consistency_proof from prev_size, checked).
+ */
+CREATE TABLE dataspace.hub_tree_head (
+	tree_size bigint PRIMARY KEY,
+	root_hash bytea NOT NULL,
+	signed_at timestamptz NOT NULL,
+	hub_id uuid NOT NULL,
+	message bytea NOT NULL,
+	signature bytea NOT NULL,
+	prev_size bigint,
+	consistency_proof bytea,
+	received_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+/* Node: tree heads refused as inconsistent with what was cached. */
+CREATE TABLE dataspace.witness_fork (
+	id bigserial PRIMARY KEY,
+	detected_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	cached_size bigint,
+	cached_root bytea,
+	seen_size bigint,
+	seen_root bytea,
+	seen_message bytea,
+	seen_signature bytea,
+	reason text NOT NULL
+);
+
+CREATE FUNCTION dataspace.verify_anchor(asset uuid)
+	RETURNS TABLE (anchor_id bigint, head_pos bigint, ok boolean, reason text)
+	AS 'MODULE_PATHNAME', 'dataspace_verify_anchor'
+	LANGUAGE C STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
 ---------------------------------------------------------------------------
 -- pg_dump: every table holding node data and every sequence
 ---------------------------------------------------------------------------
@@ -752,6 +842,11 @@ SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_refusal_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.anchor', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.anchor_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.witness_leaf', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.witness_tree_head', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_tree_head', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.witness_fork', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.witness_fork_id_seq', '');
 
 ---------------------------------------------------------------------------
 -- Privileges: PUBLIC gets nothing; see docs/security.md
@@ -821,5 +916,13 @@ GRANT EXECUTE ON FUNCTION dataspace.approve_participant(uuid),
 	TO dataspace_admin;
 
 -- the audit log and the witness (docs/audit-log.md, docs/witness.md)
-GRANT SELECT ON dataspace.audit_log, dataspace.anchor TO dataspace_reader, dataspace_admin;
-GRANT EXECUTE ON FUNCTION dataspace.verify_audit_log() TO dataspace_reader, dataspace_admin;
+GRANT SELECT ON dataspace.audit_log, dataspace.anchor, dataspace.hub_tree_head,
+	dataspace.witness_fork, dataspace.witness_leaf, dataspace.witness_tree_head
+	TO dataspace_reader, dataspace_admin;
+GRANT EXECUTE ON FUNCTION dataspace.verify_audit_log(), dataspace.verify_anchor(uuid)
+	TO dataspace_reader, dataspace_admin;
+GRANT SELECT (leaf_index, node_id, subject_kind, subject_id, head_pos, head_hash, anchor, leaf_hash)
+	ON dataspace.witness_leaf TO dataspace_participant;
+GRANT SELECT ON dataspace.witness_tree_head TO dataspace_participant;
+GRANT EXECUTE ON FUNCTION dataspace.hub_inclusion_proof(bigint, bigint),
+	dataspace.hub_consistency_proof(bigint, bigint) TO dataspace_participant;

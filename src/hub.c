@@ -26,6 +26,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "anchor.h"
 #include "audit.h"
 #include "keys.h"
 #include "pg_dataspace.h"
@@ -322,6 +323,20 @@ apply_withdraw(const ds_submission *s, const char *payload)
 }
 
 /*
+ * An anchor (docs/witness.md): appended to the anchor log, whose new tree
+ * head the hub signs in the same transaction.
+ */
+static Verdict
+apply_anchor(const ds_submission *s, const char *payload)
+{
+	char	   *why = ds_witness_apply_anchor(s, payload);
+
+	if (why != NULL)
+		return refuse("%s", why);
+	return (Verdict) {true, NULL};
+}
+
+/*
  * Check one submission against session_user's participant and apply it.
  */
 static Verdict
@@ -371,6 +386,8 @@ check_and_apply(const uint8 *msg, size_t msglen, const uint8 *sig,
 		return apply_publish(s, payload, sig, msg, msglen);
 	if (strcmp(s->kind, "withdraw_asset") == 0)
 		return apply_withdraw(s, payload);
+	if (strcmp(s->kind, "anchor") == 0)
+		return apply_anchor(s, payload);
 	return refuse("unknown submission kind \"%s\"", s->kind);
 }
 
