@@ -873,9 +873,6 @@ dataspace_adopt_node(PG_FUNCTION_ARGS)
 				4, types, values, NULL, false, 1);
 	if (rekey)
 		rotate_key(node.node_id, true, key_id);
-	ds_audit_append("node.adopt", ds_uuid_text(node.node_id),
-					ds_audit_json(2, "database", get_database_name(MyDatabaseId),
-								  "rekey", rekey ? "true" : "false"));
 	SPI_finish();
 	ereport(LOG,
 			(errmsg("dataspace node \"%s\" adopted by database \"%s\"%s",
