@@ -931,6 +931,158 @@ CREATE FUNCTION dataspace.explain_policy(contract uuid, asset uuid, ts timestamp
 	SET search_path = pg_catalog, pg_temp;
 
 ---------------------------------------------------------------------------
+-- The audit log (docs/audit-log.md)
+---------------------------------------------------------------------------
+
+/*
+ * Every participant change and key change of this database (hub or node),
+ * written by ds_audit_append() in the transaction that makes it.  message
+ * holds the signed bytes (DS_MSG_AUDIT_ENTRY, docs/encoding.md); the other
+ * columns must say the same, entry_hash is SHA-256(message), prev_hash the
+ * entry_hash of seq - 1.  Append-only.
+ */
+CREATE TABLE dataspace.audit_log (
+	seq bigint PRIMARY KEY CHECK (seq OPERATOR(pg_catalog.>=) 1),
+	at timestamptz NOT NULL,
+	actor text NOT NULL,
+	event text NOT NULL,
+	subject text NOT NULL,
+	detail jsonb NOT NULL,
+	prev_hash bytea NOT NULL,
+	entry_hash bytea NOT NULL,
+	key_id bytea NOT NULL,
+	signature bytea NOT NULL,
+	message bytea NOT NULL
+);
+
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON dataspace.audit_log
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
+
+CREATE FUNCTION dataspace.verify_audit_log()
+	RETURNS TABLE (seq bigint, ok boolean, reason text)
+	AS 'MODULE_PATHNAME', 'dataspace_verify_audit_log'
+	LANGUAGE C STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+---------------------------------------------------------------------------
+-- The digest witness: anchors and signed tree heads (docs/witness.md)
+---------------------------------------------------------------------------
+
+/*
+ * Node: the anchors this node sent to the hub (seal-chain heads of its
+ * public assets, heads of its audit log), with where the hub logged them
+ * and the inclusion proof under a cached tree head.  anchor holds the
+ * exact bytes logged (DS_MSG_ANCHOR).
+ */
+CREATE TABLE dataspace.anchor (
+	id bigserial PRIMARY KEY,
+	subject_kind text NOT NULL
+		CHECK (subject_kind OPERATOR(pg_catalog.=) ANY (ARRAY['asset', 'audit_log'])),
+	subject_id uuid NOT NULL,
+	head_id bigint NOT NULL,
+	head_pos bigint NOT NULL,
+	head_hash bytea NOT NULL,
+	covered bigint NOT NULL,
+	last_ts timestamptz NOT NULL,
+	anchored_at timestamptz NOT NULL,
+	anchor bytea NOT NULL,
+	leaf_index bigint,
+	proof_tree_size bigint,
+	inclusion_proof bytea,
+	UNIQUE (subject_kind, subject_id, head_pos)
+);
+
+/*
+ * Hub: the anchor log, one leaf per accepted anchor, in the order
+ * accepted (leaf_index from 0).  leaf_hash = SHA-256(0x00 || anchor).
+ */
+CREATE TABLE dataspace.witness_leaf (
+	leaf_index bigint PRIMARY KEY CHECK (leaf_index OPERATOR(pg_catalog.>=) 0),
+	node_id uuid NOT NULL,
+	subject_kind text NOT NULL,
+	subject_id uuid NOT NULL,
+	head_pos bigint NOT NULL,
+	head_hash bytea NOT NULL,
+	anchor bytea NOT NULL,
+	leaf_hash bytea NOT NULL,
+	received_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+CREATE INDEX witness_leaf_node_idx ON dataspace.witness_leaf (node_id, subject_id);
+
+/* Hub: every tree head it signed (DS_MSG_TREE_HEAD), one per size. */
+CREATE TABLE dataspace.witness_tree_head (
+	tree_size bigint PRIMARY KEY CHECK (tree_size OPERATOR(pg_catalog.>=) 1),
+	root_hash bytea NOT NULL,
+	signed_at timestamptz NOT NULL,
+	message bytea NOT NULL,
+	signature bytea NOT NULL
+);
+
+CREATE TRIGGER witness_leaf_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON dataspace.witness_leaf
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
+CREATE TRIGGER witness_tree_head_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON dataspace.witness_tree_head
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
+
+/* Participants see their own leaves and every signed tree head. */
+ALTER TABLE dataspace.witness_leaf ENABLE ROW LEVEL SECURITY;
+CREATE POLICY witness_leaf_own ON dataspace.witness_leaf FOR SELECT TO dataspace_participant
+	USING (node_id OPERATOR(pg_catalog.=) dataspace.hub_session_participant());
+CREATE POLICY witness_leaf_local ON dataspace.witness_leaf FOR SELECT
+	TO dataspace_reader, dataspace_admin USING (true);
+ALTER TABLE dataspace.witness_tree_head ENABLE ROW LEVEL SECURITY;
+CREATE POLICY witness_tree_head_approved ON dataspace.witness_tree_head FOR SELECT
+	TO dataspace_participant USING (dataspace.hub_session_participant() IS NOT NULL);
+CREATE POLICY witness_tree_head_local ON dataspace.witness_tree_head FOR SELECT
+	TO dataspace_reader, dataspace_admin USING (true);
+
+/* Hub: proofs over the anchor log, concatenated 32-byte hashes. */
+CREATE FUNCTION dataspace.hub_inclusion_proof(leaf_index bigint, tree_size bigint) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'dataspace_hub_inclusion_proof'
+	LANGUAGE C STABLE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.hub_consistency_proof(old_size bigint, new_size bigint) RETURNS bytea
+	AS 'MODULE_PATHNAME', 'dataspace_hub_consistency_proof'
+	LANGUAGE C STABLE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+/*
+ * Node: the hub's signed tree heads this node accepted, each consistent
+ * with the one before (consistency_proof from prev_size, checked).
+ */
+CREATE TABLE dataspace.hub_tree_head (
+	tree_size bigint PRIMARY KEY,
+	root_hash bytea NOT NULL,
+	signed_at timestamptz NOT NULL,
+	hub_id uuid NOT NULL,
+	message bytea NOT NULL,
+	signature bytea NOT NULL,
+	prev_size bigint,
+	consistency_proof bytea,
+	received_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+/* Node: tree heads refused as inconsistent with what was cached. */
+CREATE TABLE dataspace.witness_fork (
+	id bigserial PRIMARY KEY,
+	detected_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	cached_size bigint,
+	cached_root bytea,
+	seen_size bigint,
+	seen_root bytea,
+	seen_message bytea,
+	seen_signature bytea,
+	reason text NOT NULL
+);
+
+CREATE FUNCTION dataspace.verify_anchor(asset uuid)
+	RETURNS TABLE (anchor_id bigint, head_pos bigint, ok boolean, reason text)
+	AS 'MODULE_PATHNAME', 'dataspace_verify_anchor'
+	LANGUAGE C STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+---------------------------------------------------------------------------
 -- pg_dump: every table holding node data and every sequence
 ---------------------------------------------------------------------------
 
@@ -959,6 +1111,14 @@ SELECT pg_catalog.pg_extension_config_dump('dataspace.contract', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.contract_step', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.contract_sync_state', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.contract_step_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.anchor', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.anchor_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.witness_leaf', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.witness_tree_head', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_tree_head', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.witness_fork', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.witness_fork_id_seq', '');
 
 ---------------------------------------------------------------------------
 -- Privileges: PUBLIC gets nothing; see docs/security.md
@@ -1051,3 +1211,14 @@ GRANT EXECUTE ON FUNCTION
 	dataspace.explain_policy(uuid, uuid, timestamptz, timestamptz)
 	TO dataspace_contract_admin, dataspace_reader, dataspace_admin;
 GRANT SELECT ON dataspace.contract, dataspace.contract_step TO dataspace_participant;
+-- the audit log and the witness (docs/audit-log.md, docs/witness.md)
+GRANT SELECT ON dataspace.audit_log, dataspace.anchor, dataspace.hub_tree_head,
+	dataspace.witness_fork, dataspace.witness_leaf, dataspace.witness_tree_head
+	TO dataspace_reader, dataspace_admin;
+GRANT EXECUTE ON FUNCTION dataspace.verify_audit_log(), dataspace.verify_anchor(uuid)
+	TO dataspace_reader, dataspace_admin;
+GRANT SELECT (leaf_index, node_id, subject_kind, subject_id, head_pos, head_hash, anchor, leaf_hash)
+	ON dataspace.witness_leaf TO dataspace_participant;
+GRANT SELECT ON dataspace.witness_tree_head TO dataspace_participant;
+GRANT EXECUTE ON FUNCTION dataspace.hub_inclusion_proof(bigint, bigint),
+	dataspace.hub_consistency_proof(bigint, bigint) TO dataspace_participant;

@@ -27,6 +27,8 @@
 #include "utils/timestamp.h"
 
 #include "contract.h"
+#include "anchor.h"
+#include "audit.h"
 #include "keys.h"
 #include "pg_dataspace.h"
 #include "submission.h"
@@ -252,6 +254,9 @@ apply_register(const ds_submission *s, const char *payload, const uint8 *sig,
 		ds_spi_exec("UPDATE dataspace.participant SET name = $2, endpoint = $3, last_counter = $4"
 					" WHERE node_id OPERATOR(pg_catalog.=) $1",
 					4, (Oid[]) {UUIDOID, TEXTOID, TEXTOID, INT8OID}, args, NULL, false, 1);
+		ds_audit_append("participant.update", ds_uuid_text(s->node_id),
+						ds_audit_json(3, "name", name, "endpoint", endpoint ? endpoint : "",
+									  "role", role));
 		return (Verdict) {true, NULL};
 	}
 	{
@@ -273,6 +278,9 @@ apply_register(const ds_submission *s, const char *payload, const uint8 *sig,
 					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 					9, itypes, iargs, NULL, false, 1);
 	}
+	ds_audit_append("participant.register", ds_uuid_text(s->node_id),
+					ds_audit_json(4, "name", name, "endpoint", endpoint ? endpoint : "",
+								  "role", role, "key_id", ds_hex(key_id, DS_HASH_LEN)));
 	ereport(LOG,
 			(errmsg("participant \"%s\" (%s) registered by role \"%s\", pending approval",
 					name, ds_uuid_text(s->node_id), role)));
@@ -330,6 +338,20 @@ apply_contract_step(const ds_submission *s, const char *payload)
 }
 
 /*
+ * An anchor (docs/witness.md): appended to the anchor log, whose new tree
+ * head the hub signs in the same transaction.
+ */
+static Verdict
+apply_anchor(const ds_submission *s, const char *payload)
+{
+	char	   *why = ds_witness_apply_anchor(s, payload);
+
+	if (why != NULL)
+		return refuse("%s", why);
+	return (Verdict) {true, NULL};
+}
+
+/*
  * Check one submission against session_user's participant and apply it.
  */
 static Verdict
@@ -381,6 +403,8 @@ check_and_apply(const uint8 *msg, size_t msglen, const uint8 *sig,
 		return apply_withdraw(s, payload);
 	if (strcmp(s->kind, "contract_step") == 0)
 		return apply_contract_step(s, payload);
+	if (strcmp(s->kind, "anchor") == 0)
+		return apply_anchor(s, payload);
 	return refuse("unknown submission kind \"%s\"", s->kind);
 }
 
@@ -485,6 +509,8 @@ set_participant_status(pg_uuid_t *id, const char *status, const char *reason)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("participant %s does not exist", ds_uuid_text(id->data))));
 	SPI_finish();
+	ds_audit_append(strcmp(status, "approved") == 0 ? "participant.approve" : "participant.suspend",
+					ds_uuid_text(id->data), ds_audit_json(1, "reason", reason));
 	ds_restore_user(&saved);
 	ereport(LOG, (errmsg("participant %s is now %s", ds_uuid_text(id->data), status)));
 }

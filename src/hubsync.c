@@ -46,12 +46,16 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "anchor.h"
+#include "audit.h"
 #include "contract.h"
 #include "dbworker.h"
 #include "jsonread.h"
 #include "keys.h"
 #include "pg_dataspace.h"
+#include "sealstore.h"
 #include "submission.h"
+#include "witness.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(dataspace_sync_now);
@@ -509,6 +513,19 @@ publish_assets(RoundState *st)
 }
 
 /*
+ * Audit a participant that this node cached for the first time or whose
+ * cached registration changed (a new key, name or endpoint, approval).
+ */
+static void
+audit_participant_cached(const uint8 node_id[DS_UUID_LEN], const char *what,
+						 const char *name, const uint8 key_id[DS_HASH_LEN])
+{
+	ds_audit_append("participant.cache", ds_uuid_text(node_id),
+					ds_audit_json(3, "change", what, "name", name,
+								  "key_id", ds_hex(key_id, DS_HASH_LEN)));
+}
+
+/*
  * Cache the approved participants, each registration checked: self-signed
  * by the key it registers, for this hub, naming the node it is stored for.
  */
@@ -568,19 +585,44 @@ cache_participants(RoundState *st)
 					" public_key = EXCLUDED.public_key, key_id = EXCLUDED.key_id,"
 					" endpoint = EXCLUDED.endpoint, status = 'approved',"
 					" registration = EXCLUDED.registration,"
-					" registration_signature = EXCLUDED.registration_signature",
-					7, types, args, NULL, false, 1);
+					" registration_signature = EXCLUDED.registration_signature"
+					" WHERE p.status OPERATOR(pg_catalog.<>) 'approved'"
+					" OR p.name OPERATOR(pg_catalog.<>) EXCLUDED.name"
+					" OR p.public_key OPERATOR(pg_catalog.<>) EXCLUDED.public_key"
+					" OR p.endpoint OPERATOR(pg_catalog.<>) EXCLUDED.endpoint"
+					" OR p.registration OPERATOR(pg_catalog.<>) EXCLUDED.registration"
+					" RETURNING p.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid",
+					7, types, args, NULL, false, -1);
+		if (SPI_processed == 1)
+		{
+			bool		isnull;
+			bool		inserted = ds_spi_getbool(0, 1, &isnull);
+
+			audit_participant_cached(node_id, inserted ? "new" : "changed",
+									 TextDatumGetCString(args[1]), key_id);
+		}
 		seen[nseen++] = args[0];
 	}
 	PQclear(r);
 	/* no longer approved at the hub: suspended here too, kept for history */
-	ds_spi_exec("UPDATE dataspace.participant SET status = 'suspended'"
-				" WHERE status OPERATOR(pg_catalog.=) 'approved'"
-				" AND node_id OPERATOR(pg_catalog.<>) ALL ($1)",
-				1, (Oid[]) {UUIDARRAYOID},
-				(Datum[]) {PointerGetDatum(construct_array(seen, nseen, UUIDOID,
-														   UUID_LEN, false, TYPALIGN_CHAR))},
-				NULL, false, -1);
+	n = ds_spi_exec("UPDATE dataspace.participant SET status = 'suspended'"
+					" WHERE status OPERATOR(pg_catalog.=) 'approved'"
+					" AND node_id OPERATOR(pg_catalog.<>) ALL ($1) RETURNING node_id::text",
+					1, (Oid[]) {UUIDARRAYOID},
+					(Datum[]) {PointerGetDatum(construct_array(seen, nseen, UUIDOID,
+															   UUID_LEN, false, TYPALIGN_CHAR))},
+					NULL, false, -1);
+	if (n > 0)
+	{
+		SPITupleTable *tt = SPI_tuptable;
+		char	  **ids = palloc(sizeof(char *) * n);
+
+		for (int i = 0; i < n; i++)
+			ids[i] = SPI_getvalue(tt->vals[i], tt->tupdesc, 1);
+		for (int i = 0; i < n; i++)
+			ds_audit_append("participant.suspend", ids[i],
+							ds_audit_json(1, "reason", "no longer approved at the hub"));
+	}
 }
 
 /*
@@ -937,6 +979,403 @@ sync_contracts(RoundState *st)
 	check_contract_keys(st);
 }
 
+/* ---------------------------------------------------------------------
+ * The digest witness (docs/witness.md): anchors out, signed tree heads
+ * and proofs in
+ * ---------------------------------------------------------------------
+ */
+
+/* An int8 query parameter in binary (network order). */
+static const char *
+int8_param(int64 v, uint64 *buf)
+{
+	*buf = pg_hton64((uint64) v);
+	return (const char *) buf;
+}
+
+/*
+ * Send one anchor; on acceptance record it in dataspace.anchor.  Returns
+ * false if the hub refused it.
+ */
+static bool
+send_anchor(RoundState *st, const ds_anchor *a, int64 head_id)
+{
+	uint8		msg[DS_ANCHOR_MSG_MAX];
+	size_t		len = ds_anchor_message(a, msg, sizeof(msg));
+	char	   *hex;
+	char	   *reason;
+	Oid			types[9] = {TEXTOID, UUIDOID, INT8OID, INT8OID, BYTEAOID, INT8OID,
+	TIMESTAMPTZOID, TIMESTAMPTZOID, BYTEAOID};
+	Datum		args[9];
+
+	if (len == 0)
+		elog(ERROR, "could not encode an anchor");
+	hex = palloc(2 * len + 1);
+	ds_hex_encode(msg, len, hex);
+	reason = submit(st, "anchor", psprintf("{\"anchor\":\"%s\"}", hex));
+	if (reason)
+	{
+		ereport(WARNING,
+				(errmsg("the hub refused an anchor of %s %s: %s", a->subject_kind,
+						ds_uuid_text(a->subject_id), reason)));
+		return false;
+	}
+	args[0] = CStringGetTextDatum(a->subject_kind);
+	args[1] = ds_uuid_datum(a->subject_id);
+	args[2] = Int64GetDatum(head_id);
+	args[3] = Int64GetDatum(a->head_pos);
+	args[4] = ds_bytea_datum(a->head_hash, DS_HASH_LEN);
+	args[5] = Int64GetDatum(a->covered);
+	args[6] = TimestampTzGetDatum(ds_unix_us_to_ts(a->last_ts_us));
+	args[7] = TimestampTzGetDatum(ds_unix_us_to_ts(a->anchored_at_us));
+	args[8] = ds_bytea_datum(msg, len);
+	ds_spi_exec("INSERT INTO dataspace.anchor (subject_kind, subject_id, head_id, head_pos,"
+				" head_hash, covered, last_ts, anchored_at, anchor)"
+				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, types, args, NULL, false, 1);
+	return true;
+}
+
+/*
+ * Anchor the chain heads that moved since their last anchor: the seal
+ * chains of this node's public assets, and the audit log.  Private assets
+ * are never anchored: their ids would tell the hub they exist.  Only
+ * committed entries are anchored (this runs before the round appends any).
+ */
+static void
+publish_anchors(RoundState *st)
+{
+	int			n;
+	Datum	   *assets;
+	int64		seq;
+	uint8		hash[DS_HASH_LEN];
+	int64		at_us;
+	ds_anchor	a;
+
+	n = ds_spi_exec("SELECT a.id FROM dataspace.asset a"
+					" WHERE a.visibility OPERATOR(pg_catalog.=) 'public'"
+					" AND a.node_id OPERATOR(pg_catalog.=) $1"
+					" AND (SELECT pg_catalog.max(s.chain_pos) FROM dataspace.seal s"
+					" WHERE s.asset_id OPERATOR(pg_catalog.=) a.id)"
+					" OPERATOR(pg_catalog.>) COALESCE((SELECT pg_catalog.max(x.head_pos)"
+					" FROM dataspace.anchor x WHERE x.subject_kind OPERATOR(pg_catalog.=) 'asset'"
+					" AND x.subject_id OPERATOR(pg_catalog.=) a.id), 0)"
+					" ORDER BY a.id",
+					1, (Oid[]) {UUIDOID}, (Datum[]) {ds_uuid_datum(st->signer->node_id)},
+					NULL, true, -1);
+	assets = palloc(sizeof(Datum) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+		pg_uuid_t  *u = palloc(sizeof(pg_uuid_t));
+
+		memcpy(u->data, DatumGetUUIDP(ds_spi_get(i, 1, &isnull))->data, UUID_LEN);
+		assets[i] = UUIDPGetDatum(u);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		DsSealRow	row;
+		int64		covered;
+
+		ds_spi_exec("SELECT " DS_SEAL_COLUMNS ", (SELECT pg_catalog.sum(c.point_count)::bigint"
+					" FROM dataspace.seal c WHERE c.asset_id OPERATOR(pg_catalog.=) s.asset_id"
+					" AND c.chain_pos OPERATOR(pg_catalog.<=) s.chain_pos)"
+					" FROM dataspace.seal s WHERE s.asset_id OPERATOR(pg_catalog.=) $1"
+					" ORDER BY s.chain_pos DESC LIMIT 1",
+					1, (Oid[]) {UUIDOID}, &assets[i], NULL, true, 1);
+		ds_seal_row_read(0, &row);
+		covered = ds_spi_get_int64(0, 18);
+		memset(&a, 0, sizeof(a));
+		memcpy(a.node_id, st->signer->node_id, DS_UUID_LEN);
+		strlcpy(a.subject_kind, DS_ANCHOR_ASSET, sizeof(a.subject_kind));
+		memcpy(a.subject_id, row.s.asset_id, DS_UUID_LEN);
+		a.head_pos = row.s.chain_pos;
+		if (row.malformed || !ds_seal_hash(ds_backend_hasher(), &row.s, a.head_hash))
+		{
+			ereport(WARNING,
+					(errmsg("not anchoring asset %s: its newest seal is malformed",
+							ds_uuid_text(row.s.asset_id))));
+			continue;
+		}
+		a.covered = covered;
+		a.last_ts_us = row.s.max_ts_us;
+		a.anchored_at_us = ds_ts_to_unix_us(GetCurrentTimestamp());
+		send_anchor(st, &a, row.id);
+	}
+
+	if (ds_audit_head(&seq, hash, &at_us))
+	{
+		ds_spi_exec("SELECT COALESCE(pg_catalog.max(head_pos), 0) FROM dataspace.anchor"
+					" WHERE subject_kind OPERATOR(pg_catalog.=) 'audit_log'",
+					0, NULL, NULL, NULL, true, 1);
+		if (seq > ds_spi_get_int64(0, 1))
+		{
+			memset(&a, 0, sizeof(a));
+			memcpy(a.node_id, st->signer->node_id, DS_UUID_LEN);
+			strlcpy(a.subject_kind, DS_ANCHOR_AUDIT_LOG, sizeof(a.subject_kind));
+			memcpy(a.subject_id, st->signer->node_id, DS_UUID_LEN);
+			a.head_pos = seq;
+			memcpy(a.head_hash, hash, DS_HASH_LEN);
+			a.covered = seq;
+			a.last_ts_us = at_us;
+			a.anchored_at_us = ds_ts_to_unix_us(GetCurrentTimestamp());
+			send_anchor(st, &a, seq);
+		}
+	}
+}
+
+/* Record a tree head refused as inconsistent with the cached ones. */
+static void
+record_fork(int64 cached_size, const uint8 *cached_root, const ds_tree_head *seen,
+			const uint8 *msg, size_t msglen, const uint8 *sig, const char *reason)
+{
+	Oid			types[7] = {INT8OID, BYTEAOID, INT8OID, BYTEAOID, BYTEAOID, BYTEAOID, TEXTOID};
+	Datum		args[7];
+	char		nulls[7] = {' ', cached_root ? ' ' : 'n', ' ', ' ', ' ', ' ', ' '};
+
+	args[0] = Int64GetDatum(cached_size);
+	args[1] = cached_root ? ds_bytea_datum(cached_root, DS_HASH_LEN) : (Datum) 0;
+	args[2] = Int64GetDatum(seen->tree_size);
+	args[3] = ds_bytea_datum(seen->root, DS_HASH_LEN);
+	args[4] = ds_bytea_datum(msg, msglen);
+	args[5] = ds_bytea_datum(sig, DS_SIG_LEN);
+	args[6] = CStringGetTextDatum(reason);
+	/* the same evidence once, not once a round */
+	if (ds_spi_exec("SELECT 1 FROM dataspace.witness_fork WHERE cached_size OPERATOR(pg_catalog.=) $1"
+					" AND seen_size OPERATOR(pg_catalog.=) $3 AND seen_root OPERATOR(pg_catalog.=) $4",
+					4, types, args, NULL, true, -1) > 0)
+		return;
+	ds_spi_exec("INSERT INTO dataspace.witness_fork (cached_size, cached_root, seen_size,"
+				" seen_root, seen_message, seen_signature, reason)"
+				" VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types, args, nulls, false, 1);
+	ereport(WARNING,
+			(errmsg("the hub's anchor log is not consistent with what this node saw before: %s",
+					reason),
+			 errdetail("Cached tree size " INT64_FORMAT ", the hub now shows size " INT64_FORMAT ".",
+					   cached_size, seen->tree_size),
+			 errhint("The tree head is kept as evidence in dataspace.witness_fork.")));
+}
+
+/*
+ * Fetch the hub's newest signed tree head and cache it if it extends the
+ * newest cached head (consistency proof checked); otherwise record a fork
+ * and return false.
+ */
+static bool
+fetch_tree_head(RoundState *st, int64 *latest_size, uint8 latest_root[DS_HASH_LEN])
+{
+	PGresult   *r;
+	uint8		hubkey[DS_PUBKEY_LEN];
+	uint8	   *msg;
+	size_t		msglen;
+	uint8		sig[DS_SIG_LEN];
+	ds_tree_head th;
+	int64		cached_size = 0;
+	uint8		cached_root[DS_HASH_LEN];
+	uint8	   *proof = NULL;
+	size_t		prooflen = 0;
+
+	*latest_size = 0;
+	if (ds_spi_exec("SELECT tree_size, root_hash FROM dataspace.hub_tree_head"
+					" ORDER BY tree_size DESC LIMIT 1", 0, NULL, NULL, NULL, true, -1) == 1)
+	{
+		cached_size = ds_spi_get_int64(0, 1);
+		ds_spi_get_bytes(0, 2, cached_root, DS_HASH_LEN);
+		*latest_size = cached_size;
+		memcpy(latest_root, cached_root, DS_HASH_LEN);
+	}
+	r = remote("SELECT tree_size, message, signature FROM dataspace.witness_tree_head"
+			   " ORDER BY tree_size DESC LIMIT 1", 0, NULL, NULL, PGRES_TUPLES_OK);
+	if (PQntuples(r) == 0)
+	{
+		PQclear(r);
+		if (cached_size > 0)
+		{
+			static const uint8 nosig[DS_SIG_LEN] = {0};
+
+			memset(&th, 0, sizeof(th));
+			record_fork(cached_size, cached_root, &th, nosig, 0, nosig,
+						"the hub shows an empty log");
+			return false;
+		}
+		return true;
+	}
+	msglen = PQgetlength(r, 0, 1);
+	msg = palloc(Max(msglen, 1));
+	memcpy(msg, PQgetvalue(r, 0, 1), msglen);
+	get_fixed(r, 0, 2, sig, DS_SIG_LEN, "tree head signature");
+	PQclear(r);
+	if (!ds_witness_hub_key(hubkey) || !ds_ed25519_verify(hubkey, msg, msglen, sig) ||
+		!ds_tree_head_decode(msg, msglen, &th) ||
+		memcmp(th.hub_id, st->hub_id, DS_UUID_LEN) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("the hub sent a tree head that does not verify under the pinned key")));
+
+	if (cached_size > 0)
+	{
+		if (th.tree_size < cached_size)
+		{
+			record_fork(cached_size, cached_root, &th, msg, msglen, sig,
+						"the hub shows a smaller log than before");
+			return false;
+		}
+		if (th.tree_size == cached_size)
+		{
+			if (memcmp(th.root, cached_root, DS_HASH_LEN) != 0)
+			{
+				record_fork(cached_size, cached_root, &th, msg, msglen, sig,
+							"the hub shows another root for the same size");
+				return false;
+			}
+			return true;
+		}
+		{
+			uint64		b1,
+						b2;
+			const char *values[2];
+			int			lengths[2] = {8, 8};
+
+			values[0] = int8_param(cached_size, &b1);
+			values[1] = int8_param(th.tree_size, &b2);
+			r = remote("SELECT dataspace.hub_consistency_proof($1::bigint, $2::bigint)",
+					   2, values, lengths, PGRES_TUPLES_OK);
+			if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
+			{
+				PQclear(r);
+				ereport(ERROR,
+						(errcode(ERRCODE_PROTOCOL_VIOLATION),
+						 errmsg("the hub sent no consistency proof")));
+			}
+			prooflen = PQgetlength(r, 0, 0);
+			proof = palloc(Max(prooflen, 1));
+			memcpy(proof, PQgetvalue(r, 0, 0), prooflen);
+			PQclear(r);
+		}
+		if (prooflen % DS_HASH_LEN != 0 ||
+			!ds_merkle_verify_consistency(ds_backend_hasher(), (uint64) cached_size,
+										  (uint64) th.tree_size, cached_root, th.root,
+										  (const uint8 (*)[DS_HASH_LEN]) proof,
+										  (int) (prooflen / DS_HASH_LEN)))
+		{
+			record_fork(cached_size, cached_root, &th, msg, msglen, sig,
+						"the consistency proof does not verify");
+			return false;
+		}
+	}
+	{
+		Oid			types[8] = {INT8OID, BYTEAOID, TIMESTAMPTZOID, UUIDOID, BYTEAOID, BYTEAOID,
+		INT8OID, BYTEAOID};
+		Datum		args[8];
+		char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', cached_size ? ' ' : 'n',
+		cached_size ? ' ' : 'n'};
+
+		args[0] = Int64GetDatum(th.tree_size);
+		args[1] = ds_bytea_datum(th.root, DS_HASH_LEN);
+		args[2] = TimestampTzGetDatum(ds_unix_us_to_ts(th.signed_at_us));
+		args[3] = ds_uuid_datum(th.hub_id);
+		args[4] = ds_bytea_datum(msg, msglen);
+		args[5] = ds_bytea_datum(sig, DS_SIG_LEN);
+		args[6] = Int64GetDatum(cached_size);
+		args[7] = proof ? ds_bytea_datum(proof, prooflen) : ds_bytea_datum((const uint8 *) "", 0);
+		ds_spi_exec("INSERT INTO dataspace.hub_tree_head (tree_size, root_hash, signed_at, hub_id,"
+					" message, signature, prev_size, consistency_proof)"
+					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, types, args, nulls, false, 1);
+	}
+	*latest_size = th.tree_size;
+	memcpy(latest_root, th.root, DS_HASH_LEN);
+	return true;
+}
+
+/*
+ * For each anchor without one, learn its leaf index and fetch its
+ * inclusion proof under the newest cached tree head, checked before it is
+ * kept.  Later heads are tied to that one by the consistency proofs.
+ */
+static void
+fetch_inclusion_proofs(RoundState *st, int64 size, const uint8 root[DS_HASH_LEN])
+{
+	int			n;
+	SPITupleTable *tt;
+
+	if (size == 0)
+		return;
+	n = ds_spi_exec("SELECT id, anchor, leaf_index FROM dataspace.anchor"
+					" WHERE inclusion_proof IS NULL ORDER BY id", 0, NULL, NULL, NULL, true, -1);
+	tt = SPI_tuptable;
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+		bytea	   *anchor = DatumGetByteaPP(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+		int64		index;
+		PGresult   *r;
+		const char *values[2];
+		int			lengths[2];
+		uint64		b1,
+					b2;
+		uint8		leaf[DS_HASH_LEN];
+		uint8	   *proof;
+		size_t		prooflen;
+
+		values[0] = VARDATA_ANY(anchor);
+		lengths[0] = VARSIZE_ANY_EXHDR(anchor);
+		r = remote("SELECT leaf_index FROM dataspace.witness_leaf WHERE anchor = $1::bytea"
+				   " ORDER BY leaf_index LIMIT 1", 1, values, lengths, PGRES_TUPLES_OK);
+		if (PQntuples(r) != 1)
+		{
+			PQclear(r);
+			continue;			/* not logged (yet): a later round asks again */
+		}
+		index = get_int64(r, 0, 0);
+		PQclear(r);
+		if (index >= size)
+			continue;			/* logged after the head we hold */
+
+		values[0] = int8_param(index, &b1);
+		values[1] = int8_param(size, &b2);
+		lengths[0] = lengths[1] = 8;
+		r = remote("SELECT dataspace.hub_inclusion_proof($1::bigint, $2::bigint)",
+				   2, values, lengths, PGRES_TUPLES_OK);
+		if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
+		{
+			PQclear(r);
+			continue;
+		}
+		prooflen = PQgetlength(r, 0, 0);
+		proof = palloc(Max(prooflen, 1));
+		memcpy(proof, PQgetvalue(r, 0, 0), prooflen);
+		PQclear(r);
+		if (!ds_log_leaf_hash(ds_backend_hasher(), (const uint8 *) VARDATA_ANY(anchor),
+							  VARSIZE_ANY_EXHDR(anchor), leaf) ||
+			prooflen % DS_HASH_LEN != 0 ||
+			!ds_merkle_verify_path(ds_backend_hasher(), leaf, (uint64) index, (uint64) size,
+								   (const uint8 (*)[DS_HASH_LEN]) proof,
+								   (int) (prooflen / DS_HASH_LEN), root))
+		{
+			ereport(WARNING,
+					(errmsg("the hub's inclusion proof of anchor " INT64_FORMAT " does not verify", id)));
+			continue;
+		}
+		ds_spi_exec("UPDATE dataspace.anchor SET leaf_index = $2, proof_tree_size = $3,"
+					" inclusion_proof = $4 WHERE id OPERATOR(pg_catalog.=) $1",
+					4, (Oid[]) {INT8OID, INT8OID, INT8OID, BYTEAOID},
+					(Datum[]) {Int64GetDatum(id), Int64GetDatum(index), Int64GetDatum(size),
+						ds_bytea_datum(proof, prooflen)}, NULL, false, 1);
+	}
+}
+
+/* One witness step of a round: anchors out, then heads and proofs in. */
+static void
+witness_round(RoundState *st)
+{
+	int64		size;
+	uint8		root[DS_HASH_LEN];
+
+	publish_anchors(st);
+	if (fetch_tree_head(st, &size, root))
+		fetch_inclusion_proofs(st, size, root);
+}
+
 static void
 save_state(RoundState *st, const char *error)
 {
@@ -992,6 +1431,8 @@ sync_round(void)
 	{
 		pgstat_report_activity(STATE_RUNNING, "publishing to the hub");
 		publish_assets(&st);
+		pgstat_report_activity(STATE_RUNNING, "anchoring at the hub");
+		witness_round(&st);
 		pgstat_report_activity(STATE_RUNNING, "caching the hub's catalog");
 		cache_participants(&st);
 		cache_catalog(&st);

@@ -35,6 +35,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
+#include "audit.h"
 #include "keys.h"
 #include "pg_dataspace.h"
 #include "util.h"
@@ -719,6 +720,9 @@ rotate_key(const uint8 node_id[DS_UUID_LEN], bool have_current, uint8 new_key_id
 					2, types, values, NULL, false, 1);
 	}
 	insert_key(node_id, previous, new_key_id);
+	ds_audit_append("key.rotate", ds_hex(new_key_id, DS_HASH_LEN),
+					ds_audit_json(1, "previous_key_id",
+								  previous ? ds_hex(previous->key_id, DS_HASH_LEN) : NULL));
 }
 
 /*
@@ -824,6 +828,12 @@ dataspace_revoke_node_key(PG_FUNCTION_ARGS)
 				" revocation_key_id = $6, retired_at = COALESCE(retired_at, $7)"
 				" WHERE key_id OPERATOR(pg_catalog.=) $1",
 				7, types, values, NULL, false, 1);
+	ds_audit_append("key.revoke", ds_hex(key_id, DS_HASH_LEN),
+					ds_audit_json(3, "compromised_since",
+								  DatumGetCString(DirectFunctionCall1(timestamptz_out,
+																	  TimestampTzGetDatum(since))),
+								  "reason", reason,
+								  "current_key_id", ds_hex(signer->key_id, DS_HASH_LEN)));
 	SPI_finish();
 	ereport(LOG,
 			(errmsg("revoked dataspace key %s of node \"%s\"",

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "seal.h"
+#include "witness.h"
 
 static int	ntests = 0;
 static int	nfailed = 0;
@@ -543,6 +544,246 @@ test_doc_vectors(ds_hasher *h)
 	ds_wipe(priv, sizeof(priv));
 }
 
+/* ---------------------------------------------------------------------
+ * Consistency proofs (src/witness.c)
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * ref_subproof
+ *		RFC 6962 section 2.1.2 SUBPROOF(m, D[0:n], b), by the recursive
+ *		definition, on ref_mth: a second implementation to compare with.
+ */
+static void
+ref_subproof(ds_hasher *h, const uint8_t (*leaves)[DS_HASH_LEN], size_t m,
+			 size_t n, bool b, uint8_t (*out)[DS_HASH_LEN], int *len)
+{
+	size_t		k = 1;
+
+	if (m == n)
+	{
+		if (!b)
+			ref_mth(h, leaves, n, out[(*len)++]);
+		return;
+	}
+	while (k * 2 < n)
+		k *= 2;
+	if (m <= k)
+	{
+		ref_subproof(h, leaves, m, k, b, out, len);
+		ref_mth(h, leaves + k, n - k, out[(*len)++]);
+	}
+	else
+	{
+		ref_subproof(h, leaves + k, m - k, n - k, false, out, len);
+		ref_mth(h, leaves, k, out[(*len)++]);
+	}
+}
+
+/* The eight leaves of the RFC 6962 reference test data. */
+static const char *const ct_leaves[8] = {
+	"", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+	"606162636465666768696a6b6c6d6e6f"
+};
+
+typedef struct ct_consistency
+{
+	int			m;
+	int			n;
+	int			len;
+	const char *proof[4];
+} ct_consistency;
+
+/* From the Certificate Transparency reference implementation's tests. */
+static const ct_consistency ct_proofs[] = {
+	{1, 8, 3, {"96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+			"5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+	"6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"}},
+	{6, 8, 3, {"0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+			"ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+	"d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
+	{2, 5, 2, {"5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+	"bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"}},
+};
+
+static void
+test_consistency(ds_hasher *h)
+{
+	uint8_t		leaves[64][DS_HASH_LEN];
+	uint8_t		proof[DS_CONSISTENCY_MAX][DS_HASH_LEN];
+	uint8_t		ref[DS_CONSISTENCY_MAX][DS_HASH_LEN];
+	uint8_t		roots[65][DS_HASH_LEN];
+	bool		same = true;
+	bool		verifies = true;
+	bool		rejects = true;
+	char		name[128];
+
+	/* the RFC 6962 tree */
+	for (int i = 0; i < 8; i++)
+	{
+		uint8_t		data[32];
+		size_t		len = unhex(ct_leaves[i], data, sizeof(data));
+
+		if (!ds_log_leaf_hash(h, data, len, leaves[i]))
+			memset(leaves[i], 0, DS_HASH_LEN);
+	}
+	ok(ds_log_root(h, leaves, 8, roots[8]) &&
+	   eq_hex(roots[8], DS_HASH_LEN, "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"),
+	   "RFC 6962 test tree: root of 8 leaves");
+	for (size_t t = 0; t < sizeof(ct_proofs) / sizeof(ct_proofs[0]); t++)
+	{
+		const ct_consistency *c = &ct_proofs[t];
+		int			len;
+		bool		match;
+
+		match = ds_merkle_consistency(h, (const uint8_t (*)[DS_HASH_LEN]) leaves,
+									  c->m, c->n, proof, &len) && len == c->len;
+		for (int i = 0; match && i < len; i++)
+			match = eq_hex(proof[i], DS_HASH_LEN, c->proof[i]);
+		snprintf(name, sizeof(name), "RFC 6962 test tree: consistency proof %d -> %d", c->m, c->n);
+		ok(match, name);
+		ok(ds_log_root(h, leaves, c->m, roots[c->m]) && ds_log_root(h, leaves, c->n, roots[c->n]) &&
+		   ds_merkle_verify_consistency(h, c->m, c->n, roots[c->m], roots[c->n],
+										(const uint8_t (*)[DS_HASH_LEN]) proof, len),
+		   "  and verifies");
+	}
+
+	/* every pair of sizes up to 64, against the recursive definition */
+	for (int i = 0; i < 64; i++)
+	{
+		uint8_t		b = (uint8_t) i;
+
+		if (!ds_log_leaf_hash(h, &b, 1, leaves[i]))
+			memset(leaves[i], 0, DS_HASH_LEN);
+	}
+	for (int n = 1; n <= 64; n++)
+		ref_mth(h, (const uint8_t (*)[DS_HASH_LEN]) leaves, n, roots[n]);
+	for (int n = 1; n <= 64; n++)
+		for (int m = 1; m <= n; m++)
+		{
+			int			len = 0;
+			int			rlen = 0;
+
+			if (!ds_merkle_consistency(h, (const uint8_t (*)[DS_HASH_LEN]) leaves, m, n,
+									   proof, &len))
+			{
+				same = false;
+				continue;
+			}
+			ref_subproof(h, (const uint8_t (*)[DS_HASH_LEN]) leaves, m, n, true, ref, &rlen);
+			if (len != rlen || memcmp(proof, ref, (size_t) len * DS_HASH_LEN) != 0)
+				same = false;
+			if (!ds_merkle_verify_consistency(h, m, n, roots[m], roots[n],
+											  (const uint8_t (*)[DS_HASH_LEN]) proof, len))
+				verifies = false;
+			/* a wrong old root, a wrong new root, a flipped proof byte */
+			if (m < n)
+			{
+				uint8_t		bad[DS_HASH_LEN];
+
+				memcpy(bad, roots[m], DS_HASH_LEN);
+				bad[0] ^= 1;
+				if (ds_merkle_verify_consistency(h, m, n, bad, roots[n],
+												 (const uint8_t (*)[DS_HASH_LEN]) proof, len))
+					rejects = false;
+				memcpy(bad, roots[n], DS_HASH_LEN);
+				bad[31] ^= 0x80;
+				if (ds_merkle_verify_consistency(h, m, n, roots[m], bad,
+												 (const uint8_t (*)[DS_HASH_LEN]) proof, len))
+					rejects = false;
+				for (int i = 0; i < len; i++)
+				{
+					proof[i][5] ^= 4;
+					if (ds_merkle_verify_consistency(h, m, n, roots[m], roots[n],
+													 (const uint8_t (*)[DS_HASH_LEN]) proof, len))
+						rejects = false;
+					proof[i][5] ^= 4;
+				}
+				/* a proof for other sizes */
+				if (n < 64 && ds_merkle_verify_consistency(h, m, n + 1, roots[m], roots[n + 1],
+														   (const uint8_t (*)[DS_HASH_LEN]) proof, len))
+					rejects = false;
+				if (ds_merkle_verify_consistency(h, m, n, roots[m], roots[n],
+												 (const uint8_t (*)[DS_HASH_LEN]) proof, 0))
+					rejects = false;
+			}
+		}
+	ok(same, "consistency proofs equal RFC 6962 SUBPROOF for all 1 <= m <= n <= 64");
+	ok(verifies, "and verify as RFC 9162 section 2.1.4.2 says");
+	ok(rejects, "wrong roots, flipped bytes, other sizes and empty proofs are refused");
+	ok(!ds_merkle_verify_consistency(h, 0, 5, roots[1], roots[5],
+									 (const uint8_t (*)[DS_HASH_LEN]) proof, 0) &&
+	   !ds_merkle_verify_consistency(h, 6, 5, roots[6], roots[5],
+									 (const uint8_t (*)[DS_HASH_LEN]) proof, 0),
+	   "an empty old tree or a shrinking tree is refused");
+}
+
+/* ---------------------------------------------------------------------
+ * Witness messages: the vectors of docs/encoding.md
+ * ---------------------------------------------------------------------
+ */
+static void
+test_witness_messages(ds_hasher *h)
+{
+	ds_anchor	a;
+	ds_anchor	back;
+	ds_tree_head t;
+	ds_tree_head tback;
+	ds_audit_entry e;
+	uint8_t		msg[512];
+	uint8_t		big[1024];
+	uint8_t		d[DS_HASH_LEN];
+	size_t		len;
+
+	memset(&a, 0, sizeof(a));
+	for (int i = 0; i < DS_UUID_LEN; i++)
+	{
+		a.node_id[i] = (uint8_t) (0x10 + i);
+		a.subject_id[i] = (uint8_t) (0xa0 + i);
+	}
+	strcpy(a.subject_kind, DS_ANCHOR_ASSET);
+	a.head_pos = 3;
+	memset(a.head_hash, 0x33, DS_HASH_LEN);
+	a.covered = 12;
+	a.last_ts_us = 1767225600000000LL;	/* 2026-01-01 00:00:00 UTC */
+	a.anchored_at_us = 1767225601000000LL;
+	len = ds_anchor_message(&a, msg, sizeof(msg));
+	ok(eq_hex(msg, len, "50474453011100000010101112131415161718191a1b1c1d1e1f00000005617373657400000010a0a1a2a3a4a5a6a7a8a9aaabacadaeaf00000008000000000000000300000020333333333333333333333333333333333333333333333333333333333333333300000008000000000000000c0000000800064748462040000000000800064748462f8240"), "encoding.md: anchor vector");
+	ok(len == 139 && ds_anchor_decode(msg, len, &back) && memcmp(&a, &back, sizeof(a)) == 0,
+	   "anchor message: 139 bytes, decodes to itself");
+	ok(ds_log_leaf_hash(h, msg, len, d) &&
+	   eq_hex(d, DS_HASH_LEN, "70f2b68e8aadf5f2b0951e7093731bb342c2bdd5a87737af1a838b72f83f2d52"),
+	   "encoding.md: anchor leaf hash vector");
+	msg[5] = DS_MSG_TREE_HEAD;
+	ok(!ds_anchor_decode(msg, len, &back), "an anchor of another type is refused");
+
+	memset(&t, 0, sizeof(t));
+	for (int i = 0; i < DS_UUID_LEN; i++)
+		t.hub_id[i] = (uint8_t) (0xf0 + i % 16);
+	t.tree_size = 8;
+	memset(t.root, 0x5d, DS_HASH_LEN);
+	t.signed_at_us = 1767225602000000LL;
+	len = ds_tree_head_message(&t, msg, sizeof(msg));
+	ok(eq_hex(msg, len, "50474453011200000010f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff000000080000000000000008000000205d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d5d0000000800064748463ec480"), "encoding.md: tree head vector");
+	ok(len == 86 && ds_tree_head_decode(msg, len, &tback) && memcmp(&t, &tback, sizeof(t)) == 0,
+	   "tree head message: 86 bytes, decodes to itself");
+
+	memset(&e, 0, sizeof(e));
+	memcpy(e.node_id, a.node_id, DS_UUID_LEN);
+	e.seq = 1;
+	e.at_us = 1767225600000000LL;
+	e.actor = "postgres";
+	e.event = "key.rotate";
+	e.subject = "ab";
+	e.detail = "{\"previous_key_id\": null}";
+	memset(e.key_id, 0x44, DS_HASH_LEN);
+	len = ds_audit_entry_message(&e, big, sizeof(big));
+	ok(eq_hex(big, len, "50474453011000000010101112131415161718191a1b1c1d1e1f00000008000000000000000100000008000647484620400000000008706f7374677265730000000a6b65792e726f74617465000000026162000000197b2270726576696f75735f6b65795f6964223a206e756c6c7d000000200000000000000000000000000000000000000000000000000000000000000000000000204444444444444444444444444444444444444444444444444444444444444444"), "encoding.md: audit entry vector");
+	ok(len == 6 + 9 * 4 + 16 + 8 + 8 + 8 + 10 + 2 + 25 + 32 + 32 && ds_sha256(h, big, len, d),
+	   "audit entry message: fields in order");
+	ok(eq_hex(d, DS_HASH_LEN, "77e6df5bfaf6c68ad37b3ed75df3389ce61b3d92907bf9a184f6dcbc530eb332"), "encoding.md: audit entry hash vector");
+}
+
 int
 main(void)
 {
@@ -559,6 +800,8 @@ main(void)
 	test_ed25519_keygen();
 	test_merkle(h);
 	test_doc_vectors(h);
+	test_consistency(h);
+	test_witness_messages(h);
 	ds_hasher_free(h);
 
 	printf("1..%d\n", ntests);

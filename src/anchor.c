@@ -1,0 +1,608 @@
+/*-------------------------------------------------------------------------
+ *
+ * anchor.c
+ *		The digest witness (docs/witness.md): on the hub, the append-only
+ *		Merkle log of anchors, its signed tree heads and proofs; on a node,
+ *		dataspace.verify_anchor().
+ *
+ * A node sends the head of each of its chains (a public asset's seal
+ * chain, its audit log) as an anchor inside a signed submission.  The hub
+ * appends the anchor's bytes as the next leaf of one RFC 6962 tree and
+ * signs the new tree head.  The node keeps the signed heads it saw, each
+ * checked to be consistent with the one before, and an inclusion proof of
+ * each of its anchors; verify_anchor then needs no network: the anchored
+ * seal must still be in the local chain with the anchored hash, the chain
+ * from it to the head must verify, the anchor must be in a signed tree
+ * head, and the heads must be consistent.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "anchor.h"
+#include "keys.h"
+#include "pg_dataspace.h"
+#include "sealstore.h"
+#include "util.h"
+#include "witness.h"
+
+PG_FUNCTION_INFO_V1(dataspace_hub_inclusion_proof);
+PG_FUNCTION_INFO_V1(dataspace_hub_consistency_proof);
+PG_FUNCTION_INFO_V1(dataspace_verify_anchor);
+
+/* advisory lock (schema oid, WITNESS_LOCK_KEY): one appender at a time */
+#define WITNESS_LOCK_KEY 0x77746e73
+
+/* The fixed list of reasons of verify_anchor (docs/witness.md). */
+#define WR_OK				"ok"
+#define WR_PENDING			"not yet in the signed log"
+#define WR_SEAL_MISSING		"anchored seal missing"
+#define WR_SEAL_DIFFERS		"anchored seal hash differs"
+#define WR_ENTRY_MISSING	"anchored entry missing"
+#define WR_ENTRY_DIFFERS	"anchored entry differs"
+#define WR_CHAIN_BROKEN		"chain broken after anchor"
+#define WR_NOT_IN_LOG		"not in the signed log"
+#define WR_HEAD_SIG_BAD		"tree head signature bad"
+#define WR_FORKED			"log forked"
+
+/* ---------------------------------------------------------------------
+ * Hub: the anchor log
+ * ---------------------------------------------------------------------
+ */
+
+static void
+require_hub(const char *what)
+{
+	if (dataspace_mode != DATASPACE_MODE_HUB)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s is a hub function", what),
+				 errdetail("This server runs with dataspace.mode = 'node'.")));
+}
+
+/*
+ * load_leaves
+ *		The first size leaf hashes of the log (inside SPI), read with a
+ *		fresh snapshot when fresh is set.  Errors if the log is shorter.
+ */
+static uint8 (*load_leaves(int64 size, bool fresh))[DS_HASH_LEN]
+{
+	uint8		(*leaves)[DS_HASH_LEN];
+	SPIPlanPtr	plan;
+	Portal		portal;
+	int64		n = 0;
+
+	leaves = palloc(sizeof(*leaves) * Max(size, 1));
+	plan = SPI_prepare("SELECT leaf_index, leaf_hash FROM dataspace.witness_leaf"
+					   " WHERE leaf_index OPERATOR(pg_catalog.<) $1 ORDER BY leaf_index",
+					   1, (Oid[]) {INT8OID});
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (fresh)
+	{
+		int			rc;
+
+		CommandCounterIncrement();
+		rc = SPI_execute_snapshot(plan, (Datum[]) {Int64GetDatum(size)}, NULL,
+								  GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute_snapshot failed: %s", SPI_result_code_string(rc));
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			if (ds_spi_get_int64((int) i, 1) != n)
+				break;
+			ds_spi_get_bytes((int) i, 2, leaves[n], DS_HASH_LEN);
+			n++;
+		}
+	}
+	else
+	{
+		portal = SPI_cursor_open(NULL, plan, (Datum[]) {Int64GetDatum(size)}, NULL, true);
+		for (;;)
+		{
+			SPI_cursor_fetch(portal, true, 10000);
+			if (SPI_processed == 0)
+				break;
+			for (uint64 i = 0; i < SPI_processed; i++)
+			{
+				if (ds_spi_get_int64((int) i, 1) != n)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATA_CORRUPTED),
+							 errmsg("the anchor log has no leaf " INT64_FORMAT, n)));
+				ds_spi_get_bytes((int) i, 2, leaves[n], DS_HASH_LEN);
+				n++;
+			}
+		}
+		SPI_cursor_close(portal);
+	}
+	if (n != size)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the anchor log has " INT64_FORMAT " leaves, not " INT64_FORMAT, n, size)));
+	return leaves;
+}
+
+/*
+ * ds_witness_apply_anchor
+ *		See anchor.h.  The log is append-only and one appender at a time
+ *		holds the witness lock; its size is read with a fresh snapshot
+ *		for the reason the audit log's head is (audit.c).
+ */
+char *
+ds_witness_apply_anchor(const ds_submission *s, const char *payload)
+{
+	ds_anchor	a;
+	char	   *hex;
+	uint8		anchor[DS_ANCHOR_MSG_MAX];
+	size_t		len;
+	uint8		leaf[DS_HASH_LEN];
+	LOCKTAG		tag;
+	SPIPlanPtr	plan;
+	int			rc;
+	int64		size;
+	uint8		(*leaves)[DS_HASH_LEN];
+	ds_tree_head th;
+	uint8		msg[DS_TREE_HEAD_MSG_MAX];
+	size_t		msglen;
+	uint8		sig[DS_SIG_LEN];
+	DsSigner   *signer;
+	bool		isnull;
+	Datum		d;
+
+	ds_spi_exec("SELECT $1::jsonb OPERATOR(pg_catalog.->>) 'anchor'", 1, (Oid[]) {TEXTOID},
+				(Datum[]) {CStringGetTextDatum(payload)}, NULL, true, 1);
+	d = ds_spi_get(0, 1, &isnull);
+	if (isnull)
+		return "anchor payload lacks \"anchor\"";
+	hex = TextDatumGetCString(d);
+	len = strlen(hex) / 2;
+	if (strlen(hex) % 2 != 0 || len > DS_ANCHOR_MSG_MAX ||
+		!ds_hex_decode(hex, strlen(hex), anchor, len) ||
+		!ds_anchor_decode(anchor, len, &a))
+		return "malformed anchor";
+	if (memcmp(a.node_id, s->node_id, DS_UUID_LEN) != 0)
+		return "anchor is made out for another participant";
+	if (strcmp(a.subject_kind, DS_ANCHOR_AUDIT_LOG) == 0 &&
+		memcmp(a.subject_id, a.node_id, DS_UUID_LEN) != 0)
+		return "an audit-log anchor must name the participant itself";
+	if (!ds_log_leaf_hash(ds_backend_hasher(), anchor, len, leaf))
+		elog(ERROR, "could not hash an anchor");
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) ds_schema_oid(), WITNESS_LOCK_KEY, 2);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+
+	CommandCounterIncrement();
+	plan = SPI_prepare("SELECT pg_catalog.count(*) FROM dataspace.witness_leaf", 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	rc = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							  true, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_snapshot failed: %s", SPI_result_code_string(rc));
+	size = ds_spi_get_int64(0, 1);
+
+	{
+		Oid			types[8] = {INT8OID, UUIDOID, TEXTOID, UUIDOID, INT8OID, BYTEAOID,
+		BYTEAOID, BYTEAOID};
+		Datum		args[8];
+
+		args[0] = Int64GetDatum(size);
+		args[1] = ds_uuid_datum(a.node_id);
+		args[2] = CStringGetTextDatum(a.subject_kind);
+		args[3] = ds_uuid_datum(a.subject_id);
+		args[4] = Int64GetDatum(a.head_pos);
+		args[5] = ds_bytea_datum(a.head_hash, DS_HASH_LEN);
+		args[6] = ds_bytea_datum(anchor, len);
+		args[7] = ds_bytea_datum(leaf, DS_HASH_LEN);
+		ds_spi_exec("INSERT INTO dataspace.witness_leaf (leaf_index, node_id, subject_kind,"
+					" subject_id, head_pos, head_hash, anchor, leaf_hash)"
+					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, types, args, NULL, false, 1);
+	}
+	size++;
+
+	/* the new tree head, signed */
+	leaves = load_leaves(size, true);
+	signer = ds_signer_load();
+	memset(&th, 0, sizeof(th));
+	memcpy(th.hub_id, signer->node_id, DS_UUID_LEN);
+	th.tree_size = size;
+	th.signed_at_us = ds_ts_to_unix_us(GetCurrentTimestamp());
+	if (!ds_log_root(ds_backend_hasher(), (const uint8 (*)[DS_HASH_LEN]) leaves, size, th.root))
+		elog(ERROR, "could not compute the anchor log's root");
+	msglen = ds_tree_head_message(&th, msg, sizeof(msg));
+	if (msglen == 0 || !ds_signer_sign(signer, msg, msglen, sig))
+		elog(ERROR, "could not sign a tree head");
+	ds_spi_exec("INSERT INTO dataspace.witness_tree_head (tree_size, root_hash, signed_at,"
+				" message, signature) VALUES ($1, $2, $3, $4, $5)",
+				5, (Oid[]) {INT8OID, BYTEAOID, TIMESTAMPTZOID, BYTEAOID, BYTEAOID},
+				(Datum[]) {Int64GetDatum(size), ds_bytea_datum(th.root, DS_HASH_LEN),
+					TimestampTzGetDatum(ds_unix_us_to_ts(th.signed_at_us)),
+					ds_bytea_datum(msg, msglen), ds_bytea_datum(sig, DS_SIG_LEN)},
+				NULL, false, 1);
+	return NULL;
+}
+
+/* An approved participant, or a local role of the hub. */
+static void
+require_reader(void)
+{
+	bool		isnull;
+
+	if (superuser_arg(GetSessionUserId()))
+		return;
+	ds_spi_exec("SELECT dataspace.hub_session_participant() IS NOT NULL"
+				" OR NOT pg_catalog.pg_has_role(SESSION_USER, 'dataspace_participant', 'MEMBER')",
+				0, NULL, NULL, NULL, true, 1);
+	if (!ds_spi_getbool(0, 1, &isnull))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only approved participants may read proofs of the anchor log")));
+}
+
+static Datum
+hashes_datum(const uint8 (*hashes)[DS_HASH_LEN], int n)
+{
+	return ds_bytea_datum((const uint8 *) hashes, (size_t) n * DS_HASH_LEN);
+}
+
+/*
+ * dataspace.hub_inclusion_proof(leaf_index, tree_size) returns bytea
+ *		The audit path of one leaf in the tree of tree_size leaves.
+ */
+Datum
+dataspace_hub_inclusion_proof(PG_FUNCTION_ARGS)
+{
+	int64		index = PG_GETARG_INT64(0);
+	int64		size = PG_GETARG_INT64(1);
+	uint8		(*leaves)[DS_HASH_LEN];
+	uint8		path[DS_MAX_TREE_DEPTH][DS_HASH_LEN];
+	int			len;
+	Datum		result;
+	MemoryContext outer = CurrentMemoryContext;
+
+	require_hub("dataspace.hub_inclusion_proof()");
+	if (index < 0 || size < 1 || index >= size)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("leaf " INT64_FORMAT " is not in a tree of " INT64_FORMAT " leaves",
+						index, size)));
+	SPI_connect();
+	require_reader();
+	ds_spi_exec("SELECT 1 FROM dataspace.witness_tree_head WHERE tree_size OPERATOR(pg_catalog.=) $1",
+				1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(size)}, NULL, true, -1);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the hub signed no tree head of size " INT64_FORMAT, size)));
+	leaves = load_leaves(size, false);
+	if (!ds_merkle_path(ds_backend_hasher(), (const uint8 (*)[DS_HASH_LEN]) leaves,
+						(uint64) size, (uint64) index, path, &len))
+		elog(ERROR, "could not compute an inclusion proof");
+	{
+		MemoryContext spi = MemoryContextSwitchTo(outer);
+
+		result = hashes_datum((const uint8 (*)[DS_HASH_LEN]) path, len);
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+/*
+ * dataspace.hub_consistency_proof(old_size, new_size) returns bytea
+ *		RFC 6962 PROOF(old_size, D[new_size]).
+ */
+Datum
+dataspace_hub_consistency_proof(PG_FUNCTION_ARGS)
+{
+	int64		old_size = PG_GETARG_INT64(0);
+	int64		new_size = PG_GETARG_INT64(1);
+	uint8		(*leaves)[DS_HASH_LEN];
+	uint8		proof[DS_CONSISTENCY_MAX][DS_HASH_LEN];
+	int			len;
+	Datum		result;
+	MemoryContext outer = CurrentMemoryContext;
+
+	require_hub("dataspace.hub_consistency_proof()");
+	if (old_size < 1 || old_size > new_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no consistency proof from size " INT64_FORMAT " to " INT64_FORMAT,
+						old_size, new_size)));
+	SPI_connect();
+	require_reader();
+	leaves = load_leaves(new_size, false);
+	if (!ds_merkle_consistency(ds_backend_hasher(), (const uint8 (*)[DS_HASH_LEN]) leaves,
+							   (uint64) old_size, (uint64) new_size, proof, &len))
+		elog(ERROR, "could not compute a consistency proof");
+	{
+		MemoryContext spi = MemoryContextSwitchTo(outer);
+
+		result = hashes_datum((const uint8 (*)[DS_HASH_LEN]) proof, len);
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+/* ---------------------------------------------------------------------
+ * Node: verify_anchor
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * ds_witness_hub_key
+ *		See anchor.h.
+ */
+bool
+ds_witness_hub_key(uint8 key[DS_PUBKEY_LEN])
+{
+	return dataspace_hub_public_key != NULL &&
+		strlen(dataspace_hub_public_key) == 2 * DS_PUBKEY_LEN &&
+		ds_hex_decode(dataspace_hub_public_key, 2 * DS_PUBKEY_LEN, key, DS_PUBKEY_LEN);
+}
+
+/* A cached tree head. */
+typedef struct CachedHead
+{
+	int64		size;
+	uint8		root[DS_HASH_LEN];
+	bool		sig_ok;
+	bool		consistent;		/* with the head before it */
+} CachedHead;
+
+/*
+ * check_cached_heads
+ *		Re-check every cached tree head: its signature under the pinned
+ *		hub key, its message against its columns, and the consistency
+ *		proof from its predecessor.  Sets *sig_bad and *forked; returns
+ *		the heads, by size, in *heads.
+ */
+static int
+check_cached_heads(CachedHead **heads, bool *sig_bad, bool *forked)
+{
+	ds_hasher  *h = ds_backend_hasher();
+	uint8		hubkey[DS_PUBKEY_LEN];
+	bool		have_key = ds_witness_hub_key(hubkey);
+	int			n;
+	CachedHead *hs;
+	bool		isnull;
+
+	*sig_bad = false;
+	*forked = false;
+	n = ds_spi_exec("SELECT tree_size, root_hash, message, signature, prev_size,"
+					" consistency_proof, hub_id FROM dataspace.hub_tree_head ORDER BY tree_size",
+					0, NULL, NULL, NULL, true, -1);
+	hs = palloc0(sizeof(CachedHead) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		CachedHead *c = &hs[i];
+		bytea	   *msg = DatumGetByteaPP(ds_spi_get(i, 3, &isnull));
+		bytea	   *sig = DatumGetByteaPP(ds_spi_get(i, 4, &isnull));
+		ds_tree_head th;
+		Datum		d;
+
+		c->size = ds_spi_get_int64(i, 1);
+		ds_spi_get_bytes(i, 2, c->root, DS_HASH_LEN);
+		c->sig_ok = have_key && VARSIZE_ANY_EXHDR(sig) == DS_SIG_LEN &&
+			ds_ed25519_verify(hubkey, (const uint8 *) VARDATA_ANY(msg), VARSIZE_ANY_EXHDR(msg),
+							  (const uint8 *) VARDATA_ANY(sig)) &&
+			ds_tree_head_decode((const uint8 *) VARDATA_ANY(msg), VARSIZE_ANY_EXHDR(msg), &th) &&
+			th.tree_size == c->size && memcmp(th.root, c->root, DS_HASH_LEN) == 0;
+		if (!c->sig_ok)
+			*sig_bad = true;
+		c->consistent = true;
+		if (i > 0)
+		{
+			bytea	   *proof;
+			int64		prev = -1;
+
+			d = ds_spi_get(i, 5, &isnull);
+			if (!isnull)
+				prev = DatumGetInt64(d);
+			d = ds_spi_get(i, 6, &isnull);
+			if (isnull || prev != hs[i - 1].size)
+				c->consistent = false;
+			else
+			{
+				proof = DatumGetByteaPP(d);
+				c->consistent = VARSIZE_ANY_EXHDR(proof) % DS_HASH_LEN == 0 &&
+					ds_merkle_verify_consistency(h, (uint64) prev, (uint64) c->size,
+												 hs[i - 1].root, c->root,
+												 (const uint8 (*)[DS_HASH_LEN]) VARDATA_ANY(proof),
+												 (int) (VARSIZE_ANY_EXHDR(proof) / DS_HASH_LEN));
+			}
+			if (!c->consistent)
+				*forked = true;
+		}
+	}
+	if (ds_spi_exec("SELECT 1 FROM dataspace.witness_fork LIMIT 1", 0, NULL, NULL, NULL,
+					true, -1) > 0)
+		*forked = true;
+	*heads = hs;
+	return n;
+}
+
+/* Local evidence for one anchored seal: NULL if it holds, else why. */
+static const char *
+check_anchored_seal(const pg_uuid_t *asset, int64 pos, const uint8 hash[DS_HASH_LEN])
+{
+	DsSealRow	row;
+	uint8		now_hash[DS_HASH_LEN];
+	bool		isnull;
+
+	if (ds_spi_exec("SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
+					" WHERE asset_id OPERATOR(pg_catalog.=) $1 AND chain_pos OPERATOR(pg_catalog.=) $2",
+					2, (Oid[]) {UUIDOID, INT8OID},
+					(Datum[]) {UUIDPGetDatum(asset), Int64GetDatum(pos)},
+					NULL, true, -1) != 1)
+		return WR_SEAL_MISSING;
+	ds_seal_row_read(0, &row);
+	/* recomputed from the stored fields: a stored hash is no evidence */
+	if (row.malformed || !ds_seal_hash(ds_backend_hasher(), &row.s, now_hash) ||
+		memcmp(now_hash, hash, DS_HASH_LEN) != 0)
+		return WR_SEAL_DIFFERS;
+	/* from the anchored seal to the head, every seal verifies */
+	ds_spi_exec("SELECT pg_catalog.bool_and(v.ok IS NOT FALSE)"
+				" FROM dataspace.verify_asset($1) v JOIN dataspace.seal s"
+				" ON s.id OPERATOR(pg_catalog.=) v.seal_id"
+				" WHERE s.chain_pos OPERATOR(pg_catalog.>=) $2",
+				2, (Oid[]) {UUIDOID, INT8OID},
+				(Datum[]) {UUIDPGetDatum(asset), Int64GetDatum(pos)}, NULL, true, 1);
+	if (!ds_spi_getbool(0, 1, &isnull) && !isnull)
+		return WR_CHAIN_BROKEN;
+	return NULL;
+}
+
+/* Local evidence for one anchored audit-log head. */
+static const char *
+check_anchored_entry(int64 seq, const uint8 hash[DS_HASH_LEN])
+{
+	bool		isnull;
+	bytea	   *msg;
+	uint8		now_hash[DS_HASH_LEN];
+
+	if (ds_spi_exec("SELECT message FROM dataspace.audit_log WHERE seq OPERATOR(pg_catalog.=) $1",
+					1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(seq)}, NULL, true, -1) != 1)
+		return WR_ENTRY_MISSING;
+	msg = DatumGetByteaPP(ds_spi_get(0, 1, &isnull));
+	if (!ds_sha256(ds_backend_hasher(), VARDATA_ANY(msg), VARSIZE_ANY_EXHDR(msg), now_hash) ||
+		memcmp(now_hash, hash, DS_HASH_LEN) != 0)
+		return WR_ENTRY_DIFFERS;
+	ds_spi_exec("SELECT pg_catalog.bool_and(v.ok) FROM dataspace.verify_audit_log() v"
+				" WHERE v.seq OPERATOR(pg_catalog.>=) $1",
+				1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(seq)}, NULL, true, 1);
+	if (!ds_spi_getbool(0, 1, &isnull) && !isnull)
+		return WR_CHAIN_BROKEN;
+	return NULL;
+}
+
+/*
+ * dataspace.verify_anchor(asset uuid) returns table (anchor_id bigint,
+ *		head_pos bigint, ok boolean, reason text)
+ *		One row per anchor this node sent for the asset (NULL: for its
+ *		audit log), oldest first, checked against local data only.
+ */
+Datum
+dataspace_verify_anchor(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	bool		audit = PG_ARGISNULL(0);
+	pg_uuid_t  *asset = audit ? NULL : PG_GETARG_UUID_P(0);
+	DsSavedUser saved;
+	DsNode		node;
+	CachedHead *heads;
+	int			nheads;
+	bool		sig_bad;
+	bool		forked;
+	int			n;
+	SPITupleTable *tt;
+	ds_hasher  *h = ds_backend_hasher();
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (!ds_node_load(&node))
+		return (Datum) 0;
+	ds_become_owner(&saved);
+	SPI_connect();
+	nheads = check_cached_heads(&heads, &sig_bad, &forked);
+	n = ds_spi_exec("SELECT id, subject_kind, subject_id, head_pos, head_hash, anchor,"
+					" leaf_index, proof_tree_size, inclusion_proof FROM dataspace.anchor"
+					" WHERE subject_kind OPERATOR(pg_catalog.=) $1"
+					" AND subject_id OPERATOR(pg_catalog.=) $2 ORDER BY head_pos",
+					2, (Oid[]) {TEXTOID, UUIDOID},
+					(Datum[]) {CStringGetTextDatum(audit ? DS_ANCHOR_AUDIT_LOG : DS_ANCHOR_ASSET),
+						audit ? ds_uuid_datum(node.node_id) : UUIDPGetDatum(asset)},
+					NULL, true, -1);
+	tt = SPI_tuptable;
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	tup = tt->vals[i];
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, tt->tupdesc, 1, &isnull));
+		int64		pos = DatumGetInt64(SPI_getbinval(tup, tt->tupdesc, 4, &isnull));
+		bytea	   *hashb = DatumGetByteaPP(SPI_getbinval(tup, tt->tupdesc, 5, &isnull));
+		bytea	   *anchor = DatumGetByteaPP(SPI_getbinval(tup, tt->tupdesc, 6, &isnull));
+		Datum		leafd = SPI_getbinval(tup, tt->tupdesc, 7, &isnull);
+		bool		pending = isnull;
+		Datum		sized = SPI_getbinval(tup, tt->tupdesc, 8, &isnull);
+		Datum		proofd;
+		const char *why = NULL;
+		uint8		hash[DS_HASH_LEN];
+		ds_anchor	a;
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		pending |= isnull;
+		proofd = SPI_getbinval(tup, tt->tupdesc, 9, &isnull);
+		pending |= isnull;
+		memset(hash, 0, DS_HASH_LEN);
+		if (VARSIZE_ANY_EXHDR(hashb) == DS_HASH_LEN)
+			memcpy(hash, VARDATA_ANY(hashb), DS_HASH_LEN);
+
+		/* 1. local history: what was anchored is still there */
+		why = audit ? check_anchored_entry(pos, hash) : check_anchored_seal(asset, pos, hash);
+		SPI_tuptable = tt;
+
+		/* 2. the anchor, as stored, says what its columns say */
+		if (why == NULL &&
+			(!ds_anchor_decode((const uint8 *) VARDATA_ANY(anchor), VARSIZE_ANY_EXHDR(anchor), &a) ||
+			 a.head_pos != pos || memcmp(a.head_hash, hash, DS_HASH_LEN) != 0 ||
+			 memcmp(a.node_id, node.node_id, DS_UUID_LEN) != 0 ||
+			 strcmp(a.subject_kind, audit ? DS_ANCHOR_AUDIT_LOG : DS_ANCHOR_ASSET) != 0 ||
+			 memcmp(a.subject_id, audit ? node.node_id : asset->data, DS_UUID_LEN) != 0))
+			why = WR_NOT_IN_LOG;
+
+		/* 3. the signed log: heads signed, consistent, the anchor included */
+		if (why == NULL && sig_bad)
+			why = WR_HEAD_SIG_BAD;
+		if (why == NULL && forked)
+			why = WR_FORKED;
+		if (why == NULL && !pending)
+		{
+			int64		index = DatumGetInt64(leafd);
+			int64		size = DatumGetInt64(sized);
+			bytea	   *proof = DatumGetByteaPP(proofd);
+			const CachedHead *head = NULL;
+			uint8		leaf[DS_HASH_LEN];
+
+			for (int k = 0; k < nheads; k++)
+				if (heads[k].size == size)
+					head = &heads[k];
+			if (head == NULL || VARSIZE_ANY_EXHDR(proof) % DS_HASH_LEN != 0 ||
+				!ds_log_leaf_hash(h, (const uint8 *) VARDATA_ANY(anchor), VARSIZE_ANY_EXHDR(anchor), leaf) ||
+				!ds_merkle_verify_path(h, leaf, (uint64) index, (uint64) size,
+									   (const uint8 (*)[DS_HASH_LEN]) VARDATA_ANY(proof),
+									   (int) (VARSIZE_ANY_EXHDR(proof) / DS_HASH_LEN),
+									   head->root))
+				why = WR_NOT_IN_LOG;
+		}
+
+		values[0] = Int64GetDatum(id);
+		values[1] = Int64GetDatum(pos);
+		if (why == NULL && pending)
+		{
+			nulls[2] = true;
+			values[3] = CStringGetTextDatum(WR_PENDING);
+		}
+		else
+		{
+			values[2] = BoolGetDatum(why == NULL);
+			values[3] = CStringGetTextDatum(why ? why : WR_OK);
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	SPI_finish();
+	ds_restore_user(&saved);
+	return (Datum) 0;
+}
