@@ -374,9 +374,10 @@ ds_parse_duration(const char *in, size_t len, int64_t *us)
 		last = order;
 		if (order > 0)
 			time_part = true;
-		total += n * unit;
-		if (total > MAX_DURATION_DAYS * DS_US_PER_DAY)
+		/* n * unit would overflow for nine digits of days: compare first */
+		if (n > (MAX_DURATION_DAYS * DS_US_PER_DAY - total) / unit)
 			return false;
+		total += n * unit;
 		any = true;
 		p++;
 	}
