@@ -87,6 +87,13 @@ SELECT dataspace.check_policy('{"max_age": "PT"}');
 SELECT dataspace.check_policy('{"max_age": "PT1M1H"}');
 SELECT dataspace.check_policy('{"max_age": "P0D"}');
 SELECT dataspace.check_policy('{"max_age": "P36526D"}');
+-- the longest age, whole or in parts; nine digits of days must not overflow
+SELECT dataspace.check_policy('{"max_age": "P36525D"}') -> 'max_age' AS longest,
+       dataspace.check_policy('{"max_age": "P36524DT23H59M60S"}') -> 'max_age' AS longest_in_parts;
+SELECT dataspace.check_policy('{"max_age": "P36524DT23H59M61S"}');
+SELECT dataspace.check_policy('{"max_age": "P999999999D"}');
+SELECT dataspace.check_policy('{"max_age": "P171837316DT999999993H"}');
+SELECT dataspace.policy_allows('{"max_age": "P171837316DT999999993H"}', '2026-01-01', '2026-01-01');
 SELECT dataspace.check_policy('{"purpose": "research"}');
 SELECT dataspace.check_policy('{"purpose": []}');
 SELECT dataspace.check_policy('{"purpose": ["research", "research"]}');

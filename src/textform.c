@@ -16,11 +16,16 @@
 #include "jsonread.h"
 #include "seal.h"
 
-/* uuid text: 8-4-4-4-12 lower-case hex digits. */
+/*
+ * ds_uuid_format
+ *		uuid text: 8-4-4-4-12 lower-case hex digits and a terminator, 37
+ *		bytes in all.
+ */
 void
 ds_uuid_format(const uint8_t uuid[DS_UUID_LEN], char *out)
 {
-	char		hex[DS_UUID_LEN * 2];
+	/* ds_hex_encode writes a terminator after the digits */
+	char		hex[DS_UUID_LEN * 2 + 1];
 	int			o = 0;
 
 	ds_hex_encode(uuid, DS_UUID_LEN, hex);
@@ -369,9 +374,10 @@ ds_parse_duration(const char *in, size_t len, int64_t *us)
 		last = order;
 		if (order > 0)
 			time_part = true;
-		total += n * unit;
-		if (total > MAX_DURATION_DAYS * DS_US_PER_DAY)
+		/* n * unit would overflow for nine digits of days: compare first */
+		if (n > (MAX_DURATION_DAYS * DS_US_PER_DAY - total) / unit)
 			return false;
+		total += n * unit;
 		any = true;
 		p++;
 	}

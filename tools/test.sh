@@ -2,10 +2,12 @@
 # Run every pg_dataspace test: build with -Wall -Werror, install, run the C
 # unit tests (test/unit, no server), then run
 # pg_regress and the TAP tests as the postgres user against throw-away
-# clusters.  Exits non-zero on any failure; the last line is
-# "N passed, M failed" summed over every runner.
+# clusters, then the libFuzzer targets of test/fuzz (tools/fuzz.sh).
+# Exits non-zero on any failure; the last line is "N passed, M failed"
+# summed over every runner.
 #
 # Usage: tools/test.sh            (as root on Debian 12; installs what it needs)
+#        FUZZ_TIME=300 tools/test.sh   fuzz each target 300 s (0: skip fuzzing)
 set -u
 set -o pipefail
 
@@ -64,8 +66,9 @@ passed=$((passed + p)); failed=$((failed + f))
 
 # The servers run as postgres: test in a copy of the tree it owns.
 work=$(mktemp -d /tmp/pg_dataspace-test.XXXXXX)
-cp -a "$root/." "$work/"
-rm -rf "$work/.git"
+# (not what fuzzing runs write meanwhile: files come and go there)
+tar -C "$root" --exclude=./.git --exclude=./test/fuzz/corpus-work \
+	--exclude=./test/fuzz/artifacts -cf - . | tar -C "$work" -xf -
 [ "$(id -u)" -eq 0 ] && chown -R postgres: "$work"
 trap 'rm -rf "$work"' EXIT
 
@@ -99,6 +102,24 @@ if [ "$rc" -ne 0 ]; then
 	done
 fi
 passed=$((passed + p)); failed=$((failed + f))
+
+# The fuzz targets need no server: they run from the source tree.  One
+# count per target; FUZZ_TIME (seconds per target, default 20) sets the
+# budget, FUZZ_TIME=0 skips them.
+fuzz_time=${FUZZ_TIME:-20}
+if [ "$fuzz_time" != 0 ]; then
+	note "fuzz (libFuzzer, $fuzz_time s per target)"
+	"$root/tools/fuzz.sh" "$fuzz_time" >"$work/fuzz.log" 2>&1
+	rc=$?
+	grep -vE '^([0-9]+ passed, [0-9]+ failed)?$' "$work/fuzz.log" || true
+	p=$(grep -cE '^fuzz_[a-z_]+ \.\.\. ok' "$work/fuzz.log")
+	f=$(grep -cE '^fuzz[a-z_ ]* \.\.\. FAILED' "$work/fuzz.log")
+	if [ "$rc" -ne 0 ]; then
+		status=1
+		[ "$f" -eq 0 ] && f=1
+	fi
+	passed=$((passed + p)); failed=$((failed + f))
+fi
 
 echo
 echo "$passed passed, $failed failed"
