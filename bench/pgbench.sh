@@ -1,0 +1,137 @@
+#!/bin/bash
+# Single-row autocommit INSERTs from 4 pgbench clients, with the background
+# sealer running (library preloaded, dataspace.database = bench).
+#
+# Configurations, repetitions interleaved:
+#   plain     INSERT into a plain table (identity seq + primary key): the
+#             baseline without the extension
+#   each      a sealed asset with the default settings (seal_min_points 1,
+#             seal_max_delay 0): the sealer seals whatever is committed
+#             each time it wakes
+#   batched   a sealed asset with seal_min_points = 1000,
+#             seal_max_delay = '5 s' (seal_max_points stays 10,000)
+#
+# Each dataspace run uses a new asset, so its seals can be counted alone.
+# After pgbench ends the script waits for the sealer to empty the queue
+# (untimed), counts the asset's seals, then seals the points still held
+# back with seal_pending() and checks that every point is sealed.
+#
+# Usage: bench/pgbench.sh   (as root; BENCH_RUNS=3, BENCH_SECONDS=15)
+set -eu
+. "$(dirname "$0")/lib.sh"
+
+runs=${BENCH_RUNS:-3}
+secs=${BENCH_SECONDS:-15}
+clients=4
+BATCHED="seal_min_points = 1000, seal_max_delay = '5 s'"
+
+bench_init
+bench_start pgbench "shared_preload_libraries = 'pg_dataspace'" "dataspace.database = 'bench'"
+sql postgres -c "CREATE DATABASE bench" >/dev/null
+sql bench -c "CREATE EXTENSION pg_dataspace" -c "SELECT FROM dataspace.node_info()" >/dev/null
+# The sealer retries a missing database only every few seconds: restart
+# so that it connects now, and wait for it.
+bench_restart
+for _ in $(seq 1 300); do
+	[ "$(sqlat bench -c "SELECT count(*) FROM pg_stat_activity
+		WHERE backend_type = 'pg_dataspace sealer'")" -eq 1 ] && break
+	sleep 0.1
+done
+[ "$(sqlat bench -c "SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type = 'pg_dataspace sealer'")" -eq 1 ] || die "the background sealer is not running"
+log "background sealer running in database bench"
+bench_verify_private_load bench
+sql bench -c "CREATE TABLE bench_plain (
+	asset_id uuid NOT NULL,
+	seq bigint GENERATED ALWAYS AS IDENTITY,
+	ts timestamptz NOT NULL,
+	value double precision NOT NULL,
+	PRIMARY KEY (asset_id, seq))"
+# pgbench reads its script as postgres
+cp "$BENCH_DIR/pgbench-point.sql" "$BENCH_DIR/pgbench-plain.sql" "$BENCH_WORK/"
+chmod 644 "$BENCH_WORK"/pgbench-*.sql
+
+# wait until the sealer has emptied pending_batch (at most 60 s)
+wait_sealer() {
+	for _ in $(seq 1 600); do
+		[ "$(sqlat bench -c "SELECT count(*) FROM dataspace.pending_batch")" -eq 0 ] && return
+		sleep 0.1
+	done
+	die "the background sealer did not empty the queue within 60 s"
+}
+
+# run_pgbench SCRIPT ASSET: prints the tps
+run_pgbench() {
+	out=$(runuser -u postgres -- "$PGBIN/pgbench" -h 127.0.0.1 -p "$PGPORT" -U postgres \
+		-n -M prepared -c "$clients" -j 2 -T "$secs" -f "$BENCH_WORK/$1" -D asset="$2" bench 2>&1) ||
+		{ echo "$out" >&2; die "pgbench failed"; }
+	echo "$out" | sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p'
+}
+
+declare -A tps seals pts lag
+configs=(plain each batched)
+for r in $(seq 1 "$runs"); do
+	for i in 0 1 2; do
+		c=${configs[$(((i + r) % 3))]}
+		asset=$(printf '00000000-0000-4000-8000-%012d' $((r * 10 + i)))
+		sql bench -c "TRUNCATE bench_plain" -c "CHECKPOINT"
+		if [ "$c" = plain ]; then
+			tps[$c,$r]=$(run_pgbench pgbench-plain.sql "$asset")
+			log "run $r $c: ${tps[$c,$r]} tps"
+			continue
+		fi
+		if [ "$c" = batched ]; then
+			bench_asset bench "$asset" "$BATCHED"
+		else
+			bench_asset bench "$asset"
+		fi
+		tps[$c,$r]=$(run_pgbench pgbench-point.sql "$asset")
+		# points not yet sealed or held when the clients stop: the sealer's lag
+		lag[$c,$r]=$(sqlat bench -c "SELECT count(*) FROM dataspace.point p
+			WHERE p.asset_id = '$asset' AND p.batch_id IN (SELECT batch_id FROM dataspace.pending_batch)")
+		wait_sealer
+		seals[$c,$r]=$(sqlat bench -c "SELECT count(*) FROM dataspace.seal WHERE asset_id = '$asset'")
+		pts[$c,$r]=$(sqlat bench -c "SELECT count(*) FROM dataspace.point WHERE asset_id = '$asset'")
+		sqlat bench -c "SELECT dataspace.seal_pending('$asset')" >/dev/null
+		sealed=$(sqlat bench -c "SELECT coalesce(sum(point_count), 0) FROM dataspace.seal WHERE asset_id = '$asset'")
+		[ "$sealed" -eq "${pts[$c,$r]}" ] || die "asset $asset: $sealed of ${pts[$c,$r]} points sealed"
+		log "run $r $c: ${tps[$c,$r]} tps, ${pts[$c,$r]} points, ${seals[$c,$r]} seals by the sealer, ${lag[$c,$r]} points queued at the end"
+	done
+done
+
+echo
+echo "== pgbench: single-row autocommit INSERT, $clients clients, ${secs} s, $runs runs, medians"
+bench_machine
+echo "command: pgbench -n -M prepared -c $clients -j 2 -T $secs -f pgbench-point.sql -D asset=<uuid> bench"
+echo "server: shared_preload_libraries = 'pg_dataspace', dataspace.database = 'bench', synchronous_commit = on"
+for c in "${configs[@]}"; do
+	t=()
+	s=()
+	p=()
+	q=()
+	for r in $(seq 1 "$runs"); do
+		t+=("${tps[$c,$r]}")
+		if [ "$c" != plain ]; then
+			s+=("${seals[$c,$r]}")
+			p+=("$(awk -v a="${pts[$c,$r]}" -v b="${seals[$c,$r]}" 'BEGIN { printf "%.1f", b ? a / b : 0 }')")
+			q+=("${lag[$c,$r]}")
+		fi
+	done
+	case "$c" in
+		plain) label="plain table" ;;
+		each) label="sealed, default (min 1, delay 0)" ;;
+		batched) label="sealed, batched ($BATCHED)" ;;
+	esac
+	if [ "$c" = plain ]; then
+		printf '%-64s tps %8.0f   runs: %s\n' "$label" "$(median "${t[@]}")" "${t[*]}"
+	else
+		printf '%-64s tps %8.0f   seals %6.0f   points/seal %7.1f   queued at end %5.0f   runs tps: %s  seals: %s\n' \
+			"$label" "$(median "${t[@]}")" "$(median "${s[@]}")" "$(median "${p[@]}")" "$(median "${q[@]}")" \
+			"${t[*]}" "${s[*]}"
+	fi
+done
+for c in each batched; do
+	rr=()
+	for r in $(seq 1 "$runs"); do rr+=("$(ratio "${tps[$c,$r]}" "${tps[plain,$r]}")"); done
+	echo "ratio $c/plain tps (median of per-run ratios): $(median "${rr[@]}")   runs: ${rr[*]}"
+done
