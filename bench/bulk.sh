@@ -10,6 +10,9 @@
 #   dataspace   dataspace.point, one asset, default seal size (10,000);
 #               timed: the load, then SELECT dataspace.seal_pending() until
 #               nothing is pending
+#   nojit       the same, the sealing session with jit = off (the seal
+#               round sets enable_seqscan = off, whose cost penalty makes
+#               every plan of the round look expensive enough to JIT)
 #   plain       seq bigint identity, PRIMARY KEY (asset_id, seq), nothing else
 #   bare        the same columns, no index, no constraint
 #
@@ -60,7 +63,7 @@ load() {
 # prepare VARIANT: fresh, empty target, then a checkpoint
 prepare() {
 	case "$1" in
-		dataspace)
+		dataspace | nojit)
 			# a fresh extension (DROP EXTENSION drops every point and seal)
 			sql bench -c "DROP EXTENSION pg_dataspace CASCADE" -c "CREATE EXTENSION pg_dataspace" \
 				-c "SELECT FROM dataspace.node_info()" >/dev/null
@@ -85,7 +88,7 @@ prepare() {
 
 table_of() {
 	case "$1" in
-		dataspace) echo dataspace.point ;;
+		dataspace | nojit) echo dataspace.point ;;
 		plain) echo bench_plain ;;
 		bare) echo bench_bare ;;
 	esac
@@ -96,47 +99,54 @@ if [ "$mode" = insert ]; then
 	for v in dataspace plain bare; do insert_script "$(table_of $v)" >/dev/null; done
 fi
 
-declare -a ds_total ds_load ds_seal plain_t bare_t r_plain r_bare r_plain_load r_bare_load
-variants=(dataspace plain bare)
+# t_load, t_seal, t_total: seconds per "variant,run"; r_*: per-run ratios
+declare -A t_load t_seal t_total nseals
+variants=(dataspace nojit plain bare)
 for r in $(seq 1 "$runs"); do
 	# rotate the order so that no variant always runs first
-	for i in 0 1 2; do
-		v=${variants[$(((i + r) % 3))]}
+	for i in 0 1 2 3; do
+		v=${variants[$(((i + r) % 4))]}
 		prepare "$v"
 		t0=$(now)
 		load "$(table_of "$v")"
 		t1=$(now)
-		if [ "$v" = dataspace ]; then
-			seals=$(bench_seal_all bench)
-			t2=$(now)
-			n=$(sqlat bench -c "SELECT count(*) FROM dataspace.point")
-			[ "$n" -eq "$N" ] || die "dataspace.point holds $n points, expected $N"
+		case "$v" in
+			dataspace) seals=$(bench_seal_all bench) ;;
+			nojit) seals=$(BENCH_SQL_OPTIONS="-c jit=off" bench_seal_all bench) ;;
+		esac
+		t2=$(now)
+		n=$(sqlat bench -c "SELECT count(*) FROM $(table_of "$v")")
+		[ "$n" -eq "$N" ] || die "$v: $n rows, expected $N"
+		t_load[$v,$r]=$(elapsed "$t0" "$t1")
+		t_seal[$v,$r]=$(elapsed "$t1" "$t2")
+		t_total[$v,$r]=$(elapsed "$t0" "$t2")
+		if [ "$v" = dataspace ] || [ "$v" = nojit ]; then
 			sealed=$(sqlat bench -c "SELECT sum(point_count) FROM dataspace.seal")
 			[ "$sealed" -eq "$N" ] || die "seals cover $sealed points, expected $N"
-			ds_load[$r]=$(elapsed "$t0" "$t1")
-			ds_seal[$r]=$(elapsed "$t1" "$t2")
-			ds_total[$r]=$(elapsed "$t0" "$t2")
-			log "run $r dataspace: load ${ds_load[$r]} s + seal ${ds_seal[$r]} s ($seals seals) = ${ds_total[$r]} s"
+			nseals[$v,$r]=$seals
+			log "run $r $v: load ${t_load[$v,$r]} s + seal ${t_seal[$v,$r]} s ($seals seals) = ${t_total[$v,$r]} s"
 		else
-			n=$(sqlat bench -c "SELECT count(*) FROM $(table_of "$v")")
-			[ "$n" -eq "$N" ] || die "$v holds $n rows, expected $N"
-			e=$(elapsed "$t0" "$t1")
-			if [ "$v" = plain ]; then plain_t[$r]=$e; else bare_t[$r]=$e; fi
-			log "run $r $v: $e s"
+			log "run $r $v: ${t_total[$v,$r]} s"
 		fi
 	done
-	# throughput ratios within this repetition: baseline time / dataspace time
-	r_plain[$r]=$(ratio "${plain_t[$r]}" "${ds_total[$r]}")
-	r_bare[$r]=$(ratio "${bare_t[$r]}" "${ds_total[$r]}")
-	r_plain_load[$r]=$(ratio "${plain_t[$r]}" "${ds_load[$r]}")
-	r_bare_load[$r]=$(ratio "${bare_t[$r]}" "${ds_load[$r]}")
 done
 
-mt=$(median "${ds_total[@]}")
-ml=$(median "${ds_load[@]}")
-ms=$(median "${ds_seal[@]}")
-mp=$(median "${plain_t[@]}")
-mb=$(median "${bare_t[@]}")
+# med KIND VARIANT: median over the runs of t_KIND[VARIANT,*]
+med() {
+	declare -n arr="t_$1"
+	vals=()
+	for r in $(seq 1 "$runs"); do vals+=("${arr[$2,$r]}"); done
+	median "${vals[@]}"
+}
+# rat VARIANT KIND BASELINE: per-run throughput ratios baseline time /
+# variant time (t_KIND of the variant), then their median
+rat() {
+	declare -n arr="t_$2"
+	vals=()
+	for r in $(seq 1 "$runs"); do vals+=("$(ratio "${t_total[$3,$r]}" "${arr[$1,$r]}")"); done
+	echo "$(median "${vals[@]}") (runs: ${vals[*]})"
+}
+
 echo
 echo "== bulk $mode: $N points, $runs runs, medians"
 bench_machine
@@ -145,11 +155,17 @@ if [ "$mode" = copy ]; then
 else
 	echo "load: 1000 autocommit statements INSERT ... SELECT ... FROM generate_series (1000 rows each), psql -f"
 fi
-printf '%-34s %9s s %12s rows/s\n' "dataspace, load + seal" "$mt" "$(rate $N "$mt")"
-printf '%-34s %9s s %12s rows/s\n' "  load only" "$ml" "$(rate $N "$ml")"
-printf '%-34s %9s s %12s points/s\n' "  seal only (seal_pending)" "$ms" "$(rate $N "$ms")"
-printf '%-34s %9s s %12s rows/s\n' "plain table (identity + pkey)" "$mp" "$(rate $N "$mp")"
-printf '%-34s %9s s %12s rows/s\n' "bare table (no index)" "$mb" "$(rate $N "$mb")"
-echo "ratio sealed/plain (median of per-run ratios): $(median "${r_plain[@]}")   runs: ${r_plain[*]}"
-echo "ratio sealed/bare  (median of per-run ratios): $(median "${r_bare[@]}")   runs: ${r_bare[*]}"
-echo "ratio load-only/plain: $(median "${r_plain_load[@]}")   load-only/bare: $(median "${r_bare_load[@]}")"
+line() { printf '%-44s %8.3f s %10s %s/s\n' "$1" "$2" "$(rate $N "$2")" "${3:-rows}"; }
+line "sealed, load + seal" "$(med total dataspace)"
+line "  load only" "$(med load dataspace)"
+line "  seal only (seal_pending until none pending)" "$(med seal dataspace)" points
+line "sealed, sealing session with jit = off" "$(med total nojit)"
+line "  seal only" "$(med seal nojit)" points
+line "plain table (identity seq + primary key)" "$(med total plain)"
+line "bare table (no index)" "$(med total bare)"
+echo "ratio sealed / plain:            $(rat dataspace total plain)"
+echo "ratio sealed / bare:             $(rat dataspace total bare)"
+echo "ratio load only / plain:         $(rat dataspace load plain)"
+echo "ratio load only / bare:          $(rat dataspace load bare)"
+echo "ratio sealed, jit off / plain:   $(rat nojit total plain)"
+echo "ratio sealed, jit off / bare:    $(rat nojit total bare)"

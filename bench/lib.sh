@@ -164,11 +164,12 @@ bench_stop() {
 	BENCH_PGDATA=
 }
 
-# sql DB ARGS...: psql, quiet, stop on error
+# sql DB ARGS...: psql, quiet, stop on error; BENCH_SQL_OPTIONS adds
+# session settings ("-c jit=off")
 sql() {
 	db=$1
 	shift
-	PGOPTIONS='-c client_min_messages=warning' \
+	PGOPTIONS="-c client_min_messages=warning ${BENCH_SQL_OPTIONS:-}" \
 		runuser -u postgres -- "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -d "$db" \
 		-X -q -v ON_ERROR_STOP=1 -P pager=off "$@"
 }
@@ -197,7 +198,7 @@ bench_machine() {
 		"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 	echo "postgresql: $("$PGBIN/postgres" --version)"
 	echo "pg_dataspace commit: $(cat "$BENCH_WORK/commit")"
-	echo "date: $(date -u '+%F %T UTC')"
+	echo "date: $(date -u '+%F %T UTC'), load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 # The asset of the 1,000,000-point file (bulk.sh and verify.sh share it).

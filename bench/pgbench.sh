@@ -10,6 +10,11 @@
 #             each time it wakes
 #   batched   a sealed asset with seal_min_points = 1000,
 #             seal_max_delay = '5 s' (seal_max_points stays 10,000)
+#   each-nojit, batched-nojit
+#             the same with jit = off for the whole server (ALTER SYSTEM,
+#             reload: the sealer rereads it).  The seal round sets
+#             enable_seqscan = off, whose cost penalty pushes the round's
+#             plans over jit_above_cost: every round JIT-compiles.
 #
 # Each dataspace run uses a new asset, so its seals can be counted alone.
 # After pgbench ends the script waits for the sealer to empty the queue
@@ -68,19 +73,30 @@ run_pgbench() {
 	echo "$out" | sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p'
 }
 
+# set_jit on|off: server-wide, the running sealer included
+set_jit() {
+	sql bench -c "ALTER SYSTEM SET jit = $1" -c "SELECT pg_reload_conf()" >/dev/null
+	sleep 0.5
+}
+
 declare -A tps seals pts lag
-configs=(plain each batched)
+configs=(plain each batched each-nojit batched-nojit)
+nconf=${#configs[@]}
 for r in $(seq 1 "$runs"); do
-	for i in 0 1 2; do
-		c=${configs[$(((i + r) % 3))]}
+	for i in $(seq 0 $((nconf - 1))); do
+		c=${configs[$(((i + r) % nconf))]}
 		asset=$(printf '00000000-0000-4000-8000-%012d' $((r * 10 + i)))
 		sql bench -c "TRUNCATE bench_plain" -c "CHECKPOINT"
+		case "$c" in
+			*-nojit) set_jit off ;;
+			*) set_jit on ;;
+		esac
 		if [ "$c" = plain ]; then
 			tps[$c,$r]=$(run_pgbench pgbench-plain.sql "$asset")
 			log "run $r $c: ${tps[$c,$r]} tps"
 			continue
 		fi
-		if [ "$c" = batched ]; then
+		if [ "${c%-nojit}" = batched ]; then
 			bench_asset bench "$asset" "$BATCHED"
 		else
 			bench_asset bench "$asset"
@@ -103,6 +119,7 @@ echo
 echo "== pgbench: single-row autocommit INSERT, $clients clients, ${secs} s, $runs runs, medians"
 bench_machine
 echo "command: pgbench -n -M prepared -c $clients -j 2 -T $secs -f pgbench-point.sql -D asset=<uuid> bench"
+echo "batched: $BATCHED"
 echo "server: shared_preload_libraries = 'pg_dataspace', dataspace.database = 'bench', synchronous_commit = on"
 for c in "${configs[@]}"; do
 	t=()
@@ -120,17 +137,19 @@ for c in "${configs[@]}"; do
 	case "$c" in
 		plain) label="plain table" ;;
 		each) label="sealed, default (min 1, delay 0)" ;;
-		batched) label="sealed, batched ($BATCHED)" ;;
+		batched) label="sealed, batched" ;;
+		each-nojit) label="sealed, default, jit = off" ;;
+		batched-nojit) label="sealed, batched, jit = off" ;;
 	esac
 	if [ "$c" = plain ]; then
-		printf '%-64s tps %8.0f   runs: %s\n' "$label" "$(median "${t[@]}")" "${t[*]}"
+		printf '%-40s tps %8.0f   runs: %s\n' "$label" "$(median "${t[@]}")" "${t[*]}"
 	else
-		printf '%-64s tps %8.0f   seals %6.0f   points/seal %7.1f   queued at end %5.0f   runs tps: %s  seals: %s\n' \
+		printf '%-40s tps %8.0f   seals %6.0f   points/seal %7.1f   queued at end %5.0f   runs tps: %s  seals: %s\n' \
 			"$label" "$(median "${t[@]}")" "$(median "${s[@]}")" "$(median "${p[@]}")" "$(median "${q[@]}")" \
 			"${t[*]}" "${s[*]}"
 	fi
 done
-for c in each batched; do
+for c in each batched each-nojit batched-nojit; do
 	rr=()
 	for r in $(seq 1 "$runs"); do rr+=("$(ratio "${tps[$c,$r]}" "${tps[plain,$r]}")"); done
 	echo "ratio $c/plain tps (median of per-run ratios): $(median "${rr[@]}")   runs: ${rr[*]}"
