@@ -17,7 +17,10 @@
 #   bare        the same columns, no index, no constraint
 #
 # Time is wall time (date +%s.%N) around each psql call, so it includes
-# psql's start (a few ms, the same for every variant).
+# psql's start (a few ms, the same for every variant).  Alongside, the CPU
+# time (user + system) of the backend doing the work, read from its
+# /proc/self/stat in the same session: on a shared machine it is much
+# steadier, though it leaves out the WAL writer, checkpointer and fsync waits.
 # Usage: bench/bulk.sh copy|insert     (as root; BENCH_RUNS=5 by default)
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -51,13 +54,28 @@ insert_script() {
 	echo "$f"
 }
 
-# load TABLE: the timed ingest step
+# load TABLE: the timed ingest step; prints the backend's CPU seconds
 load() {
 	if [ "$mode" = copy ]; then
-		sql bench -c "COPY $1 (asset_id, ts, value) FROM '$points'"
+		sql_cpu bench -c "COPY $1 (asset_id, ts, value) FROM '$points'"
 	else
-		sql bench -f "$(insert_script "$1")"
+		sql_cpu bench -f "$(insert_script "$1")"
 	fi
+}
+
+# seal: seal_pending() until nothing is pending; prints "CPU-SECONDS SEALS"
+seal() {
+	cpu=0
+	made=0
+	while :; do
+		out=$(sql_cpu bench -c "SELECT dataspace.seal_pending()")
+		left=$(sqlat bench -c "SELECT (SELECT count(*) FROM dataspace.pending_batch)
+			+ (SELECT count(*) FROM dataspace.pending_run)")
+		cpu=$(awk -v a="$cpu" -v b="$(echo "$out" | sed -n 1p)" 'BEGIN { print a + b }')
+		made=$((made + $(echo "$out" | sed -n 2p)))
+		[ "$left" -eq 0 ] && break
+	done
+	echo "$cpu $made"
 }
 
 # prepare VARIANT: fresh, empty target, then a checkpoint
@@ -99,22 +117,27 @@ if [ "$mode" = insert ]; then
 	for v in dataspace plain bare; do insert_script "$(table_of $v)" >/dev/null; done
 fi
 
-# t_load, t_seal, t_total: seconds per "variant,run"; r_*: per-run ratios
-declare -A t_load t_seal t_total nseals
+# t_*: wall seconds, c_*: backend CPU seconds, per "variant,run"
+declare -A t_load t_seal t_total c_load c_seal c_total nseals
 variants=(dataspace nojit plain bare)
 for r in $(seq 1 "$runs"); do
 	# rotate the order so that no variant always runs first
 	for i in 0 1 2 3; do
 		v=${variants[$(((i + r) % 4))]}
 		prepare "$v"
+		sc="0 0"
 		t0=$(now)
-		load "$(table_of "$v")"
+		lc=$(load "$(table_of "$v")")
 		t1=$(now)
 		case "$v" in
-			dataspace) seals=$(bench_seal_all bench) ;;
-			nojit) seals=$(BENCH_SQL_OPTIONS="-c jit=off" bench_seal_all bench) ;;
+			dataspace) sc=$(seal) ;;
+			nojit) sc=$(BENCH_SQL_OPTIONS="-c jit=off" seal) ;;
 		esac
 		t2=$(now)
+		seals=${sc#* }
+		c_load[$v,$r]=$(echo "$lc" | sed -n 1p)
+		c_seal[$v,$r]=${sc% *}
+		c_total[$v,$r]=$(awk -v a="${c_load[$v,$r]}" -v b="${c_seal[$v,$r]}" 'BEGIN { print a + b }')
 		n=$(sqlat bench -c "SELECT count(*) FROM $(table_of "$v")")
 		[ "$n" -eq "$N" ] || die "$v: $n rows, expected $N"
 		t_load[$v,$r]=$(elapsed "$t0" "$t1")
@@ -124,26 +147,29 @@ for r in $(seq 1 "$runs"); do
 			sealed=$(sqlat bench -c "SELECT sum(point_count) FROM dataspace.seal")
 			[ "$sealed" -eq "$N" ] || die "seals cover $sealed points, expected $N"
 			nseals[$v,$r]=$seals
-			log "run $r $v: load ${t_load[$v,$r]} s + seal ${t_seal[$v,$r]} s ($seals seals) = ${t_total[$v,$r]} s"
+			log "run $r $v: load ${t_load[$v,$r]} s + seal ${t_seal[$v,$r]} s ($seals seals) = ${t_total[$v,$r]} s;" \
+				"CPU ${c_load[$v,$r]} + ${c_seal[$v,$r]} s"
 		else
-			log "run $r $v: ${t_total[$v,$r]} s"
+			log "run $r $v: ${t_total[$v,$r]} s; CPU ${c_total[$v,$r]} s"
 		fi
 	done
 done
 
-# med KIND VARIANT: median over the runs of t_KIND[VARIANT,*]
+# med KIND VARIANT [c]: median over the runs of t_KIND[VARIANT,*] (c_KIND
+# with c, the CPU seconds)
 med() {
-	declare -n arr="t_$1"
+	declare -n arr="${3:-t}_$1"
 	vals=()
 	for r in $(seq 1 "$runs"); do vals+=("${arr[$2,$r]}"); done
 	median "${vals[@]}"
 }
-# rat VARIANT KIND BASELINE: per-run throughput ratios baseline time /
-# variant time (t_KIND of the variant), then their median
+# rat VARIANT KIND BASELINE [c]: per-run throughput ratios baseline time /
+# variant time (t_KIND of the variant; CPU seconds with c), their median
 rat() {
-	declare -n arr="t_$2"
+	declare -n arr="${4:-t}_$2"
+	declare -n base="${4:-t}_total"
 	vals=()
-	for r in $(seq 1 "$runs"); do vals+=("$(ratio "${t_total[$3,$r]}" "${arr[$1,$r]}")"); done
+	for r in $(seq 1 "$runs"); do vals+=("$(ratio "${base[$3,$r]}" "${arr[$1,$r]}")"); done
 	echo "$(median "${vals[@]}") (runs: ${vals[*]})"
 }
 
@@ -155,17 +181,22 @@ if [ "$mode" = copy ]; then
 else
 	echo "load: 1000 autocommit statements INSERT ... SELECT ... FROM generate_series (1000 rows each), psql -f"
 fi
-line() { printf '%-44s %8.3f s %10s %s/s\n' "$1" "$2" "$(rate $N "$2")" "${3:-rows}"; }
-line "sealed, load + seal" "$(med total dataspace)"
-line "  load only" "$(med load dataspace)"
-line "  seal only (seal_pending until none pending)" "$(med seal dataspace)" points
-line "sealed, sealing session with jit = off" "$(med total nojit)"
-line "  seal only" "$(med seal nojit)" points
-line "plain table (identity seq + primary key)" "$(med total plain)"
-line "bare table (no index)" "$(med total bare)"
-echo "ratio sealed / plain:            $(rat dataspace total plain)"
-echo "ratio sealed / bare:             $(rat dataspace total bare)"
-echo "ratio load only / plain:         $(rat dataspace load plain)"
-echo "ratio load only / bare:          $(rat dataspace load bare)"
-echo "ratio sealed, jit off / plain:   $(rat nojit total plain)"
-echo "ratio sealed, jit off / bare:    $(rat nojit total bare)"
+line() {
+	printf '%-44s %7.3f s %8s %-8s  CPU %6.2f s %8s %s/s\n' "$1" "$(med "$2" "$3")" \
+		"$(rate $N "$(med "$2" "$3")")" "${4:-rows}/s" "$(med "$2" "$3" c)" "$(rate $N "$(med "$2" "$3" c)")" "${4:-rows}"
+}
+echo "wall time (date +%s.%N around psql) and CPU time of the backend (its /proc/self/stat)"
+line "sealed, load + seal" total dataspace
+line "  load only" load dataspace
+line "  seal only (seal_pending until none pending)" seal dataspace points
+line "sealed, sealing session with jit = off" total nojit
+line "  seal only" seal nojit points
+line "plain table (identity seq + primary key)" total plain
+line "bare table (no index)" total bare
+echo "throughput ratios, median of per-run ratios (wall | backend CPU):"
+for x in "sealed / plain:dataspace total plain" "sealed / bare:dataspace total bare" \
+	"load only / plain:dataspace load plain" "load only / bare:dataspace load bare" \
+	"sealed, jit off / plain:nojit total plain" "sealed, jit off / bare:nojit total bare"; do
+	# shellcheck disable=SC2086
+	printf '  %-24s wall %s\n  %-24s CPU  %s\n' "${x%%:*}" "$(rat ${x#*:})" "" "$(rat ${x#*:} c)"
+done

@@ -181,6 +181,22 @@ sqlat() {
 	sql "$db" -At "$@"
 }
 
+# sql_cpu DB PSQL-ARGS...: run the psql arguments (-c/-f, in order) in one
+# session between two readings of the backend's /proc/self/stat; prints
+# "CPU-SECONDS" (user + system time of that backend) on the first line and
+# the statements' own output after it.  On a shared machine the CPU time
+# of the backend is far steadier than wall time.
+CLK_TCK=$(getconf CLK_TCK)
+sql_cpu() {
+	db=$1
+	shift
+	stat="SELECT 'cpu ' || rtrim(split_part(pg_read_file('/proc/self/stat'), ') ', 2), E'\\n')"
+	sqlat "$db" -c "$stat" "$@" -c "$stat" | awk -v hz="$CLK_TCK" '
+		/^cpu / { t = $13 + $14; if (n++ == 0) t0 = t; else t1 = t; next }
+		{ out[++k] = $0 }
+		END { printf "%.2f\n", (t1 - t0) / hz; for (i = 1; i <= k; i++) print out[i] }'
+}
+
 # Prove that the running server loads pg_dataspace.so from the private
 # prefix: a backend loads the library and reads its own memory map.
 bench_verify_private_load() {

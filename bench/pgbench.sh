@@ -16,6 +16,8 @@
 #             enable_seqscan = off, whose cost penalty pushes the round's
 #             plans over jit_above_cost: every round JIT-compiles.
 #
+# Besides tps, the CPU time per transaction of the client backends and of
+# the sealer (from /proc): steadier than tps on a shared machine.
 # Each dataspace run uses a new asset, so its seals can be counted alone.
 # After pgbench ends the script waits for the sealer to empty the queue
 # (untimed), counts the asset's seals, then seals the points still held
@@ -65,12 +67,30 @@ wait_sealer() {
 	die "the background sealer did not empty the queue within 60 s"
 }
 
-# run_pgbench SCRIPT ASSET: prints the tps
+# CPU ticks of a process: $1 = pid, $2 = 0 for its own (utime + stime),
+# 1 for its reaped children (cutime + cstime)
+ticks() {
+	sed 's/^.*) //' "/proc/$1/stat" | awk -v c="$2" '{ print c ? $14 + $15 : $12 + $13 }'
+}
+
+# run_pgbench SCRIPT ASSET: prints "TPS CPU-US-PER-TRANSACTION".  The CPU
+# is that of the client backends (the postmaster's reaped children: they
+# exit when pgbench disconnects) plus the sealer's, over the run.
 run_pgbench() {
+	pm=$(head -1 "$BENCH_PGDATA/postmaster.pid")
+	sealer=$(sqlat bench -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_dataspace sealer'")
+	c0=$(ticks "$pm" 1)
+	s0=$(ticks "$sealer" 0)
 	out=$(runuser -u postgres -- "$PGBIN/pgbench" -h 127.0.0.1 -p "$PGPORT" -U postgres \
 		-n -M prepared -c "$clients" -j 2 -T "$secs" -f "$BENCH_WORK/$1" -D asset="$2" bench 2>&1) ||
 		{ echo "$out" >&2; die "pgbench failed"; }
-	echo "$out" | sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p'
+	sleep 0.3 # the backends exit and are reaped
+	c1=$(ticks "$pm" 1)
+	s1=$(ticks "$sealer" 0)
+	n=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
+	t=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p')
+	awk -v t="$t" -v n="$n" -v c=$((c1 - c0)) -v s=$((s1 - s0)) -v hz="$CLK_TCK" \
+		'BEGIN { printf "%s %.0f %.0f\n", t, c / hz / n * 1e6, s / hz / n * 1e6 }'
 }
 
 # set_jit on|off: server-wide, the running sealer included
@@ -79,7 +99,7 @@ set_jit() {
 	sleep 0.5
 }
 
-declare -A tps seals pts lag
+declare -A tps seals pts lag cpu_cl cpu_se
 configs=(plain each batched each-nojit batched-nojit)
 nconf=${#configs[@]}
 for r in $(seq 1 "$runs"); do
@@ -92,8 +112,8 @@ for r in $(seq 1 "$runs"); do
 			*) set_jit on ;;
 		esac
 		if [ "$c" = plain ]; then
-			tps[$c,$r]=$(run_pgbench pgbench-plain.sql "$asset")
-			log "run $r $c: ${tps[$c,$r]} tps"
+			read -r tps[$c,$r] cpu_cl[$c,$r] cpu_se[$c,$r] <<<"$(run_pgbench pgbench-plain.sql "$asset")"
+			log "run $r $c: ${tps[$c,$r]} tps, CPU per transaction: clients ${cpu_cl[$c,$r]} us"
 			continue
 		fi
 		if [ "${c%-nojit}" = batched ]; then
@@ -101,7 +121,7 @@ for r in $(seq 1 "$runs"); do
 		else
 			bench_asset bench "$asset"
 		fi
-		tps[$c,$r]=$(run_pgbench pgbench-point.sql "$asset")
+		read -r tps[$c,$r] cpu_cl[$c,$r] cpu_se[$c,$r] <<<"$(run_pgbench pgbench-point.sql "$asset")"
 		# points not yet sealed or held when the clients stop: the sealer's lag
 		lag[$c,$r]=$(sqlat bench -c "SELECT count(*) FROM dataspace.point p
 			WHERE p.asset_id = '$asset' AND p.batch_id IN (SELECT batch_id FROM dataspace.pending_batch)")
@@ -111,7 +131,8 @@ for r in $(seq 1 "$runs"); do
 		sqlat bench -c "SELECT dataspace.seal_pending('$asset')" >/dev/null
 		sealed=$(sqlat bench -c "SELECT coalesce(sum(point_count), 0) FROM dataspace.seal WHERE asset_id = '$asset'")
 		[ "$sealed" -eq "${pts[$c,$r]}" ] || die "asset $asset: $sealed of ${pts[$c,$r]} points sealed"
-		log "run $r $c: ${tps[$c,$r]} tps, ${pts[$c,$r]} points, ${seals[$c,$r]} seals by the sealer, ${lag[$c,$r]} points queued at the end"
+		log "run $r $c: ${tps[$c,$r]} tps, ${pts[$c,$r]} points, ${seals[$c,$r]} seals by the sealer," \
+			"${lag[$c,$r]} points queued at the end; CPU per transaction: clients ${cpu_cl[$c,$r]} us, sealer ${cpu_se[$c,$r]} us"
 	done
 done
 
@@ -126,8 +147,12 @@ for c in "${configs[@]}"; do
 	s=()
 	p=()
 	q=()
+	u=()
+	w=()
 	for r in $(seq 1 "$runs"); do
 		t+=("${tps[$c,$r]}")
+		u+=("${cpu_cl[$c,$r]}")
+		w+=("${cpu_se[$c,$r]}")
 		if [ "$c" != plain ]; then
 			s+=("${seals[$c,$r]}")
 			p+=("$(awk -v a="${pts[$c,$r]}" -v b="${seals[$c,$r]}" 'BEGIN { printf "%.1f", b ? a / b : 0 }')")
@@ -142,11 +167,12 @@ for c in "${configs[@]}"; do
 		batched-nojit) label="sealed, batched, jit = off" ;;
 	esac
 	if [ "$c" = plain ]; then
-		printf '%-40s tps %8.0f   runs: %s\n' "$label" "$(median "${t[@]}")" "${t[*]}"
+		printf '%-30s tps %6.0f  CPU/txn: clients %4.0f us, sealer %4.0f us   runs tps: %s\n' \
+			"$label" "$(median "${t[@]}")" "$(median "${u[@]}")" "$(median "${w[@]}")" "${t[*]}"
 	else
-		printf '%-40s tps %8.0f   seals %6.0f   points/seal %7.1f   queued at end %5.0f   runs tps: %s  seals: %s\n' \
-			"$label" "$(median "${t[@]}")" "$(median "${s[@]}")" "$(median "${p[@]}")" "$(median "${q[@]}")" \
-			"${t[*]}" "${s[*]}"
+		printf '%-30s tps %6.0f  CPU/txn: clients %4.0f us, sealer %4.0f us   seals %5.0f  points/seal %6.1f  queued at end %4.0f   runs tps: %s  seals: %s\n' \
+			"$label" "$(median "${t[@]}")" "$(median "${u[@]}")" "$(median "${w[@]}")" \
+			"$(median "${s[@]}")" "$(median "${p[@]}")" "$(median "${q[@]}")" "${t[*]}" "${s[*]}"
 	fi
 done
 for c in each batched each-nojit batched-nojit; do

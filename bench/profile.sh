@@ -6,7 +6,8 @@
 #   copy-plain  the same COPY into the plain baseline table
 #   seal        seal_pending() of those points
 #   verify      verify_asset over them
-#   pgbench     8 s of single-row INSERTs from 4 clients, sealer running
+#   pgbench     8 s of single-row INSERTs from 4 clients, sealer running;
+#               again with jit = off (pgbench-nojit)
 # Not part of bench/run.sh: profiles explain numbers, they are not numbers.
 # Needs `perf` (Debian package linux-perf).
 #
@@ -76,21 +77,32 @@ bench_asset bench "$ASSET"
 cp "$BENCH_DIR/pgbench-point.sql" "$BENCH_WORK/"
 chmod 644 "$BENCH_WORK/pgbench-point.sql"
 sleep 2 # let the sealer connect (it is restarted with the server)
-runuser -u postgres -- "$PGBIN/pgbench" -h 127.0.0.1 -p "$PGPORT" -U postgres \
-	-n -M prepared -c 4 -j 2 -T 10 -f "$BENCH_WORK/pgbench-point.sql" -D asset="$ASSET" bench \
-	>"$BENCH_WORK/pgbench-profile.out" 2>&1 &
-bench_client=$!
-sleep 1
-# the four clients' backends and the sealer
-pids=$(sqlat bench -c "SELECT string_agg(pid::text, ',') FROM pg_stat_activity
-	WHERE (backend_type = 'client backend' AND application_name = 'pgbench')
-	   OR backend_type = 'pg_dataspace sealer'")
-perf record -q -g -s -p "$pids" -o "$BENCH_WORK/perf-pgbench.data" -- sleep 8 >/dev/null 2>&1
-wait "$bench_client"
-grep '^tps' "$BENCH_WORK/pgbench-profile.out"
-report pgbench
-echo "-- per process (sealer vs clients)"
-perf report -q -i "$BENCH_WORK/perf-pgbench.data" --sort pid --stdio -g none 2>/dev/null | head -8
-sqlat bench -c "SELECT pid, backend_type FROM pg_stat_activity WHERE pid IN ($pids)"
+# prof_pgbench NAME: 8 s of the four clients' backends and the sealer
+prof_pgbench() {
+	runuser -u postgres -- "$PGBIN/pgbench" -h 127.0.0.1 -p "$PGPORT" -U postgres \
+		-n -M prepared -c 4 -j 2 -T 10 -f "$BENCH_WORK/pgbench-point.sql" -D asset="$ASSET" bench \
+		>"$BENCH_WORK/pgbench-profile.out" 2>&1 &
+	bench_client=$!
+	sleep 1
+	pids=$(sqlat bench -c "SELECT string_agg(pid::text, ',') FROM pg_stat_activity
+		WHERE (backend_type = 'client backend' AND application_name = 'pgbench')
+		   OR backend_type = 'pg_dataspace sealer'")
+	perf record -q -g -p "$pids" -o "$BENCH_WORK/perf-$1.data" -- sleep 8 >/dev/null 2>&1
+	wait "$bench_client"
+	grep '^tps' "$BENCH_WORK/pgbench-profile.out"
+	report "$1"
+	echo "-- per process"
+	sqlat bench -c "SELECT pid, backend_type FROM pg_stat_activity WHERE pid IN ($pids)"
+	perf report -q -i "$BENCH_WORK/perf-$1.data" --sort pid --stdio -g none 2>/dev/null | head -6
+	sealer=$(sqlat bench -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_dataspace sealer'")
+	echo "-- the sealer alone, by library"
+	perf report -q -i "$BENCH_WORK/perf-$1.data" --pid "$sealer" --no-children --sort dso \
+		--stdio -g none 2>/dev/null | head -6
+}
+
+prof_pgbench pgbench
+sql bench -c "ALTER SYSTEM SET jit = off" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+prof_pgbench pgbench-nojit
 echo
 echo "perf data and full reports: $BENCH_WORK/perf-*"

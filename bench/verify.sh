@@ -44,32 +44,43 @@ seals=$(bench_seal_all bench)
 [ "$seals" -eq 200 ] || die "expected 200 seals, made $seals"
 sql bench -c "VACUUM ANALYZE dataspace.point" -c "VACUUM ANALYZE dataspace.seal" -c "CHECKPOINT"
 
-# verify_one ASSET: prints the elapsed seconds, checks every seal verified
+# verify_one ASSET: prints "WALL-SECONDS CPU-SECONDS" (CPU of the backend),
+# checks that every seal verified
 verify_one() {
 	t0=$(now)
-	res=$(sqlat bench -c "SELECT count(*), count(*) FILTER (WHERE ok) FROM dataspace.verify_asset('$1')")
+	out=$(sql_cpu bench -c "SELECT count(*), count(*) FILTER (WHERE ok) FROM dataspace.verify_asset('$1')")
 	t1=$(now)
+	res=$(echo "$out" | sed -n 2p)
 	[ "$res" = "100|100" ] || die "verify_asset('$1') returned $res, expected 100|100"
-	elapsed "$t0" "$t1"
+	echo "$(elapsed "$t0" "$t1") $(echo "$out" | sed -n 1p)"
 }
 
 first_copy=$(verify_one "$A_COPY")
 first_ins=$(verify_one "$A_INS")
 log "warm-up: copy $first_copy s, inserts $first_ins s"
-declare -a tc ti
+declare -a tc ti cc ci
 for r in $(seq 1 "$runs"); do
-	tc[$r]=$(verify_one "$A_COPY")
-	ti[$r]=$(verify_one "$A_INS")
-	log "run $r: copy ${tc[$r]} s, inserts ${ti[$r]} s"
+	x=$(verify_one "$A_COPY")
+	tc[$r]=${x% *}
+	cc[$r]=${x#* }
+	x=$(verify_one "$A_INS")
+	ti[$r]=${x% *}
+	ci[$r]=${x#* }
+	log "run $r: copy ${tc[$r]} s (CPU ${cc[$r]} s), inserts ${ti[$r]} s (CPU ${ci[$r]} s)"
 done
 mc=$(median "${tc[@]}")
 mi=$(median "${ti[@]}")
+mcc=$(median "${cc[@]}")
+mci=$(median "${ci[@]}")
 
 echo
 echo "== verify_asset: $N points, 100 seals of 10,000, $runs runs after one warm-up, medians"
 bench_machine
 echo "query: SELECT count(*), count(*) FILTER (WHERE ok) FROM dataspace.verify_asset('<asset>')"
-printf '%-36s %8s s  %10s points/s   warm-up %s s, runs: %s\n' "asset loaded by one COPY (1 batch)" \
-	"$mc" "$(rate $N "$mc")" "$first_copy" "${tc[*]}"
-printf '%-36s %8s s  %10s points/s   warm-up %s s, runs: %s\n' "asset loaded by 1000 INSERTs" \
-	"$mi" "$(rate $N "$mi")" "$first_ins" "${ti[*]}"
+echo "wall time (date +%s.%N around psql) and CPU time of the backend (its /proc/self/stat)"
+printf '%-36s wall %7s s %9s points/s   CPU %6s s %9s points/s   warm-up %s, runs: %s\n' \
+	"asset loaded by one COPY (1 batch)" "$mc" "$(rate $N "$mc")" "$mcc" "$(rate $N "$mcc")" \
+	"${first_copy% *}" "${tc[*]}"
+printf '%-36s wall %7s s %9s points/s   CPU %6s s %9s points/s   warm-up %s, runs: %s\n' \
+	"asset loaded by 1000 INSERTs" "$mi" "$(rate $N "$mi")" "$mci" "$(rate $N "$mci")" \
+	"${first_ins% *}" "${ti[*]}"
