@@ -1,7 +1,7 @@
 #!/bin/bash
 # Run every benchmark of pg_dataspace against one private build and print
 # their summaries; the whole output is also kept in bench/last-run.log.
-# About 5 minutes on 2 cores.
+# About 10 minutes on 2 cores.
 #
 # Usage: bench/run.sh    (as root on Debian 12)
 #   BENCH_RUNS       repetitions (default: 5 for bulk and verify, 3 for pgbench)
