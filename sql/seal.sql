@@ -48,3 +48,8 @@ SELECT count(*) AS links,
 SELECT count(*) AS verified FROM dataspace.seal s WHERE dataspace.verify_seal(s.id);
 SELECT count(*) AS seals FROM dataspace.seal;
 SELECT dataspace.verify_seal(123456789);
+-- a round leaves the caller's settings as they were
+BEGIN;
+SELECT dataspace.seal_pending() >= 0 AS sealed;
+SELECT current_setting('enable_seqscan') AS enable_seqscan, current_setting('jit') AS jit;
+COMMIT;

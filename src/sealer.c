@@ -520,6 +520,7 @@ ds_seal_round(const uint8 *only_asset, bool force)
 	TimestampTz *queued = NULL;
 	DsSigner   *signer = NULL;
 	int64		made = 0;
+	int			guc_level;
 
 	require_read_committed("sealing");
 	lock_sealer();
@@ -536,9 +537,18 @@ ds_seal_round(const uint8 *only_asset, bool force)
 
 	ds_become_owner(&saved);
 	SPI_connect();
-	/* the batch lookups must use the BRIN index, even before ANALYZE */
+
+	/*
+	 * The batch lookups must use the BRIN index, even before ANALYZE; the
+	 * cost penalty that forces it would otherwise make every round's small
+	 * queries JIT-compile (about 130 ms each).  Both settings are undone at
+	 * the end of the round, not of the caller's transaction.
+	 */
+	guc_level = NewGUCNestLevel();
 	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_LOCAL, true, 0, false);
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 
 	/* committed batches queued since the last round */
 	ds_spi_exec("DELETE FROM dataspace.pending_batch RETURNING batch_id, queued_at",
@@ -628,6 +638,7 @@ ds_seal_round(const uint8 *only_asset, bool force)
 		made += seal_one_asset(w, only_asset, force, batches, queued, nbatches,
 							   signer, round_cxt);
 
+	AtEOXact_GUC(true, guc_level);
 	SPI_finish();
 	ds_restore_user(&saved);
 	MemoryContextSwitchTo(oldcxt);
