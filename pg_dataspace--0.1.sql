@@ -249,6 +249,21 @@ CREATE FUNCTION dataspace.node_id() RETURNS uuid
 	SET search_path = pg_catalog, pg_temp;
 
 /* Twin tree: refuse cycles, also against concurrent re-parenting. */
+/*
+ * Twin models: the DTDL v2 subset of docs/twin-models.md, checked in C.
+ * validate_model raises an error naming the first offending element;
+ * model_telemetry lists the Telemetry elements of a valid model.
+ */
+CREATE FUNCTION dataspace.validate_model(model jsonb) RETURNS void
+	AS 'MODULE_PATHNAME', 'dataspace_validate_model'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION dataspace.model_telemetry(model jsonb)
+	RETURNS TABLE (content_index integer, name text, schema text, semantic_type text,
+				   unit text, description text, numeric_schema boolean)
+	AS 'MODULE_PATHNAME', 'dataspace_model_telemetry'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 10;
+
 CREATE FUNCTION dataspace.twin_check_trigger() RETURNS trigger
 	LANGUAGE plpgsql
 	SET search_path = pg_catalog, pg_temp
@@ -266,6 +281,11 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = pg_catalog.format('The value given is a JSON %s.',
 											 pg_catalog.jsonb_typeof(NEW.properties));
+	END IF;
+	-- the model is checked when it is set or changed, not on every update
+	IF NEW.model IS NOT NULL
+	   AND (TG_OP OPERATOR(pg_catalog.=) 'INSERT' OR NEW.model IS DISTINCT FROM OLD.model) THEN
+		PERFORM dataspace.validate_model(NEW.model);
 	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
 		NEW.updated_at := pg_catalog.now();
@@ -373,6 +393,97 @@ $$;
 
 CREATE TRIGGER asset_check BEFORE INSERT OR UPDATE OR DELETE ON dataspace.asset
 	FOR EACH ROW EXECUTE FUNCTION dataspace.asset_check_trigger();
+
+/*
+ * One stream asset per numeric Telemetry element of a twin's model
+ * (docs/twin-models.md, "Stream assets from Telemetry").  Idempotent:
+ * an asset that exists already is returned as it is, never changed, and
+ * refused only if it contradicts the model (a package, another unit).
+ * With telemetry NULL every numeric Telemetry is taken and the others are
+ * skipped with a notice; naming a non-numeric one is an error.
+ */
+CREATE FUNCTION dataspace.create_twin_assets(twin uuid, telemetry text[] DEFAULT NULL)
+	RETURNS SETOF dataspace.asset
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	twin_name text;
+	model jsonb;
+	t record;
+	a dataspace.asset;
+	wanted text;
+BEGIN
+	-- FOR SHARE: the model cannot change under us
+	SELECT tw.name, tw.model INTO twin_name, model
+	  FROM dataspace.twin tw WHERE tw.id OPERATOR(pg_catalog.=) twin FOR SHARE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'twin % does not exist', twin
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'twin "%" has no model', twin_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'Stream assets are created from the Telemetry elements of the twin''s model.',
+				  HINT = 'Set dataspace.twin.model to a DTDL v2 interface first.';
+	END IF;
+	IF telemetry IS NOT NULL THEN
+		FOREACH wanted IN ARRAY telemetry LOOP
+			SELECT mt.schema, mt.numeric_schema INTO t
+			  FROM dataspace.model_telemetry(model) mt
+			 WHERE mt.name OPERATOR(pg_catalog.=) wanted;
+			IF NOT FOUND THEN
+				RAISE EXCEPTION 'model of twin "%" has no Telemetry %', twin_name,
+						pg_catalog.quote_nullable(wanted)
+					USING ERRCODE = 'invalid_parameter_value',
+						  DETAIL = COALESCE(
+							  (SELECT 'Its Telemetry elements are '
+									  OPERATOR(pg_catalog.||) pg_catalog.string_agg(mt.name, ', ' ORDER BY mt.content_index)
+									  OPERATOR(pg_catalog.||) '.'
+								 FROM dataspace.model_telemetry(model) mt),
+							  'It has no Telemetry elements.');
+			END IF;
+			IF NOT t.numeric_schema THEN
+				RAISE EXCEPTION 'Telemetry "%" of twin "%" cannot become a stream asset', wanted, twin_name
+					USING ERRCODE = 'datatype_mismatch',
+						  DETAIL = pg_catalog.format('Its schema is "%s"; stream assets hold double precision values, so only double, float, integer and long Telemetry can.', t.schema),
+						  HINT = 'Keep such values in a package asset or in the twin''s properties.';
+			END IF;
+		END LOOP;
+	END IF;
+
+	FOR t IN SELECT mt.* FROM dataspace.model_telemetry(model) mt
+			  WHERE telemetry IS NULL OR mt.name OPERATOR(pg_catalog.=) ANY (telemetry)
+			  ORDER BY mt.content_index
+	LOOP
+		IF NOT t.numeric_schema THEN
+			RAISE NOTICE 'Telemetry "%" of twin "%" is skipped: its schema "%" is not numeric', t.name, twin_name, t.schema
+				USING DETAIL = 'Stream assets hold double precision values.';
+			CONTINUE;
+		END IF;
+		INSERT INTO dataspace.asset (twin_id, name, kind, unit, description)
+		VALUES (twin, t.name, 'stream', t.unit, t.description)
+		ON CONFLICT (twin_id, name) DO NOTHING;
+		SELECT x.* INTO a FROM dataspace.asset x
+		 WHERE x.twin_id OPERATOR(pg_catalog.=) twin AND x.name OPERATOR(pg_catalog.=) t.name;
+		IF a.kind OPERATOR(pg_catalog.<>) 'stream' THEN
+			RAISE EXCEPTION 'asset "%" of twin "%" exists and is not a stream', t.name, twin_name
+				USING ERRCODE = 'duplicate_object',
+					  DETAIL = pg_catalog.format('It is a %s asset; Telemetry "%s" of the model needs a stream.', a.kind, t.name),
+					  HINT = 'Rename the existing asset or the Telemetry element.';
+		END IF;
+		IF a.unit IS DISTINCT FROM t.unit THEN
+			RAISE EXCEPTION 'asset "%" of twin "%" exists with another unit', t.name, twin_name
+				USING ERRCODE = 'duplicate_object',
+					  DETAIL = pg_catalog.format('The asset''s unit is %s, the model''s %s.',
+												 COALESCE(pg_catalog.quote_literal(a.unit), 'none'),
+												 COALESCE(pg_catalog.quote_literal(t.unit), 'none')),
+					  HINT = 'Change the asset''s unit or the model''s; this function never changes an existing asset.';
+		END IF;
+		RETURN NEXT a;
+	END LOOP;
+END
+$$;
 
 ---------------------------------------------------------------------------
 -- Functions
@@ -868,7 +979,8 @@ GRANT EXECUTE ON FUNCTION dataspace.node_info(), dataspace.verify_seal(bigint),
 	dataspace.verify_asset(uuid, timestamptz, timestamptz),
 	dataspace.point_proof(uuid, bigint), dataspace.verify_proof(jsonb),
 	dataspace.check_policy(jsonb), dataspace.policy_allows(jsonb, timestamptz, timestamptz),
-	dataspace.explain_policy(jsonb, timestamptz, timestamptz)
+	dataspace.explain_policy(jsonb, timestamptz, timestamptz),
+	dataspace.validate_model(jsonb), dataspace.model_telemetry(jsonb)
 	TO dataspace_reader;
 
 -- ingest: three columns of one table, nothing else
@@ -892,7 +1004,9 @@ GRANT EXECUTE ON FUNCTION dataspace.node_id(), dataspace.init_node(text),
 	dataspace.verify_asset(uuid, timestamptz, timestamptz),
 	dataspace.point_proof(uuid, bigint), dataspace.verify_proof(jsonb),
 	dataspace.check_policy(jsonb), dataspace.policy_allows(jsonb, timestamptz, timestamptz),
-	dataspace.explain_policy(jsonb, timestamptz, timestamptz)
+	dataspace.explain_policy(jsonb, timestamptz, timestamptz),
+	dataspace.validate_model(jsonb), dataspace.model_telemetry(jsonb),
+	dataspace.create_twin_assets(uuid, text[])
 	TO dataspace_admin;
 
 -- participants logged in to the hub: their own functions and, through
