@@ -46,9 +46,9 @@ SELECT dataspace.policy_allows('{"max_age": "PT1H"}', now() - interval '59 minut
 
 -- explain: the verdict, then each term
 SELECT dataspace.explain_policy('{"data_window": {"from": "2026-01-01T00:00:00Z"}, "max_age": "P5D",
-  "validity": {"until": "2026-05-01T00:00:00Z"}, "purpose": ["maintenance"], "max_points_per_day": 1000}',
+  "validity": {"until": "2026-05-01T00:00:00Z"}, "purpose": ["maintenance"], "max_points_per_day": 1000}'::jsonb,
   '2026-03-01', '2026-03-12');
-SELECT dataspace.explain_policy('{}', '2026-03-01', '2026-03-12');
+SELECT dataspace.explain_policy('{}'::jsonb, '2026-03-01', '2026-03-12');
 SELECT split_part(dataspace.explain_policy(p, ts, at), E'\n', 1) AS verdict
   FROM (VALUES
     ('{"validity": {"from": "2026-01-01T00:00:00Z"}}'::jsonb, '2026-01-01'::timestamptz, '2025-01-01'::timestamptz),
@@ -110,6 +110,6 @@ SELECT dataspace.check_policy('{"data_window": {"until": "2026-01-01T00:00:00Z"}
 
 -- decisions need finite times; the policy is checked there too
 SELECT dataspace.policy_allows('{}', 'infinity');
-SELECT dataspace.explain_policy('{}', now(), '-infinity');
+SELECT dataspace.explain_policy('{}'::jsonb, now(), '-infinity');
 SELECT dataspace.policy_allows('{"max_age": "1 day"}', now());
 SELECT dataspace.policy_allows(NULL, now()) IS NULL AS null_in_null_out;

@@ -948,6 +948,8 @@ ds_contract_receive(const uint8 *canonical, size_t clen, const uint8 *msg,
 									ds_uuid_text(other_id), ds_uuid_text(c.id))), NULL;
 	}
 	memcpy(other_pk, pk, DS_PUBKEY_LEN);
+	if (!ds_ed25519_verify(pk, msg, msglen, sig))
+		return (*why = pstrdup("the step's signature does not verify")), NULL;
 	if (row.found && st.step_no <= row.last_step_no)
 	{
 		/* a step this node has: harmless if it is the very same one */
