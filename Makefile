@@ -32,6 +32,9 @@ OBJS = \
 	src/hubsync.o \
 	src/contractmsg.o \
 	src/contract.o \
+	src/remote.o \
+	src/export.o \
+	src/replication.o \
 	src/twinmodel.o \
 	src/twinmodelfuncs.o \
 	src/utility.o

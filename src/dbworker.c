@@ -2,7 +2,8 @@
  *
  * dbworker.c
  *		Shared-memory slots of the background workers that connect to
- *		dataspace.database (the sealer, the hub-sync worker), and the hold
+ *		dataspace.database (the sealer, the hub-sync worker, the replication
+ *		worker), and the hold
  *		that keeps them out of it.
  *
  * Besides waking a worker, backends use its slot to keep it out of its
@@ -51,6 +52,7 @@ static DbWorkerShared *dbw = NULL;
 static const char *const worker_names[DS_WORKER_COUNT] = {
 	"pg_dataspace sealer",
 	"pg_dataspace hub sync",
+	"pg_dataspace replication",
 };
 
 void

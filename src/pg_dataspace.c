@@ -64,6 +64,9 @@ _PG_init(void)
 
 	ds_sealer_register();
 	if (dataspace_mode == DATASPACE_MODE_NODE)
+	{
 		ds_hubsync_register();
+		ds_replication_register();
+	}
 	ds_utility_hook_install();
 }

@@ -30,6 +30,9 @@ extern char *dataspace_hub;
 extern char *dataspace_hub_public_key;
 extern char *dataspace_endpoint;
 extern int	dataspace_sync_interval;
+extern int	dataspace_replication_naptime;
+extern int	dataspace_replication_batch_points;
+extern int	dataspace_replication_batch_bytes;
 
 extern void dataspace_define_gucs(void);
 
@@ -38,6 +41,9 @@ extern void ds_policy_from_jsonb(Jsonb *jb, ds_policy *out);
 
 /* hubsync.c */
 extern void ds_hubsync_register(void);
+
+/* replication.c */
+extern void ds_replication_register(void);
 
 /* utility.c */
 extern void ds_utility_hook_install(void);
