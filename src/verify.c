@@ -510,15 +510,18 @@ cmp_rseal_pos(const void *key, const void *elem)
 	return (pos > other) - (pos < other);
 }
 
-/* Add the seal's withheld leaves that come before leaf number upto. */
+/*
+ * Add the seal's withheld leaves that come next in leaf order (all of
+ * them with all), before the next received point.
+ */
 static void
-rseal_add_withheld(ds_hasher *h, RSeal *v, int64 upto)
+rseal_add_withheld(ds_hasher *h, RSeal *v, bool all)
 {
 	while (v->next_withheld < v->nwithheld)
 	{
 		const uint8 *rec = v->withheld + v->next_withheld * DS_WITHHELD_REC_LEN;
 
-		if ((int64) ds_get_be64(rec) > upto)
+		if (!all && (int64) ds_get_be64(rec) != v->leaves)
 			break;
 		if (!ds_merkle_add(h, &v->merkle, rec + 8))
 			elog(ERROR, "could not hash a withheld leaf");
@@ -709,7 +712,7 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 			v->found++;
 			if (!v->report || v->reason)
 				continue;
-			rseal_add_withheld(h, v, v->leaves);
+			rseal_add_withheld(h, v, false);
 			if (VARSIZE_ANY_EXHDR(nonce) != DS_NONCE_LEN)
 			{
 				v->reason = R_VALUE_CHANGED;
@@ -738,7 +741,7 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 			continue;
 		if (reason == NULL && v->delivered_count > 0)
 		{
-			rseal_add_withheld(h, v, PG_INT64_MAX);
+			rseal_add_withheld(h, v, true);
 			if (v->found < v->delivered_count)
 				reason = R_POINT_MISSING;
 			else if (v->found > v->delivered_count || v->leaves != v->s.point_count)

@@ -291,7 +291,7 @@ SELECT seals_received = 2 FROM dataspace.subscription WHERE asset_id = '$windowe
 	'both seals of the windowed asset arrive');
 is($b->safe_psql('postgres', qq{
 SELECT count(*) || ' ' || min(ts) || ' ' || max(ts) FROM dataspace.received_point WHERE asset_id = '$windowed'}),
-	'1000 2024-02-01 00:00:00.5+00 2024-02-01 00:00:01.499+00',
+	'1500 2024-02-01 00:00:00.5+00 2024-02-01 00:00:01.499+00',
 	'only the points inside the window reach the consumer');
 is($b->safe_psql('postgres', qq{
 SELECT string_agg(ok::text, ',') FROM dataspace.verify_asset('$windowed')}), 'true,true',
