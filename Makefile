@@ -34,6 +34,9 @@ OBJS = \
 	src/twinmodelfuncs.o \
 	src/contractmsg.o \
 	src/contract.o \
+	src/remote.o \
+	src/export.o \
+	src/replication.o \
 	src/utility.o \
 	src/witness.o \
 	src/audit.o \

@@ -12,7 +12,8 @@ DECLARE
 	r text;
 BEGIN
 	FOREACH r IN ARRAY ARRAY['dataspace_reader', 'dataspace_writer', 'dataspace_admin',
-							  'dataspace_participant', 'dataspace_contract_admin']
+							  'dataspace_participant', 'dataspace_contract_admin',
+							  'dataspace_export']
 	LOOP
 		IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) r) THEN
 			EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
@@ -1083,6 +1084,184 @@ CREATE FUNCTION dataspace.verify_anchor(asset uuid)
 	SET search_path = pg_catalog, pg_temp;
 
 ---------------------------------------------------------------------------
+-- Peer replication (docs/replication.md)
+---------------------------------------------------------------------------
+
+/*
+ * Provider: the challenge, the authentication and the export, for the
+ * locked-down dataspace_export role (one LOGIN member per consumer).  The
+ * nonce lives in the backend's memory only: it is good for one answer in
+ * this session.
+ */
+CREATE FUNCTION dataspace.export_challenge(OUT provider_id uuid, OUT nonce bytea)
+	AS 'MODULE_PATHNAME', 'dataspace_export_challenge'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.export_authenticate(contract uuid, response bytea) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'dataspace_export_authenticate'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.export_batch(contract uuid, asset uuid, after_chain_pos bigint,
+									   max_points integer, max_bytes integer)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME', 'dataspace_export_batch'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+/* Provider: points exported per contract and day (the volume term). */
+CREATE TABLE dataspace.export_volume (
+	contract_id uuid NOT NULL,
+	day date NOT NULL,
+	points bigint NOT NULL,
+	PRIMARY KEY (contract_id, day)
+);
+
+/*
+ * Consumer: how to log in at a provider, added to the endpoint the
+ * provider published at the hub (user, passfile, sslmode, sslrootcert...;
+ * never a password).  Superuser only.
+ */
+CREATE TABLE dataspace.provider_login (
+	provider_id uuid PRIMARY KEY,
+	options text NOT NULL DEFAULT ''
+);
+
+/*
+ * Consumer: the seals received from providers, exactly as signed, with
+ * the blinded leaf hashes of the points the policy withheld (withheld:
+ * records of an 8-byte leaf index and a 32-byte hash).  ids come from the
+ * local seal sequence, so that an id names one seal, local or received.
+ */
+CREATE TABLE dataspace.received_seal (
+	id bigint PRIMARY KEY DEFAULT pg_catalog.nextval('dataspace.seal_id_seq'::pg_catalog.regclass),
+	provider_id uuid NOT NULL,
+	asset_id uuid NOT NULL,
+	chain_pos bigint NOT NULL,
+	contract_id uuid NOT NULL,
+	provider_seal_id bigint NOT NULL,
+	node_id uuid NOT NULL,
+	first_seq bigint NOT NULL,
+	last_seq bigint NOT NULL,
+	point_count bigint NOT NULL,
+	delivered_count bigint NOT NULL,
+	min_ts timestamptz NOT NULL,
+	max_ts timestamptz NOT NULL,
+	merkle_root bytea NOT NULL,
+	prev_hash bytea NOT NULL,
+	seal_hash bytea NOT NULL,
+	key_id bytea NOT NULL,
+	signature bytea NOT NULL,
+	sealed_at timestamptz NOT NULL,
+	withheld bytea NOT NULL,
+	received_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	UNIQUE (asset_id, chain_pos)
+);
+
+/*
+ * Consumer: received points, keyed by provider and asset, each with its
+ * blinding nonce so that anyone holding the row can recompute its leaf.
+ * Kept apart from dataspace.point: it carries row-level security.
+ */
+CREATE TABLE dataspace.received_point (
+	provider_id uuid NOT NULL,
+	asset_id uuid NOT NULL,
+	seq bigint NOT NULL,
+	ts timestamptz NOT NULL,
+	value double precision NOT NULL,
+	nonce bytea NOT NULL,
+	chain_pos bigint NOT NULL,
+	contract_id uuid NOT NULL,
+	PRIMARY KEY (asset_id, seq)
+);
+
+CREATE INDEX received_point_ts_brin ON dataspace.received_point USING brin (ts);
+
+/*
+ * Consumer: one stream per received asset, bound to its provider: the
+ * cursor (chain position and hash of the last seal stored), counters,
+ * the provider's lag as last reported, state and last error.
+ */
+CREATE TABLE dataspace.subscription_state (
+	asset_id uuid PRIMARY KEY,
+	provider_id uuid NOT NULL,
+	contract_id uuid NOT NULL,
+	chain_pos bigint NOT NULL DEFAULT 0,
+	seal_hash bytea,
+	points_received bigint NOT NULL DEFAULT 0,
+	seals_received bigint NOT NULL DEFAULT 0,
+	lag_points bigint,
+	lag_seals bigint,
+	oldest_unreceived timestamptz,
+	state text NOT NULL DEFAULT 'running'
+		CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['running', 'stopped', 'ended'])),
+	last_error text,
+	last_error_at timestamptz,
+	last_received_at timestamptz,
+	last_attempt timestamptz
+);
+
+CREATE FUNCTION dataspace.received_write_trigger() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'dataspace_received_write_trigger'
+	LANGUAGE C;
+
+-- only the replication worker writes received data; nobody changes it
+CREATE TRIGGER received_point_writer BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON dataspace.received_point
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.received_write_trigger();
+CREATE TRIGGER received_seal_writer BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON dataspace.received_seal
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.received_write_trigger();
+
+/*
+ * Row-level security from each contract's stateless terms: readers see a
+ * received point only while its contract allows it (state, validity, data
+ * window or maximum age), decided in C by dataspace.contract_allows.
+ */
+ALTER TABLE dataspace.received_point ENABLE ROW LEVEL SECURITY;
+CREATE POLICY received_point_contract ON dataspace.received_point FOR SELECT
+	TO dataspace_reader, dataspace_admin
+	USING (dataspace.contract_allows(contract_id, asset_id, ts));
+
+/* Local and received points together, for queries. */
+CREATE VIEW dataspace.all_point WITH (security_invoker = true) AS
+	SELECT a.node_id AS provider_id, p.asset_id, p.seq, p.ts, p.value, false AS received
+	  FROM dataspace.point p JOIN dataspace.asset a ON a.id OPERATOR(pg_catalog.=) p.asset_id
+	UNION ALL
+	SELECT r.provider_id, r.asset_id, r.seq, r.ts, r.value, true
+	  FROM dataspace.received_point r;
+
+CREATE VIEW dataspace.subscription AS
+	SELECT s.contract_id, s.provider_id, p.name AS provider_name, s.asset_id,
+		   s.chain_pos AS cursor, s.points_received, s.seals_received,
+		   s.lag_points, s.lag_seals,
+		   CASE WHEN s.lag_seals OPERATOR(pg_catalog.=) 0 THEN 0::double precision
+				ELSE pg_catalog.date_part('epoch', pg_catalog.now() OPERATOR(pg_catalog.-) s.oldest_unreceived)
+		   END AS lag_seconds,
+		   CASE WHEN s.state OPERATOR(pg_catalog.=) 'running'
+				 AND c.state OPERATOR(pg_catalog.<>) 'active' THEN 'contract ' || c.state
+				WHEN s.state OPERATOR(pg_catalog.=) 'running'
+				 AND c.valid_until OPERATOR(pg_catalog.<=) pg_catalog.now() THEN 'contract expired'
+				ELSE s.state END AS state,
+		   s.last_error, s.last_error_at, s.last_received_at, s.last_attempt
+	  FROM dataspace.subscription_state s
+	  JOIN dataspace.contract c ON c.id OPERATOR(pg_catalog.=) s.contract_id
+	  LEFT JOIN dataspace.participant p ON p.node_id OPERATOR(pg_catalog.=) s.provider_id;
+
+-- Start a stopped stream again (after its cause was repaired).
+CREATE FUNCTION dataspace.restart_subscription(asset uuid) RETURNS boolean
+	LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+	UPDATE dataspace.subscription_state SET state = 'running', last_error = NULL,
+		   last_error_at = NULL
+	 WHERE asset_id OPERATOR(pg_catalog.=) $1
+	   AND state OPERATOR(pg_catalog.<>) 'running'
+	RETURNING true
+$$;
+
+---------------------------------------------------------------------------
 -- pg_dump: every table holding node data and every sequence
 ---------------------------------------------------------------------------
 
@@ -1111,6 +1290,11 @@ SELECT pg_catalog.pg_extension_config_dump('dataspace.contract', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.contract_step', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.contract_sync_state', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.contract_step_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.export_volume', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.provider_login', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.received_seal', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.received_point', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.subscription_state', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.anchor', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.anchor_id_seq', '');
@@ -1222,3 +1406,16 @@ GRANT SELECT (leaf_index, node_id, subject_kind, subject_id, head_pos, head_hash
 GRANT SELECT ON dataspace.witness_tree_head TO dataspace_participant;
 GRANT EXECUTE ON FUNCTION dataspace.hub_inclusion_proof(bigint, bigint),
 	dataspace.hub_consistency_proof(bigint, bigint) TO dataspace_participant;
+
+-- peer replication: the export role executes the three export functions
+-- and nothing else; readers and admins read received data (row-level
+-- security) and the streams; admins restart stopped streams
+GRANT USAGE ON SCHEMA dataspace TO dataspace_export;
+GRANT EXECUTE ON FUNCTION dataspace.export_challenge(),
+	dataspace.export_authenticate(uuid, bytea),
+	dataspace.export_batch(uuid, uuid, bigint, integer, integer)
+	TO dataspace_export;
+GRANT SELECT ON dataspace.received_point, dataspace.received_seal, dataspace.all_point,
+	dataspace.subscription, dataspace.export_volume
+	TO dataspace_reader, dataspace_admin;
+GRANT EXECUTE ON FUNCTION dataspace.restart_subscription(uuid) TO dataspace_admin;

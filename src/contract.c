@@ -1327,3 +1327,70 @@ dataspace_explain_contract(PG_FUNCTION_ARGS)
 	}
 	PG_RETURN_TEXT_P(cstring_to_text(out.data));
 }
+
+/*
+ * ds_contract_terms_load
+ *		The verified terms of a stored contract for replication: NULL if
+ *		the contract exists and verifies (signatures, pinned keys, last
+ *		step), else why not.  The caller is connected to SPI; out is
+ *		allocated in the current memory context.
+ */
+const char *
+ds_contract_terms_load(const uint8 id[DS_UUID_LEN], DsContractTerms *out)
+{
+	ContractRow row;
+	const char *why;
+	char		pwhy[256];
+
+	memset(out, 0, sizeof(*out));
+	load_contract(id, false, true, &row);
+	if (!row.found)
+		return psprintf("contract %s does not exist on this node", ds_uuid_text(id));
+	why = verify_contract_row(&row);
+	if (why)
+		return psprintf("contract %s does not verify: %s", ds_uuid_text(id), why);
+	if (!ds_policy_parse(row.c.policy, row.c.policy_len, &out->policy, pwhy, sizeof(pwhy)))
+		return psprintf("the signed policy of contract %s does not read: %s",
+						ds_uuid_text(id), pwhy);
+	memcpy(out->id, row.c.id, DS_UUID_LEN);
+	memcpy(out->provider_id, row.c.provider_id, DS_UUID_LEN);
+	memcpy(out->consumer_id, row.c.consumer_id, DS_UUID_LEN);
+	memcpy(out->provider_pk, row.provider_pk, DS_PUBKEY_LEN);
+	memcpy(out->consumer_pk, row.consumer_pk, DS_PUBKEY_LEN);
+	memcpy(out->provider_key_id, row.c.provider_key_id, DS_HASH_LEN);
+	out->nassets = row.c.nassets;
+	out->assets = palloc(row.c.nassets * DS_UUID_LEN);
+	memcpy(out->assets, row.c.assets, row.c.nassets * DS_UUID_LEN);
+	out->valid_from = row.c.valid_from;
+	out->valid_until = row.c.valid_until;
+	out->state = row.state;
+	return NULL;
+}
+
+/*
+ * ds_contract_terms_check
+ *		May the terms be used now for this asset: NULL if so, else why not
+ *		(state, asset, validity of the contract and of its policy).
+ */
+const char *
+ds_contract_terms_check(const DsContractTerms *t, const uint8 asset[DS_UUID_LEN], int64 now)
+{
+	bool		in = false;
+
+	if (strcmp(t->state, "active") != 0)
+		return psprintf("contract %s is %s", ds_uuid_text(t->id), t->state);
+	for (int i = 0; i < t->nassets; i++)
+		if (memcmp(t->assets + i * DS_UUID_LEN, asset, DS_UUID_LEN) == 0)
+			in = true;
+	if (!in)
+		return psprintf("asset %s is not in contract %s", ds_uuid_text(asset), ds_uuid_text(t->id));
+	if (now < t->valid_from)
+		return psprintf("contract %s is not valid yet", ds_uuid_text(t->id));
+	if (now >= t->valid_until)
+		return psprintf("contract %s expired at %s", ds_uuid_text(t->id), ts_text(t->valid_until));
+	if (t->policy.has_validity && t->policy.validity.has_from && now < t->policy.validity.from)
+		return psprintf("the policy of contract %s is not valid yet", ds_uuid_text(t->id));
+	if (t->policy.has_validity && t->policy.validity.has_until && now >= t->policy.validity.until)
+		return psprintf("the policy of contract %s expired", ds_uuid_text(t->id));
+	return NULL;
+}

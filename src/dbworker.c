@@ -2,8 +2,8 @@
  *
  * dbworker.c
  *		Shared-memory slots of the background workers that connect to
- *		dataspace.database (the sealer, the hub-sync worker), and the hold
- *		that keeps them out of it.
+ *		dataspace.database (the sealer, the hub-sync worker, the replication
+ *		worker), and the hold that keeps them out of it.
  *
  * Besides waking a worker, backends use its slot to keep it out of its
  * database while a statement that needs the database to itself runs
@@ -52,11 +52,13 @@ static DbWorkerShared *dbw = NULL;
 static const char *const worker_names[DS_WORKER_COUNT] = {
 	"pg_dataspace sealer",
 	"pg_dataspace hub sync",
+	"pg_dataspace replication",
 };
 
 static const char *const worker_functions[DS_WORKER_COUNT] = {
 	"dataspace_sealer_main",
 	"dataspace_hubsync_main",
+	"dataspace_replication_main",
 };
 
 /*

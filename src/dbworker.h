@@ -17,6 +17,7 @@ typedef enum DsWorkerKind
 {
 	DS_WORKER_SEALER,
 	DS_WORKER_HUBSYNC,
+	DS_WORKER_REPLICATION,
 	DS_WORKER_COUNT
 } DsWorkerKind;
 

@@ -26,6 +26,9 @@ char	   *dataspace_hub = NULL;
 char	   *dataspace_hub_public_key = NULL;
 char	   *dataspace_endpoint = NULL;
 int			dataspace_sync_interval = 10000;
+int			dataspace_replication_naptime = 1000;
+int			dataspace_replication_batch_points = 100000;
+int			dataspace_replication_batch_bytes = 8 * 1024 * 1024;
 
 static const struct config_enum_entry mode_options[] = {
 	{"node", DATASPACE_MODE_NODE, false},
@@ -188,6 +191,42 @@ dataspace_define_gucs(void)
 							24 * 3600 * 1000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("dataspace.replication_naptime",
+							"Longest time between two rounds of the replication worker.",
+							"The worker is woken at once when a provider it listens to "
+							"notifies that it sealed new points.",
+							&dataspace_replication_naptime,
+							1000,
+							10,
+							3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("dataspace.replication_batch_points",
+							"Most points the replication worker asks for in one batch.",
+							"A batch holds whole seals: a seal larger than this still "
+							"comes alone.",
+							&dataspace_replication_batch_points,
+							100000,
+							1,
+							1000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("dataspace.replication_batch_bytes",
+							"Most bytes the replication worker asks for in one batch.",
+							"A batch holds whole seals: a seal larger than this still "
+							"comes alone.",
+							&dataspace_replication_batch_bytes,
+							8 * 1024 * 1024,
+							65536,
+							256 * 1024 * 1024,
+							PGC_SIGHUP,
+							GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("dataspace");

@@ -47,7 +47,8 @@ dataspace_shmem_startup(void)
 /*
  * _PG_init
  *		Define settings; when preloaded, also reserve shared memory and
- *		register the background workers (the sealer; on a node, hub sync).
+ *		register the background workers (the sealer; on a node, hub sync
+ *		and replication).
  */
 void
 _PG_init(void)
@@ -64,6 +65,9 @@ _PG_init(void)
 
 	ds_dbworker_register(DS_WORKER_SEALER);
 	if (dataspace_mode == DATASPACE_MODE_NODE)
+	{
 		ds_dbworker_register(DS_WORKER_HUBSYNC);
+		ds_dbworker_register(DS_WORKER_REPLICATION);
+	}
 	ds_utility_hook_install();
 }

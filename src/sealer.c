@@ -20,6 +20,7 @@
 #include "access/xact.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "commands/async.h"
 #include "commands/extension.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -650,6 +651,14 @@ ds_seal_round(const uint8 *only_asset, bool force)
 	 */
 	if (nbatches > 0)
 		ds_ingest_reset();
+
+	/*
+	 * Wake the consumers listening at this node: once per round that
+	 * sealed something, delivered at commit.  Never per ingest statement:
+	 * NOTIFY takes a cluster-wide lock at commit.
+	 */
+	if (made > 0 && dataspace_mode == DATASPACE_MODE_NODE)
+		Async_Notify("dataspace_sealed", NULL);
 	return made;
 }
 

@@ -28,8 +28,10 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+#include "contract.h"
 #include "keys.h"
 #include "proof.h"
+#include "replmsg.h"
 #include "sealstore.h"
 #include "util.h"
 
@@ -477,6 +479,285 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 		add_row(res, 0, -1, R_PENDING);
 }
 
+/* ---------------------------------------------------------------------
+ * Received assets (docs/replication.md)
+ * ---------------------------------------------------------------------
+ */
+
+typedef struct RSeal
+{
+	int64		id;
+	ds_seal		s;
+	uint8		signature[DS_SIG_LEN];
+	uint8		contract[DS_UUID_LEN];
+	int64		delivered_count;
+	uint8	   *withheld;		/* records of index and hash */
+	int			nwithheld;
+	int			next_withheld;
+	int64		found;
+	int64		leaves;
+	ds_merkle	merkle;
+	bool		report;
+	const char *reason;
+} RSeal;
+
+static int
+cmp_rseal_pos(const void *key, const void *elem)
+{
+	int64		pos = *(const int64 *) key;
+	int64		other = ((const RSeal *) elem)->s.chain_pos;
+
+	return (pos > other) - (pos < other);
+}
+
+/*
+ * Add the seal's withheld leaves that come next in leaf order (all of
+ * them with all), before the next received point.
+ */
+static void
+rseal_add_withheld(ds_hasher *h, RSeal *v, bool all)
+{
+	while (v->next_withheld < v->nwithheld)
+	{
+		const uint8 *rec = v->withheld + v->next_withheld * DS_WITHHELD_REC_LEN;
+
+		if (!all && (int64) ds_get_be64(rec) != v->leaves)
+			break;
+		if (!ds_merkle_add(h, &v->merkle, rec + 8))
+			elog(ERROR, "could not hash a withheld leaf");
+		v->leaves++;
+		v->next_withheld++;
+	}
+}
+
+/*
+ * received_asset
+ *		Is this an asset received from a provider?
+ */
+static bool
+received_asset(const pg_uuid_t *asset)
+{
+	DsSavedUser saved;
+	bool		found;
+
+	ds_become_owner(&saved);
+	SPI_connect();
+	found = ds_spi_exec("SELECT 1 FROM dataspace.subscription_state WHERE asset_id OPERATOR(pg_catalog.=) $1"
+						" UNION ALL SELECT 1 FROM dataspace.received_seal"
+						" WHERE asset_id OPERATOR(pg_catalog.=) $1 LIMIT 1",
+						1, (Oid[]) {UUIDOID}, (Datum[]) {UUIDPGetDatum(asset)},
+						NULL, true, -1) > 0;
+	SPI_finish();
+	ds_restore_user(&saved);
+	return found;
+}
+
+/*
+ * verify_received
+ *		Verify a received asset as verify_run does a local one: every seal's
+ *		signature under the provider key its contract pins, every chain
+ *		link, every root recomputed from the received points (their stored
+ *		nonces) and the blinded hashes of the withheld ones.
+ */
+static void
+verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
+				int64 only_seal, VResult *res)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ds_hasher  *h = ds_backend_hasher();
+	DsSavedUser saved;
+	RSeal	   *seals;
+	int			nseals;
+	DsContractTerms terms;
+	bool		have_terms = false;
+	const char *terms_why = NULL;
+	SPIPlanPtr	plan;
+	Portal		portal;
+	int64		orphan_run = 0;
+	Oid			types[1] = {UUIDOID};
+	Datum		values[1] = {UUIDPGetDatum(asset)};
+
+	ds_become_owner(&saved);
+	SPI_connect();
+	ds_spi_exec("SELECT id, provider_id, chain_pos, contract_id, node_id, first_seq, last_seq,"
+				" point_count, delivered_count, min_ts, max_ts, merkle_root, prev_hash, key_id,"
+				" signature, sealed_at, withheld FROM dataspace.received_seal"
+				" WHERE asset_id OPERATOR(pg_catalog.=) $1 ORDER BY chain_pos",
+				1, types, values, NULL, true, -1);
+	nseals = (int) SPI_processed;
+	seals = MemoryContextAllocZero(cxt, sizeof(RSeal) * Max(nseals, 1));
+	{
+		MemoryContext spi = MemoryContextSwitchTo(cxt);
+
+		for (int i = 0; i < nseals; i++)
+		{
+			RSeal	   *v = &seals[i];
+			bool		isnull;
+			bool		ok = true;
+			bytea	   *w;
+
+			v->id = ds_spi_get_int64(i, 1);
+			memcpy(v->s.asset_id, asset->data, DS_UUID_LEN);
+			v->s.chain_pos = ds_spi_get_int64(i, 3);
+			ds_spi_get_uuid(i, 4, v->contract);
+			ds_spi_get_uuid(i, 5, v->s.node_id);
+			v->s.first_seq = ds_spi_get_int64(i, 6);
+			v->s.last_seq = ds_spi_get_int64(i, 7);
+			v->s.point_count = ds_spi_get_int64(i, 8);
+			v->delivered_count = ds_spi_get_int64(i, 9);
+			v->s.min_ts_us = ds_ts_to_unix_us(DatumGetTimestampTz(ds_spi_get(i, 10, &isnull)));
+			v->s.max_ts_us = ds_ts_to_unix_us(DatumGetTimestampTz(ds_spi_get(i, 11, &isnull)));
+			ok &= VARSIZE_ANY_EXHDR(DatumGetByteaPP(ds_spi_get(i, 12, &isnull))) == DS_HASH_LEN;
+			ok &= VARSIZE_ANY_EXHDR(DatumGetByteaPP(ds_spi_get(i, 13, &isnull))) == DS_HASH_LEN;
+			ok &= VARSIZE_ANY_EXHDR(DatumGetByteaPP(ds_spi_get(i, 14, &isnull))) == DS_HASH_LEN;
+			ok &= VARSIZE_ANY_EXHDR(DatumGetByteaPP(ds_spi_get(i, 15, &isnull))) == DS_SIG_LEN;
+			if (ok)
+			{
+				ds_spi_get_bytes(i, 12, v->s.root, DS_HASH_LEN);
+				ds_spi_get_bytes(i, 13, v->s.prev_hash, DS_HASH_LEN);
+				ds_spi_get_bytes(i, 14, v->s.key_id, DS_HASH_LEN);
+				ds_spi_get_bytes(i, 15, v->signature, DS_SIG_LEN);
+			}
+			else
+				v->reason = R_BAD_SIGNATURE;
+			v->s.sealed_at_us = ds_ts_to_unix_us(DatumGetTimestampTz(ds_spi_get(i, 16, &isnull)));
+			w = DatumGetByteaPP(ds_spi_get(i, 17, &isnull));
+			v->nwithheld = (int) (VARSIZE_ANY_EXHDR(w) / DS_WITHHELD_REC_LEN);
+			v->withheld = palloc(Max(VARSIZE_ANY_EXHDR(w), 1));
+			memcpy(v->withheld, VARDATA_ANY(w), VARSIZE_ANY_EXHDR(w));
+			ds_merkle_init(&v->merkle);
+			if (only_seal > 0)
+				v->report = v->id == only_seal;
+			else
+				v->report = ds_unix_us_to_ts(v->s.max_ts_us) >= from &&
+					ds_unix_us_to_ts(v->s.min_ts_us) <= to;
+		}
+		MemoryContextSwitchTo(spi);
+	}
+
+	/* headers: the pinned provider key, signature, chain */
+	for (int i = 0; i < nseals; i++)
+	{
+		RSeal	   *v = &seals[i];
+		uint8		msg[DS_SEAL_MSG_MAX];
+		size_t		len;
+
+		if (v->reason)
+			continue;
+		if (!have_terms || memcmp(terms.id, v->contract, DS_UUID_LEN) != 0)
+		{
+			MemoryContext spi = MemoryContextSwitchTo(cxt);
+
+			terms_why = ds_contract_terms_load(v->contract, &terms);
+			have_terms = true;
+			memcpy(terms.id, v->contract, DS_UUID_LEN);
+			MemoryContextSwitchTo(spi);
+		}
+		if (terms_why != NULL || memcmp(terms.provider_key_id, v->s.key_id, DS_HASH_LEN) != 0 ||
+			memcmp(terms.provider_id, v->s.node_id, DS_UUID_LEN) != 0)
+			v->reason = R_UNKNOWN_KEY;
+		else if ((len = ds_seal_message(&v->s, msg, sizeof(msg))) == 0 ||
+				 !ds_ed25519_verify(terms.provider_pk, msg, len, v->signature))
+			v->reason = R_BAD_SIGNATURE;
+		else if (v->s.chain_pos != (i == 0 ? 1 : seals[i - 1].s.chain_pos + 1))
+			v->reason = R_SEAL_MISSING;
+		else
+		{
+			uint8		prev[DS_HASH_LEN];
+
+			if (i == 0)
+				memset(prev, 0, sizeof(prev));
+			else if (!ds_seal_hash(h, &seals[i - 1].s, prev))
+				elog(ERROR, "could not hash a seal");
+			if (memcmp(prev, v->s.prev_hash, DS_HASH_LEN) != 0)
+				v->reason = R_CHAIN_BROKEN;
+		}
+	}
+
+	/* one pass over the received points, in seq order */
+	plan = SPI_prepare("SELECT seq, ts, value, nonce, chain_pos FROM dataspace.received_point"
+					   " WHERE asset_id OPERATOR(pg_catalog.=) $1 ORDER BY seq", 1, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			int64		seq = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
+			double		value = DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull));
+			bytea	   *nonce = DatumGetByteaPP(SPI_getbinval(tup, desc, 4, &isnull));
+			int64		pos = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+			RSeal	   *v = bsearch(&pos, seals, nseals, sizeof(RSeal), cmp_rseal_pos);
+			uint8		leaf[DS_HASH_LEN];
+
+			if (v == NULL || seq < v->s.first_seq || seq > v->s.last_seq)
+			{
+				if (ts >= from && ts <= to && only_seal == 0)
+					orphan_run++;
+				continue;
+			}
+			if (orphan_run > 0)
+			{
+				add_row(res, 0, 0, R_NOT_SEALED);
+				orphan_run = 0;
+			}
+			v->found++;
+			if (!v->report || v->reason)
+				continue;
+			rseal_add_withheld(h, v, false);
+			if (VARSIZE_ANY_EXHDR(nonce) != DS_NONCE_LEN)
+			{
+				v->reason = R_VALUE_CHANGED;
+				continue;
+			}
+			if (!ds_leaf_hash(h, asset->data, seq, ds_ts_to_unix_us(ts), value,
+							  (const uint8 *) VARDATA_ANY(nonce), leaf) ||
+				!ds_merkle_add(h, &v->merkle, leaf))
+				elog(ERROR, "could not hash point");
+			v->leaves++;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+	SPI_finish();
+	ds_restore_user(&saved);
+
+	for (int i = 0; i < nseals; i++)
+	{
+		RSeal	   *v = &seals[i];
+		const char *reason = v->reason;
+		uint8		root[DS_HASH_LEN];
+
+		if (!v->report)
+			continue;
+		if (reason == NULL && v->delivered_count > 0)
+		{
+			rseal_add_withheld(h, v, true);
+			if (v->found < v->delivered_count)
+				reason = R_POINT_MISSING;
+			else if (v->found > v->delivered_count || v->leaves != v->s.point_count)
+				reason = R_POINT_ADDED;
+			else if (!ds_merkle_root(h, &v->merkle, root) ||
+					 memcmp(root, v->s.root, DS_HASH_LEN) != 0)
+				reason = R_VALUE_CHANGED;
+		}
+		else if (reason == NULL && v->found > 0)
+			reason = R_POINT_ADDED;
+		add_row(res, v->id, reason == NULL ? 1 : 0, reason);
+	}
+	if (orphan_run > 0)
+		add_row(res, 0, 0, R_NOT_SEALED);
+}
+
 static void
 require_asset(const pg_uuid_t *asset)
 {
@@ -516,8 +797,13 @@ dataspace_verify_asset(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("from_ts must not be later than to_ts")));
-	require_asset(asset);
-	verify_run(asset, from, to, 0, &res);
+	if (received_asset(asset))
+		verify_received(asset, from, to, 0, &res);
+	else
+	{
+		require_asset(asset);
+		verify_run(asset, from, to, 0, &res);
+	}
 	for (int i = 0; i < res.nrows; i++)
 	{
 		Datum		values[3];

@@ -1,0 +1,440 @@
+/*-------------------------------------------------------------------------
+ *
+ * export.c
+ *		The provider side of peer replication: challenge, authentication
+ *		and export (docs/replication.md).
+ *
+ * A consumer logs in as a member of dataspace_export, asks for a
+ * challenge (a random nonce kept in this backend's memory, good for one
+ * answer), and answers it with a signature of its node key over the
+ * provider's id, the contract's id, its own id and the nonce.  The answer
+ * is checked against the consumer key the contract pins; only then may
+ * this session export under that contract.  A stolen connection string
+ * gets no further than the challenge, a replayed answer meets a nonce
+ * that is gone, and another node cannot sign as the contract's consumer.
+ *
+ * Each export call re-reads and re-verifies the contract, so revocation,
+ * suspension and expiry take effect at the next call.  It returns whole
+ * seals after the consumer's cursor (a chain position), each with every
+ * point of it in leaf order: the points the policy allows as values with
+ * their blinding nonces, the others as their blinded leaf hashes only, so
+ * that the consumer can recompute the Merkle root of every seal it gets
+ * without learning a withheld value.  A seal with nothing allowed travels
+ * without entries: the consumer checks its signature and chain link.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "contract.h"
+#include "keys.h"
+#include "pg_dataspace.h"
+#include "replmsg.h"
+#include "sealstore.h"
+#include "util.h"
+
+PG_FUNCTION_INFO_V1(dataspace_export_challenge);
+PG_FUNCTION_INFO_V1(dataspace_export_authenticate);
+PG_FUNCTION_INFO_V1(dataspace_export_batch);
+
+#define MAX_SESSION_CONTRACTS 64
+#define MAX_BATCH_SEALS 1000
+
+/*
+ * The session's challenge and the contracts it authenticated for.  Kept
+ * in backend memory only, bound to this process and its start time and to
+ * the session user.
+ */
+typedef struct ExportSession
+{
+	bool		issued;
+	uint8		nonce[DS_EXPORT_NONCE_LEN];
+	int			pid;
+	TimestampTz started;
+	Oid			session_user;
+	int			ncontracts;
+	uint8		contracts[MAX_SESSION_CONTRACTS][DS_UUID_LEN];
+} ExportSession;
+
+static ExportSession xs;
+
+/* This node's id, or an error on the hub or before it has an identity. */
+static void
+provider_id(uint8 out[DS_UUID_LEN])
+{
+	DsNode		node;
+
+	if (dataspace_mode != DATASPACE_MODE_NODE)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("export is a node function"),
+				 errdetail("This server runs with dataspace.mode = 'hub'.")));
+	if (!ds_node_load(&node))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("this node has no identity yet")));
+	memcpy(out, node.node_id, DS_UUID_LEN);
+}
+
+/* Is the session still the one the state was made in? */
+static bool
+same_session(void)
+{
+	return xs.pid == MyProcPid && xs.started == MyStartTimestamp &&
+		xs.session_user == GetSessionUserId();
+}
+
+/*
+ * dataspace.export_challenge(OUT provider_id uuid, OUT nonce bytea)
+ *		Issue a fresh nonce for this session; it replaces any earlier one.
+ */
+Datum
+dataspace_export_challenge(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	uint8		me[DS_UUID_LEN];
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	SPI_connect();
+	provider_id(me);
+	SPI_finish();
+	if (!same_session())
+	{
+		memset(&xs, 0, sizeof(xs));
+		xs.pid = MyProcPid;
+		xs.started = MyStartTimestamp;
+		xs.session_user = GetSessionUserId();
+	}
+	if (!pg_strong_random(xs.nonce, DS_EXPORT_NONCE_LEN))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random nonce")));
+	xs.issued = true;
+	values[0] = ds_uuid_datum(me);
+	values[1] = ds_bytea_datum(xs.nonce, DS_EXPORT_NONCE_LEN);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * dataspace.export_authenticate(contract uuid, response bytea) returns boolean
+ *		Check the consumer's answer to this session's challenge.  The nonce
+ *		is spent by the first answer, right or wrong.
+ */
+Datum
+dataspace_export_authenticate(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *contract = PG_GETARG_UUID_P(0);
+	bytea	   *response = PG_GETARG_BYTEA_PP(1);
+	uint8		nonce[DS_EXPORT_NONCE_LEN];
+	uint8		me[DS_UUID_LEN];
+	uint8		msg[DS_EXPORT_AUTH_MAX];
+	size_t		len;
+	DsContractTerms t;
+	const char *why;
+
+	if (!xs.issued || !same_session())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("no challenge was issued in this session"),
+				 errhint("Call dataspace.export_challenge() first; each challenge takes one answer.")));
+	memcpy(nonce, xs.nonce, DS_EXPORT_NONCE_LEN);
+	xs.issued = false;
+	ds_wipe(xs.nonce, DS_EXPORT_NONCE_LEN);
+
+	SPI_connect();
+	provider_id(me);
+	why = ds_contract_terms_load(contract->data, &t);
+	if (why == NULL && memcmp(t.provider_id, me, DS_UUID_LEN) != 0)
+		why = psprintf("this node is not the provider of contract %s", ds_uuid_text(contract->data));
+	if (why == NULL)
+		why = ds_contract_terms_check(&t, t.assets, ds_ts_to_unix_us(GetCurrentTimestamp()));
+	SPI_finish();
+	if (why)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("export refused"),
+				 errdetail("%s", why)));
+	len = ds_export_auth_message(me, t.id, t.consumer_id, nonce, msg, sizeof(msg));
+	if (len == 0 || VARSIZE_ANY_EXHDR(response) != DS_SIG_LEN ||
+		!ds_ed25519_verify(t.consumer_pk, msg, len, (const uint8 *) VARDATA_ANY(response)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("the answer to the challenge does not verify"),
+				 errdetail("An answer must be signed with the consumer key that contract %s pins, over a nonce issued in this session.",
+						   ds_uuid_text(contract->data))));
+	for (int i = 0; i < xs.ncontracts; i++)
+		if (memcmp(xs.contracts[i], t.id, DS_UUID_LEN) == 0)
+			PG_RETURN_BOOL(true);
+	if (xs.ncontracts == MAX_SESSION_CONTRACTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many contracts authenticated in one session")));
+	memcpy(xs.contracts[xs.ncontracts++], t.id, DS_UUID_LEN);
+	PG_RETURN_BOOL(true);
+}
+
+/* One seal of the batch being built. */
+typedef struct OutSeal
+{
+	DsSealRow	row;
+	StringInfoData entries;		/* empty: nothing delivered */
+	int64		delivered;
+} OutSeal;
+
+/*
+ * build_entries
+ *		Read the seal's points in leaf order and write one entry each: the
+ *		point if the policy allows it, its blinded leaf hash if not.  If
+ *		nothing is allowed, no entries at all.
+ */
+static void
+build_entries(OutSeal *o, const DsContractTerms *t, int64 now_us, MemoryContext cxt)
+{
+	MemoryContext old;
+	ds_hasher  *h = ds_backend_hasher();
+	Datum	   *elems = palloc(sizeof(Datum) * Max(o->row.nbatches, 1));
+	Oid			types[4] = {UUIDOID, INT8OID, INT8OID, INT8ARRAYOID};
+	Datum		args[4];
+	uint64		n;
+
+	for (int i = 0; i < o->row.nbatches; i++)
+		elems[i] = Int64GetDatum(o->row.batch_ids[i]);
+	args[0] = ds_uuid_datum(o->row.s.asset_id);
+	args[1] = Int64GetDatum(o->row.s.first_seq);
+	args[2] = Int64GetDatum(o->row.s.last_seq);
+	args[3] = PointerGetDatum(construct_array(elems, o->row.nbatches, INT8OID, 8,
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	ds_spi_exec("SELECT seq, ts, value FROM dataspace.point"
+				" WHERE asset_id OPERATOR(pg_catalog.=) $1"
+				" AND seq OPERATOR(pg_catalog.>=) $2 AND seq OPERATOR(pg_catalog.<=) $3"
+				" AND batch_id OPERATOR(pg_catalog.=) ANY ($4) ORDER BY seq",
+				4, types, args, NULL, true, -1);
+	n = SPI_processed;
+	old = MemoryContextSwitchTo(cxt);
+	initStringInfo(&o->entries);
+	MemoryContextSwitchTo(old);
+	enlargeStringInfo(&o->entries, (int) (n * DS_ENTRY_POINT_LEN));
+	o->delivered = 0;
+	for (uint64 i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		seq = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		int64		ts = ds_ts_to_unix_us(DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull)));
+		double		value = DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull));
+		uint8		nonce[DS_NONCE_LEN];
+		uint8		rec[DS_ENTRY_POINT_LEN];
+
+		if (!ds_leaf_nonce(h, o->row.seed, o->row.s.asset_id, seq, nonce))
+			elog(ERROR, "could not hash a point");
+		if (ds_policy_decide(&t->policy, ts, now_us) == DS_POLICY_ALLOWED)
+		{
+			rec[0] = DS_ENTRY_POINT;
+			ds_put_be64(rec + 1, (uint64) seq);
+			ds_put_be64(rec + 9, (uint64) ts);
+			ds_put_be64(rec + 17, ds_value_bits(value));
+			memcpy(rec + 25, nonce, DS_NONCE_LEN);
+			appendBinaryStringInfo(&o->entries, (char *) rec, DS_ENTRY_POINT_LEN);
+			o->delivered++;
+		}
+		else
+		{
+			rec[0] = DS_ENTRY_WITHHELD;
+			if (!ds_leaf_hash(h, o->row.s.asset_id, seq, ts, value, nonce, rec + 1))
+				elog(ERROR, "could not hash a point");
+			appendBinaryStringInfo(&o->entries, (char *) rec, DS_ENTRY_WITHHELD_LEN);
+		}
+	}
+	if (o->delivered == 0)
+		resetStringInfo(&o->entries);
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * dataspace.export_batch(contract, asset, after_chain_pos, max_points,
+ *						  max_bytes) returns bytea
+ *		The next whole seals of the asset after after_chain_pos, within the
+ *		limits (at least one seal when there is one), under the contract's
+ *		policy; docs/encoding.md describes the frame.
+ */
+Datum
+dataspace_export_batch(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *contract = PG_GETARG_UUID_P(0);
+	pg_uuid_t  *asset = PG_GETARG_UUID_P(1);
+	int64		after = PG_GETARG_INT64(2);
+	int32		max_points = PG_GETARG_INT32(3);
+	int32		max_bytes = PG_GETARG_INT32(4);
+	TimestampTz now = GetCurrentTimestamp();
+	int64		now_us = ds_ts_to_unix_us(now);
+	bool		authenticated = false;
+	uint8		me[DS_UUID_LEN];
+	DsContractTerms t;
+	const char *why;
+	OutSeal    *out;
+	int			nseals;
+	int			nout = 0;
+	int64		points = 0;
+	int64		bytes = 256;
+	int64		volume_left = PG_INT64_MAX;
+	int64		last_pos = after;
+	int64		rem_seals;
+	int64		rem_points;
+	int64		oldest_us = 0;
+	size_t		cap;
+	uint8	   *buf;
+	ds_msg		m;
+	Oid			types[2] = {UUIDOID, INT8OID};
+	Datum		args[2];
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (same_session())
+		for (int i = 0; i < xs.ncontracts && !authenticated; i++)
+			authenticated = memcmp(xs.contracts[i], contract->data, DS_UUID_LEN) == 0;
+	if (!authenticated)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("this session has not authenticated for contract %s",
+						ds_uuid_text(contract->data)),
+				 errhint("Answer dataspace.export_challenge() with dataspace.export_authenticate() first.")));
+	max_points = Max(1, Min(max_points, 1000000));
+	max_bytes = Max(65536, Min(max_bytes, 256 * 1024 * 1024));
+
+	SPI_connect();
+	provider_id(me);
+	why = ds_contract_terms_load(contract->data, &t);
+	if (why == NULL && memcmp(t.provider_id, me, DS_UUID_LEN) != 0)
+		why = psprintf("this node is not the provider of contract %s", ds_uuid_text(contract->data));
+	if (why == NULL)
+		why = ds_contract_terms_check(&t, asset->data, now_us);
+	if (why == NULL &&
+		ds_spi_exec("SELECT 1 FROM dataspace.asset WHERE id OPERATOR(pg_catalog.=) $1"
+					" AND node_id OPERATOR(pg_catalog.=) $2 AND kind OPERATOR(pg_catalog.=) 'stream'",
+					2, (Oid[]) {UUIDOID, UUIDOID},
+					(Datum[]) {UUIDPGetDatum(asset), ds_uuid_datum(me)}, NULL, true, -1) != 1)
+		why = psprintf("asset %s is not a stream of this node", ds_uuid_text(asset->data));
+	if (why)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("export refused"),
+				 errdetail("%s", why)));
+
+	/* the volume term: points sent under the contract today (UTC) */
+	if (t.policy.has_max_points_per_day)
+	{
+		int64		used = 0;
+
+		if (ds_spi_exec("SELECT points FROM dataspace.export_volume"
+						" WHERE contract_id OPERATOR(pg_catalog.=) $1"
+						" AND day OPERATOR(pg_catalog.=) (pg_catalog.now() AT TIME ZONE 'UTC')::date",
+						1, types, (Datum[]) {UUIDPGetDatum(contract)}, NULL, true, -1) == 1)
+			used = ds_spi_get_int64(0, 1);
+		volume_left = Max(0, t.policy.max_points_per_day - used);
+	}
+
+	args[0] = UUIDPGetDatum(asset);
+	args[1] = Int64GetDatum(after);
+	nseals = ds_spi_exec(psprintf("SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
+								  " WHERE asset_id OPERATOR(pg_catalog.=) $1"
+								  " AND chain_pos OPERATOR(pg_catalog.>) $2"
+								  " ORDER BY chain_pos LIMIT %d", MAX_BATCH_SEALS),
+						 2, types, args, NULL, true, -1);
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		out = palloc0(sizeof(OutSeal) * Max(nseals, 1));
+		for (int i = 0; i < nseals; i++)
+			ds_seal_row_read(i, &out[i].row);
+		MemoryContextSwitchTo(old);
+	}
+	for (int i = 0; i < nseals; i++)
+	{
+		OutSeal    *o = &out[i];
+		int64		size;
+
+		if (o->row.s.chain_pos != last_pos + 1)
+			break;				/* a gap: the consumer will name it later */
+		build_entries(o, &t, now_us, cxt);
+		size = 512 + o->entries.len;
+		if (nout > 0 && (points + o->delivered > max_points || bytes + size > max_bytes))
+			break;
+		if (o->delivered > volume_left)
+			break;
+		volume_left -= o->delivered;
+		points += o->delivered;
+		bytes += size;
+		last_pos = o->row.s.chain_pos;
+		nout++;
+	}
+
+	/* what is left after this batch, for the consumer's lag */
+	args[1] = Int64GetDatum(last_pos);
+	ds_spi_exec("SELECT pg_catalog.count(*), COALESCE(pg_catalog.sum(point_count), 0)::bigint,"
+				" pg_catalog.min(sealed_at) FROM dataspace.seal"
+				" WHERE asset_id OPERATOR(pg_catalog.=) $1 AND chain_pos OPERATOR(pg_catalog.>) $2",
+				2, types, args, NULL, true, 1);
+	rem_seals = ds_spi_get_int64(0, 1);
+	rem_points = ds_spi_get_int64(0, 2);
+	{
+		bool		isnull;
+		Datum		d = ds_spi_get(0, 3, &isnull);
+
+		if (!isnull)
+			oldest_us = ds_ts_to_unix_us(DatumGetTimestampTz(d));
+	}
+
+	if (points > 0 && t.policy.has_max_points_per_day)
+		ds_spi_exec("INSERT INTO dataspace.export_volume AS v (contract_id, day, points)"
+					" VALUES ($1, (pg_catalog.now() AT TIME ZONE 'UTC')::date, $2)"
+					" ON CONFLICT (contract_id, day) DO UPDATE"
+					" SET points = v.points OPERATOR(pg_catalog.+) EXCLUDED.points",
+					2, types, (Datum[]) {UUIDPGetDatum(contract), Int64GetDatum(points)},
+					NULL, false, 1);
+	SPI_finish();
+
+	cap = bytes + 64;
+	buf = palloc(cap + VARHDRSZ);
+	ds_msg_begin(&m, buf + VARHDRSZ, cap, (ds_msg_type) DS_MSG_EXPORT_BATCH);
+	ds_msg_bytes(&m, me, DS_UUID_LEN);
+	ds_msg_bytes(&m, asset->data, DS_UUID_LEN);
+	ds_msg_int64(&m, nout);
+	ds_msg_int64(&m, rem_seals);
+	ds_msg_int64(&m, rem_points);
+	ds_msg_int64(&m, oldest_us);
+	for (int i = 0; i < nout; i++)
+	{
+		OutSeal    *o = &out[i];
+
+		ds_msg_int64(&m, o->row.id);
+		ds_msg_int64(&m, o->row.s.chain_pos);
+		ds_msg_bytes(&m, o->row.s.node_id, DS_UUID_LEN);
+		ds_msg_int64(&m, o->row.s.first_seq);
+		ds_msg_int64(&m, o->row.s.last_seq);
+		ds_msg_int64(&m, o->row.s.point_count);
+		ds_msg_int64(&m, o->row.s.min_ts_us);
+		ds_msg_int64(&m, o->row.s.max_ts_us);
+		ds_msg_int64(&m, o->row.s.sealed_at_us);
+		ds_msg_bytes(&m, o->row.s.root, DS_HASH_LEN);
+		ds_msg_bytes(&m, o->row.s.prev_hash, DS_HASH_LEN);
+		ds_msg_bytes(&m, o->row.s.key_id, DS_HASH_LEN);
+		ds_msg_bytes(&m, o->row.signature, DS_SIG_LEN);
+		ds_msg_bytes(&m, o->entries.data, o->entries.len);
+	}
+	if (!ds_msg_ok(&m))
+		elog(ERROR, "export batch larger than computed");
+	SET_VARSIZE(buf, m.len + VARHDRSZ);
+	PG_RETURN_BYTEA_P((bytea *) buf);
+}

@@ -1,0 +1,311 @@
+# Peer replication between two nodes under contracts made through a hub:
+# the export role over TLS only, challenge and response, a complete and
+# verified stream, a consumer crash mid-stream, provider restart, hub
+# outage, a value changed at the provider behind its back, a policy window
+# cutting through seals, refused requests, and revocation.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $tmp = PostgreSQL::Test::Utils::tempdir;
+
+my $hub = PostgreSQL::Test::Cluster->new('hub');
+$hub->init;
+$hub->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'pg_dataspace'
+dataspace.mode = 'hub'
+dataspace.database = 'postgres'
+dataspace.node_name = 'hub'
+});
+$hub->start;
+$hub->safe_psql('postgres', q{
+CREATE EXTENSION pg_dataspace;
+CREATE ROLE node_a LOGIN IN ROLE dataspace_participant;
+CREATE ROLE node_b LOGIN IN ROLE dataspace_participant;
+CREATE ROLE node_c LOGIN IN ROLE dataspace_participant;
+});
+my $hub_key = $hub->safe_psql('postgres',
+	q{SELECT encode(public_key, 'hex') FROM dataspace.node_info()});
+
+# the provider serves TLS with a self-signed certificate
+system_or_bail('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+	'-subj', '/CN=127.0.0.1', '-keyout', "$tmp/server.key", '-out', "$tmp/server.crt");
+chmod 0600, "$tmp/server.key";
+
+sub new_node
+{
+	my ($name, $extra) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	my $conninfo = 'host=' . $hub->host . ' port=' . $hub->port . " dbname=postgres user=node_$name";
+	my $port = $node->port;
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'pg_dataspace'
+dataspace.database = 'postgres'
+dataspace.node_name = '$name'
+dataspace.hub = '$conninfo'
+dataspace.hub_public_key = '$hub_key'
+dataspace.sync_interval = '300ms'
+dataspace.sealer_naptime = '200ms'
+dataspace.replication_naptime = '500ms'
+dataspace.endpoint = 'hostaddr=127.0.0.1 port=$port dbname=postgres'
+$extra
+});
+	$node->start;
+	$node->safe_psql('postgres', q{CREATE EXTENSION pg_dataspace});
+	return $node;
+}
+
+my $a = new_node('a', qq{
+listen_addresses = '127.0.0.1'
+ssl = on
+ssl_cert_file = '$tmp/server.crt'
+ssl_key_file = '$tmp/server.key'
+});
+my $b = new_node('b', '');
+my $c = new_node('c', '');
+my %id = (a => $a->safe_psql('postgres', 'SELECT dataspace.node_id()'),
+	b => $b->safe_psql('postgres', 'SELECT dataspace.node_id()'),
+	c => $c->safe_psql('postgres', 'SELECT dataspace.node_id()'));
+
+# the export role at the provider: one login per consumer, TLS only
+my $hba = slurp_file($a->data_dir . '/pg_hba.conf');
+open my $fh, '>', $a->data_dir . '/pg_hba.conf' or die;
+print $fh "hostssl postgres +dataspace_export 127.0.0.1/32 scram-sha-256\n";
+print $fh "host all +dataspace_export 0.0.0.0/0 reject\n";
+print $fh "local all +dataspace_export reject\n";
+print $fh $hba;
+close $fh;
+$a->safe_psql('postgres', q{
+SET password_encryption = 'scram-sha-256';
+CREATE ROLE export_b LOGIN PASSWORD 'secret-b' IN ROLE dataspace_export CONNECTION LIMIT 4;
+CREATE ROLE export_c LOGIN PASSWORD 'secret-c' IN ROLE dataspace_export CONNECTION LIMIT 4;
+ALTER ROLE export_b SET statement_timeout = '60s';
+ALTER ROLE export_b SET idle_in_transaction_session_timeout = '10s';
+REVOKE TEMPORARY ON DATABASE postgres FROM PUBLIC;
+});
+$a->reload;
+for my $n ([ 'b', $b ], [ 'c', $c ])
+{
+	my $pass = "$tmp/$n->[0].pgpass";
+	open my $pf, '>', $pass or die;
+	print $pf "*:*:*:export_$n->[0]:secret-$n->[0]\n";
+	close $pf;
+	chmod 0600, $pass;
+	$n->[1]->safe_psql('postgres', qq{
+INSERT INTO dataspace.provider_login VALUES ('$id{a}', 'user=export_$n->[0] passfile=$pass')});
+}
+my $export_conn = 'hostaddr=127.0.0.1 port=' . $a->port . " dbname=postgres user=export_b passfile=$tmp/b.pgpass";
+
+ok($hub->poll_query_until('postgres', q{SELECT count(*) = 3 FROM dataspace.participant}),
+	'three nodes registered');
+$hub->safe_psql('postgres', 'SELECT dataspace.approve_participant(node_id) FROM dataspace.participant');
+
+my $twin = '00000000-0000-4000-8000-000000010a00';
+my $asset = '00000000-0000-4000-8000-000000010a01';
+my $windowed = '00000000-0000-4000-8000-000000010a02';
+$a->safe_psql('postgres', qq{
+INSERT INTO dataspace.twin (id, name) VALUES ('$twin', 'press');
+INSERT INTO dataspace.asset (id, twin_id, name, kind, visibility) VALUES
+  ('$asset', '$twin', 'temperature', 'stream', 'public'),
+  ('$windowed', '$twin', 'pressure', 'stream', 'public');
+});
+ok($b->poll_query_until('postgres', qq{
+SELECT (SELECT count(*) FROM dataspace.hub_catalog WHERE provider_id = '$id{a}') = 2
+   AND (SELECT count(*) FROM dataspace.participant WHERE status = 'approved') = 3}),
+	'node b finds both assets in the catalog');
+ok($a->poll_query_until('postgres', q{
+SELECT count(*) = 3 FROM dataspace.participant WHERE status = 'approved'}),
+	'node a caches the participants');
+
+# points before any contract
+$a->safe_psql('postgres', qq{
+INSERT INTO dataspace.point (asset_id, ts, value)
+SELECT '$asset', '2024-01-01'::timestamptz + g * interval '1 ms', g FROM generate_series(1, 20000) g;
+SELECT dataspace.seal_pending();
+});
+
+# b requests a contract, a accepts
+my $k1 = $b->safe_psql('postgres', qq{
+SELECT dataspace.request_contract('$id{a}', '{$asset}', '{}', now() + interval '1 year')});
+ok($a->poll_query_until('postgres', qq{SELECT state = 'REQUESTED' FROM dataspace.contract WHERE id = '$k1'}),
+	'the request reaches node a');
+is($a->safe_psql('postgres', qq{SELECT dataspace.accept_contract('$k1')}), 'AGREED', 'node a accepts');
+ok($b->poll_query_until('postgres', qq{SELECT state = 'active' FROM dataspace.contract WHERE id = '$k1'}),
+	'the contract is active at node b');
+
+# the stream
+ok($b->poll_query_until('postgres', qq{
+SELECT count(*) = 20000 FROM dataspace.received_point WHERE asset_id = '$asset'}),
+	'20,000 points reach node b');
+is($b->safe_psql('postgres', qq{
+SELECT count(*) || ' ' || bool_and(ok) FROM dataspace.verify_asset('$asset')}), '2 true',
+	'every received seal verifies at node b');
+is($b->safe_psql('postgres', qq{
+SELECT cursor || ' ' || points_received || ' ' || lag_points || ' ' || state || ' ' || coalesce(last_error, '-')
+  FROM dataspace.subscription WHERE asset_id = '$asset'}), '2 20000 0 running -',
+	'the subscription shows cursor, count, lag and state');
+is($b->safe_psql('postgres', qq{
+SELECT count(*) FROM dataspace.all_point WHERE asset_id = '$asset' AND received}), '20000',
+	'the view unites local and received points');
+is($b->safe_psql('postgres', q{
+SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_dataspace replication'}), '1',
+	'the worker is visible in pg_stat_activity');
+is($a->safe_psql('postgres', q{
+SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+ WHERE a.usename = 'export_b' AND s.ssl}), '1', 'the consumer is connected over TLS');
+
+# local writes into received data are refused
+my ($rc, $out, $err) = $b->psql('postgres', qq{
+INSERT INTO dataspace.received_point VALUES ('$id{a}', '$asset', 999999, now(), 1, '\\x00', 1, '$k1')});
+like($err, qr/received data is written by the replication worker only/, 'local writes into received points are refused');
+($rc, $out, $err) = $b->psql('postgres', qq{INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('$asset', now(), 1)});
+isnt($rc, 0, 'a received asset id is no local asset');
+
+# refusals at the export: no challenge, a wrong answer, a spent nonce, no TLS, no privileges
+($rc, $out, $err) = $a->psql('postgres', qq{SELECT dataspace.export_batch('$k1', '$asset', 0, 10, 100000)},
+	connstr => "$export_conn sslmode=require");
+like($err, qr/this session has not authenticated for contract $k1/, 'a plain connection without the challenge gets nothing');
+($rc, $out, $err) = $a->psql('postgres', qq{
+SELECT nonce IS NOT NULL FROM dataspace.export_challenge();
+SELECT dataspace.export_authenticate('$k1', ('\\x' || repeat('00', 64))::bytea);},
+	connstr => "$export_conn sslmode=require");
+like($err, qr/the answer to the challenge does not verify/, 'an answer not signed by the consumer key is refused');
+($rc, $out, $err) = $a->psql('postgres', qq{
+SELECT nonce IS NOT NULL FROM dataspace.export_challenge();
+SELECT dataspace.export_authenticate('$k1', ('\\x' || repeat('00', 64))::bytea);
+SELECT dataspace.export_authenticate('$k1', ('\\x' || repeat('00', 64))::bytea);},
+	connstr => "$export_conn sslmode=require", on_error_stop => 0);
+like($err, qr/no challenge was issued in this session/, 'a nonce takes one answer: a replayed answer is refused');
+($rc, $out, $err) = $a->psql('postgres', 'SELECT 1',
+	connstr => 'hostaddr=127.0.0.1 port=' . $a->port . " dbname=postgres user=export_b passfile=$tmp/b.pgpass sslmode=disable");
+like($err, qr/rejects connection|no pg_hba.conf entry/, 'the export role cannot connect without TLS');
+($rc, $out, $err) = $a->psql('postgres', 'SELECT count(*) FROM dataspace.point',
+	connstr => "$export_conn sslmode=require");
+like($err, qr/permission denied/, 'the export role reads no table');
+($rc, $out, $err) = $a->psql('postgres', 'CREATE TEMP TABLE t (x int)',
+	connstr => "$export_conn sslmode=require");
+like($err, qr/permission denied/, 'the export role creates no temporary table');
+($rc, $out, $err) = $a->psql('postgres', qq{SELECT dataspace.export_batch('$k1', '$asset', 0, 10, 100000)},
+	connstr => 'hostaddr=127.0.0.1 port=' . $a->port . " dbname=postgres user=export_c passfile=$tmp/c.pgpass sslmode=require");
+like($err, qr/has not authenticated/, 'a third node\'s login gets nothing under another node\'s contract');
+
+# an idle export session in a transaction does not block ingest
+my $idle = $a->background_psql('postgres', extra_params => [ '-d', "$export_conn sslmode=require" ]);
+$idle->query_safe('BEGIN; SELECT * FROM dataspace.export_challenge()');
+$a->safe_psql('postgres', qq{
+SET statement_timeout = '10s';
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('$asset', '2024-01-02', 1);
+SELECT dataspace.seal_pending();});
+pass('ingest and sealing go on beside an idle export transaction');
+$idle->quit;
+ok($b->poll_query_until('postgres', qq{
+SELECT count(*) = 20001 FROM dataspace.received_point WHERE asset_id = '$asset'}),
+	'the new point is pushed by the provider\'s notification');
+
+# a consumer crash mid-stream: nothing lost, nothing doubled
+$a->safe_psql('postgres', qq{
+INSERT INTO dataspace.point (asset_id, ts, value)
+SELECT '$asset', '2024-01-03'::timestamptz + g * interval '1 ms', g FROM generate_series(1, 200000) g;
+SELECT dataspace.seal_pending();});
+ok($b->poll_query_until('postgres', qq{
+SELECT count(*) > 20001 FROM dataspace.received_point WHERE asset_id = '$asset'}),
+	'the stream is under way');
+$b->stop('immediate');
+$b->start;
+ok($b->poll_query_until('postgres', qq{
+SELECT count(*) = 220001 FROM dataspace.received_point WHERE asset_id = '$asset'}),
+	'after an immediate stop the stream completes');
+is($b->safe_psql('postgres', qq{
+SELECT count(DISTINCT seq) || ' ' || (SELECT bool_and(ok) FROM dataspace.verify_asset('$asset'))
+  FROM dataspace.received_point WHERE asset_id = '$asset'}), '220001 true',
+	'no point doubled, every seal verifies');
+
+# the provider restarts; the hub goes away: the stream goes on
+$a->restart;
+$a->safe_psql('postgres', qq{
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('$asset', '2024-01-04', 2);
+SELECT dataspace.seal_pending();});
+ok($b->poll_query_until('postgres', qq{
+SELECT count(*) = 220002 FROM dataspace.received_point WHERE asset_id = '$asset'}),
+	'after a provider restart the stream resumes by itself');
+$hub->stop;
+$a->safe_psql('postgres', qq{
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('$asset', '2024-01-05', 3);
+SELECT dataspace.seal_pending();});
+ok($b->poll_query_until('postgres', qq{
+SELECT count(*) = 220003 FROM dataspace.received_point WHERE asset_id = '$asset'}),
+	'with the hub down the stream goes on');
+$hub->start;
+
+# a value changed at the provider behind its back: the batch is refused
+$b->stop;
+$a->safe_psql('postgres', qq{
+INSERT INTO dataspace.point (asset_id, ts, value)
+SELECT '$asset', '2024-01-06'::timestamptz + g * interval '1 ms', g FROM generate_series(1, 10) g;
+SELECT dataspace.seal_pending();
+SET session_replication_role = replica;
+UPDATE dataspace.point SET value = 42 WHERE asset_id = '$asset'
+   AND seq = (SELECT max(seq) FROM dataspace.point WHERE asset_id = '$asset');});
+my $bad = $a->safe_psql('postgres', qq{SELECT max(id) FROM dataspace.seal WHERE asset_id = '$asset'});
+$b->start;
+ok($b->poll_query_until('postgres', qq{
+SELECT state = 'stopped' FROM dataspace.subscription WHERE asset_id = '$asset'}),
+	'the consumer stops the stream');
+like($b->safe_psql('postgres', qq{SELECT last_error FROM dataspace.subscription WHERE asset_id = '$asset'}),
+	qr/^refused seal $bad \(chain position \d+\) of asset $asset from provider $id{a}: value changed$/,
+	'and names the seal');
+is($b->safe_psql('postgres', qq{SELECT count(*) FROM dataspace.received_point WHERE asset_id = '$asset'}),
+	'220003', 'nothing of the refused batch was stored');
+ok($b->log_contains(qr/ERROR:  refused seal $bad/), 'the refusal is in the server log');
+
+# repaired at the provider, the stream is restarted
+$a->safe_psql('postgres', qq{
+SET session_replication_role = replica;
+UPDATE dataspace.point SET value = 10 WHERE asset_id = '$asset'
+   AND seq = (SELECT max(seq) FROM dataspace.point WHERE asset_id = '$asset');});
+$b->safe_psql('postgres', qq{SELECT dataspace.restart_subscription('$asset')});
+ok($b->poll_query_until('postgres', qq{
+SELECT count(*) = 220013 FROM dataspace.received_point WHERE asset_id = '$asset'}),
+	'after repair and restart the stream completes');
+
+# a policy window that cuts through seals
+my $k2 = $b->safe_psql('postgres', qq{
+SELECT dataspace.request_contract('$id{a}', '{$windowed}',
+  '{"data_window": {"from": "2024-02-01T00:00:00.5Z", "until": "2024-02-01T00:00:01.5Z"}}',
+  now() + interval '1 year')});
+ok($a->poll_query_until('postgres', qq{SELECT state = 'REQUESTED' FROM dataspace.contract WHERE id = '$k2'}),
+	'the windowed request reaches node a');
+$a->safe_psql('postgres', qq{SELECT dataspace.accept_contract('$k2')});
+$a->safe_psql('postgres', qq{
+INSERT INTO dataspace.point (asset_id, ts, value)
+SELECT '$windowed', '2024-02-01'::timestamptz + g * interval '1 ms', g FROM generate_series(0, 1999) g;
+SELECT dataspace.seal_pending();
+INSERT INTO dataspace.point (asset_id, ts, value)
+SELECT '$windowed', '2024-02-01 00:00:01'::timestamptz + g * interval '1 ms', g FROM generate_series(0, 1999) g;
+SELECT dataspace.seal_pending();});
+ok($b->poll_query_until('postgres', qq{
+SELECT seals_received = 2 FROM dataspace.subscription WHERE asset_id = '$windowed'}),
+	'both seals of the windowed asset arrive');
+is($b->safe_psql('postgres', qq{
+SELECT count(*) || ' ' || min(ts) || ' ' || max(ts) FROM dataspace.received_point WHERE asset_id = '$windowed'}),
+	'1500 2024-02-01 00:00:00.5+00 2024-02-01 00:00:01.499+00',
+	'only the points inside the window reach the consumer');
+is($b->safe_psql('postgres', qq{
+SELECT string_agg(ok::text, ',') FROM dataspace.verify_asset('$windowed')}), 'true,true',
+	'the cut seals verify with the blinded hashes of the withheld points');
+
+# revocation stops the stream
+$a->safe_psql('postgres', qq{SELECT dataspace.revoke_contract('$k1', 'end of project')});
+$a->safe_psql('postgres', qq{
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('$asset', '2024-03-01', 5);
+SELECT dataspace.seal_pending();});
+ok($b->poll_query_until('postgres', qq{
+SELECT state = 'contract revoked' FROM dataspace.subscription WHERE asset_id = '$asset'}),
+	'the consumer sees the contract revoked');
+is($b->safe_psql('postgres', qq{SELECT count(*) FROM dataspace.received_point WHERE asset_id = '$asset'}),
+	'220013', 'nothing after the revocation reached the consumer');
+
+done_testing();
