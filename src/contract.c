@@ -35,6 +35,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "audit.h"
 #include "contract.h"
 #include "contractmsg.h"
 #include "keys.h"
@@ -363,6 +364,21 @@ store_step(const ds_contract *c, const ds_contract_step *st, const char *from,
 				   by_provider ? "provider_signature" : "consumer_signature",
 				   by_provider ? "provider_signature" : "consumer_signature");
 	ds_spi_exec(sql, 6, utypes, uargs, unulls, false, 1);
+
+	/* every contract step goes into the audit log in the same transaction */
+	{
+		char		event[DS_STEP_NAME_MAX + 16];
+
+		snprintf(event, sizeof(event), "contract.%s", st->step);
+		ds_audit_append(event, ds_uuid_text(st->contract_id),
+						ds_audit_json(6,
+									  "step_no", psprintf(INT64_FORMAT, st->step_no),
+									  "actor", ds_uuid_text(st->actor_id),
+									  "from", from,
+									  "to", to,
+									  "step_hash", ds_hex(step_hash, DS_HASH_LEN),
+									  "origin", local ? "local" : "received"));
+	}
 }
 
 /* ---------------------------------------------------------------------

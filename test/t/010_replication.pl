@@ -157,10 +157,17 @@ is($a->safe_psql('postgres', q{
 SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
  WHERE a.usename = 'export_b' AND s.ssl}), '1', 'the consumer is connected over TLS');
 
-# local writes into received data are refused
-my ($rc, $out, $err) = $b->psql('postgres', qq{
+# local writes into received data are refused: no role but the worker (and
+# a superuser restoring a dump) inserts, nobody changes or deletes
+$b->safe_psql('postgres', 'CREATE ROLE local_admin IN ROLE dataspace_admin');
+my ($rc, $out, $err) = $b->psql('postgres', qq{SET ROLE local_admin;
 INSERT INTO dataspace.received_point VALUES ('$id{a}', '$asset', 999999, now(), 1, '\\x00', 1, '$k1')});
-like($err, qr/received data is written by the replication worker only/, 'local writes into received points are refused');
+like($err, qr/permission denied for table received_point/, 'local writes into received points are refused');
+($rc, $out, $err) = $b->psql('postgres', qq{UPDATE dataspace.received_point SET value = 2 WHERE asset_id = '$asset'});
+like($err, qr/received data is written by the replication worker only/,
+	'even a superuser cannot change received points in place');
+($rc, $out, $err) = $b->psql('postgres', qq{DELETE FROM dataspace.received_seal WHERE asset_id = '$asset'});
+like($err, qr/received data is written by the replication worker only/, 'or delete received seals');
 ($rc, $out, $err) = $b->psql('postgres', qq{INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('$asset', now(), 1)});
 isnt($rc, 0, 'a received asset id is no local asset');
 
