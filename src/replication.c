@@ -81,8 +81,10 @@ PGDLLEXPORT void dataspace_replication_main(Datum main_arg);
 /* Set while the worker stores received rows; the write trigger checks it. */
 static bool storing_received = false;
 
-/* The outbox row being handed to the provider, for its error. */
-static int64 sending_receipt = 0;
+/* The last outbox row handed to the provider in this turn. */
+static int64 receipt_after = 0;
+
+#define MAX_RECEIPTS_PER_TURN 1000
 
 /* A provider and the connection to it. */
 typedef struct Peer
@@ -587,62 +589,60 @@ queue_receipt(const DsContractTerms *t, const InSeal *seals, int64 nseals, int64
 }
 
 /*
- * send_receipts
- *		Hand the stream's queued receipts to the provider, oldest first, in
- *		the current transaction; each is marked sent once the provider has
- *		kept it.  Sending one twice is harmless: the provider keeps the
- *		first.  Returns the number sent.
+ * send_receipt
+ *		Hand the stream's oldest queued receipt after receipt_after to the
+ *		provider, in the current transaction, and mark it sent once the
+ *		provider has kept it.  One receipt per transaction, so that one the
+ *		provider refuses does not hold back the others.  Sending one twice
+ *		is harmless: the provider keeps the first.  Returns 1 if it sent
+ *		one, 0 if none is left.
  */
 static int64
-send_receipts(Peer *p, const Stream *st, MemoryContext cxt)
+send_receipt(Peer *p, const Stream *st, MemoryContext cxt)
 {
 	DsContractTerms t;
-	SPITupleTable *rows;
-	int			n;
+	bool		isnull;
+	int64		id;
+	bytea	   *msg;
+	bytea	   *sig;
+	const char *values[3];
+	int			lengths[3];
+	PGresult   *r;
 
 	if (ds_contract_terms_load(st->contract, &t) != NULL)
 		return 0;				/* the pull says why */
-	n = ds_spi_exec("SELECT id, receipt, signature FROM dataspace.receipt_outbox"
+	if (ds_spi_exec("SELECT id, receipt, signature FROM dataspace.receipt_outbox"
 					" WHERE contract_id OPERATOR(pg_catalog.=) $1"
 					" AND asset_id OPERATOR(pg_catalog.=) $2 AND sent_at IS NULL"
-					" ORDER BY id LIMIT 100 FOR UPDATE",
-					2, (Oid[]) {UUIDOID, UUIDOID},
-					(Datum[]) {ds_uuid_datum(st->contract), ds_uuid_datum(st->asset)},
-					NULL, false, -1);
-	if (n == 0)
+					" AND id OPERATOR(pg_catalog.>) $3"
+					" ORDER BY id LIMIT 1 FOR UPDATE",
+					3, (Oid[]) {UUIDOID, UUIDOID, INT8OID},
+					(Datum[]) {ds_uuid_datum(st->contract), ds_uuid_datum(st->asset),
+					Int64GetDatum(receipt_after)},
+					NULL, false, -1) == 0)
 		return 0;
-	rows = SPI_tuptable;
+	id = ds_spi_get_int64(0, 1);
+	msg = DatumGetByteaPP(ds_spi_get(0, 2, &isnull));
+	sig = DatumGetByteaPP(ds_spi_get(0, 3, &isnull));
 	authenticate(p, &t);
-	pgstat_report_activity(STATE_RUNNING, psprintf("sending receipts of asset %s to %s",
+	receipt_after = id;
+	pgstat_report_activity(STATE_RUNNING, psprintf("sending a receipt of asset %s to %s",
 												   ds_uuid_text(st->asset), p->name));
-	for (int i = 0; i < n; i++)
-	{
-		bool		isnull;
-		int64		id = DatumGetInt64(SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull));
-		bytea	   *msg = DatumGetByteaPP(SPI_getbinval(rows->vals[i], rows->tupdesc, 2, &isnull));
-		bytea	   *sig = DatumGetByteaPP(SPI_getbinval(rows->vals[i], rows->tupdesc, 3, &isnull));
-		const char *values[3];
-		int			lengths[3];
-		PGresult   *r;
-
-		sending_receipt = id;
-		values[0] = (const char *) st->contract;
-		lengths[0] = DS_UUID_LEN;
-		values[1] = VARDATA_ANY(msg);
-		lengths[1] = VARSIZE_ANY_EXHDR(msg);
-		values[2] = VARDATA_ANY(sig);
-		lengths[2] = VARSIZE_ANY_EXHDR(sig);
-		r = ds_remote_exec(p->conn, p->name,
-						   "SELECT dataspace.export_receipt($1::uuid, $2::bytea, $3::bytea)",
-						   3, values, lengths, PGRES_TUPLES_OK, REMOTE_TIMEOUT_MS);
-		PQclear(r);
-		ds_spi_exec("UPDATE dataspace.receipt_outbox SET sent_at = pg_catalog.now(),"
-					" attempts = attempts OPERATOR(pg_catalog.+) 1, last_error = NULL"
-					" WHERE id OPERATOR(pg_catalog.=) $1",
-					1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)}, NULL, false, 1);
-	}
-	sending_receipt = 0;
-	return n;
+	values[0] = (const char *) st->contract;
+	lengths[0] = DS_UUID_LEN;
+	values[1] = VARDATA_ANY(msg);
+	lengths[1] = VARSIZE_ANY_EXHDR(msg);
+	values[2] = VARDATA_ANY(sig);
+	lengths[2] = VARSIZE_ANY_EXHDR(sig);
+	r = ds_remote_exec(p->conn, p->name,
+					   "SELECT dataspace.export_receipt($1::uuid, $2::bytea, $3::bytea)",
+					   3, values, lengths, PGRES_TUPLES_OK, REMOTE_TIMEOUT_MS);
+	PQclear(r);
+	ds_spi_exec("UPDATE dataspace.receipt_outbox SET sent_at = pg_catalog.now(),"
+				" attempts = attempts OPERATOR(pg_catalog.+) 1, last_error = NULL"
+				" WHERE id OPERATOR(pg_catalog.=) $1",
+				1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)}, NULL, false, 1);
+	return 1;
 }
 
 /*
@@ -1008,28 +1008,30 @@ connect_safely(Peer *p, const Stream *st)
 
 /*
  * receipts_turn
- *		Send the stream's queued receipts.  A refusal by the provider is
- *		noted on the receipt (it stays queued and is tried again next
- *		turn) and does not hold up the stream; a broken connection is
- *		returned like any other error.
+ *		Send the stream's queued receipts, each once per turn.  A refusal by
+ *		the provider is noted on the receipt (it stays queued and is tried
+ *		again next turn) and does not hold up the stream or the other
+ *		receipts; a broken connection is returned like any other error.
  */
 static ErrorData *
 receipts_turn(Peer *p, const Stream *st)
 {
-	int64		sent = 0;
-	int64		failed;
-	ErrorData  *e;
-
-	sending_receipt = 0;
-	e = in_transaction(send_receipts, p, st, &sent);
-	failed = sending_receipt;
-	sending_receipt = 0;
-	if (e == NULL)
-		return NULL;
-	if (p->conn == NULL || PQstatus(p->conn) != CONNECTION_OK)
-		return e;
-	if (failed > 0)
+	receipt_after = 0;
+	for (int i = 0; i < MAX_RECEIPTS_PER_TURN; i++)
 	{
+		int64		sent = 0;
+		int64		before = receipt_after;
+		ErrorData  *e = in_transaction(send_receipt, p, st, &sent);
+
+		if (e == NULL)
+		{
+			if (sent == 0)
+				break;
+			continue;
+		}
+		if (p->conn == NULL || PQstatus(p->conn) != CONNECTION_OK ||
+			receipt_after == before)
+			return e;			/* not the receipt's fault */
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
@@ -1038,13 +1040,13 @@ receipts_turn(Peer *p, const Stream *st)
 					" attempts = attempts OPERATOR(pg_catalog.+) 1"
 					" WHERE id OPERATOR(pg_catalog.=) $1",
 					2, (Oid[]) {INT8OID, TEXTOID},
-					(Datum[]) {Int64GetDatum(failed), CStringGetTextDatum(e->message)},
+					(Datum[]) {Int64GetDatum(receipt_after), CStringGetTextDatum(e->message)},
 					NULL, false, -1);
 		SPI_finish();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		FreeErrorData(e);
 	}
-	FreeErrorData(e);
 	return NULL;
 }
 
