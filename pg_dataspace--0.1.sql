@@ -1031,6 +1031,13 @@ CREATE POLICY witness_leaf_own ON dataspace.witness_leaf FOR SELECT TO dataspace
 	USING (node_id OPERATOR(pg_catalog.=) dataspace.hub_session_participant());
 CREATE POLICY witness_leaf_local ON dataspace.witness_leaf FOR SELECT
 	TO dataspace_reader, dataspace_admin USING (true);
+-- and, as a contract's consumer, the provider's anchors of its assets
+CREATE POLICY witness_leaf_contract ON dataspace.witness_leaf FOR SELECT TO dataspace_participant
+	USING (subject_kind OPERATOR(pg_catalog.=) 'asset' AND EXISTS (
+		SELECT FROM dataspace.contract c
+		 WHERE c.consumer_id OPERATOR(pg_catalog.=) dataspace.hub_session_participant()
+		   AND c.provider_id OPERATOR(pg_catalog.=) witness_leaf.node_id
+		   AND witness_leaf.subject_id OPERATOR(pg_catalog.=) ANY (c.asset_ids)));
 ALTER TABLE dataspace.witness_tree_head ENABLE ROW LEVEL SECURITY;
 CREATE POLICY witness_tree_head_approved ON dataspace.witness_tree_head FOR SELECT
 	TO dataspace_participant USING (dataspace.hub_session_participant() IS NOT NULL);
@@ -1075,6 +1082,24 @@ CREATE TABLE dataspace.witness_fork (
 	seen_message bytea,
 	seen_signature bytea,
 	reason text NOT NULL
+);
+
+/*
+ * Node: the anchors the providers of received assets sent to the hub, as
+ * the hub logged them, each with its inclusion proof under a cached tree
+ * head (checked by the hub-sync worker before it is kept).
+ */
+CREATE TABLE dataspace.received_anchor (
+	provider_id uuid NOT NULL,
+	asset_id uuid NOT NULL,
+	leaf_index bigint NOT NULL,
+	head_pos bigint NOT NULL,
+	head_hash bytea NOT NULL,
+	anchor bytea NOT NULL,
+	proof_tree_size bigint NOT NULL,
+	inclusion_proof bytea NOT NULL,
+	fetched_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (asset_id, leaf_index)
 );
 
 CREATE FUNCTION dataspace.verify_anchor(asset uuid)
@@ -1380,6 +1405,7 @@ SELECT pg_catalog.pg_extension_config_dump('dataspace.receipt_outbox', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.receipt_outbox_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.delivery_receipt', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.delivery_receipt_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.received_anchor', '');
 
 ---------------------------------------------------------------------------
 -- Privileges: PUBLIC gets nothing; see docs/security.md
@@ -1473,7 +1499,7 @@ GRANT EXECUTE ON FUNCTION
 	TO dataspace_contract_admin, dataspace_reader, dataspace_admin;
 GRANT SELECT ON dataspace.contract, dataspace.contract_step TO dataspace_participant;
 -- the audit log and the witness (docs/audit-log.md, docs/witness.md)
-GRANT SELECT ON dataspace.audit_log, dataspace.anchor, dataspace.hub_tree_head,
+GRANT SELECT ON dataspace.audit_log, dataspace.anchor, dataspace.received_anchor, dataspace.hub_tree_head,
 	dataspace.witness_fork, dataspace.witness_leaf, dataspace.witness_tree_head
 	TO dataspace_reader, dataspace_admin;
 GRANT EXECUTE ON FUNCTION dataspace.verify_audit_log(), dataspace.verify_anchor(uuid)

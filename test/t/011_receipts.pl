@@ -123,9 +123,11 @@ SELECT count(*) = 3 FROM dataspace.participant WHERE status = 'approved'}),
 	'node a caches the participants');
 
 my $short = '00000000-0000-4000-8000-000000010a03';
+my $late = '00000000-0000-4000-8000-000000010a04';
 $a->safe_psql('postgres', qq{
 INSERT INTO dataspace.asset (id, twin_id, name, kind, visibility) VALUES
-  ('$short', '$twin', 'flow', 'stream', 'public');
+  ('$short', '$twin', 'flow', 'stream', 'public'),
+  ('$late', '$twin', 'level', 'stream', 'public');
 INSERT INTO dataspace.point (asset_id, ts, value)
 SELECT '$asset', '2024-01-01'::timestamptz + g * interval '1 ms', g FROM generate_series(1, 20000) g;
 SELECT dataspace.seal_pending();
@@ -134,7 +136,7 @@ SELECT '$asset', '2024-01-02'::timestamptz + g * interval '1 ms', g FROM generat
 SELECT dataspace.seal_pending();
 });
 ok($b->poll_query_until('postgres', qq{
-SELECT count(*) = 3 FROM dataspace.hub_catalog WHERE provider_id = '$id{a}'}),
+SELECT count(*) = 4 FROM dataspace.hub_catalog WHERE provider_id = '$id{a}'}),
 	'node b finds the assets in the catalog');
 
 # contracts: b and c on the same asset
@@ -324,6 +326,43 @@ ok($b->poll_query_until('postgres', qq{SELECT valid_until <= now() FROM dataspac
 is(reader_count($short), '0', 'after expiry the reader sees none of them');
 is($b->safe_psql('postgres', qq{SELECT count(*) FROM dataspace.received_point WHERE asset_id = '$short'}),
 	'100', 'they stay stored as evidence');
+
+# verify_anchor on a received asset: the provider's anchors, cached from
+# the hub with their inclusion proofs, checked against the received seals
+ok($b->poll_query_until('postgres', qq{
+SELECT count(*) FILTER (WHERE ok) > 0 AND count(*) FILTER (WHERE ok = false) = 0
+  FROM dataspace.verify_anchor('$asset')}),
+	'verify_anchor is ok on the received asset at node b');
+is($b->safe_psql('postgres', qq{
+SELECT count(*) FROM dataspace.received_anchor WHERE asset_id = '$asset' AND provider_id = '$id{a}'})
+	> 0 ? 'cached' : 'none', 'cached', 'the provider\'s anchors are cached at node b');
+
+# a provider that rewrote anchored history before delivering it is caught
+# by the consumer: its own anchor contradicts what it sent
+$a->safe_psql('postgres', qq{
+INSERT INTO dataspace.point (asset_id, ts, value)
+SELECT '$late', '2024-05-01'::timestamptz + g * interval '1 ms', g FROM generate_series(1, 50) g;
+SELECT dataspace.seal_pending();});
+ok($a->poll_query_until('postgres', qq{
+SELECT count(*) FILTER (WHERE ok) = 1 FROM dataspace.verify_anchor('$late')}),
+	'the provider\'s seal is anchored and proven at the hub');
+$a->safe_psql('postgres', qq{
+SET session_replication_role = replica;
+DELETE FROM dataspace.point WHERE asset_id = '$late';
+DELETE FROM dataspace.seal WHERE asset_id = '$late';
+RESET session_replication_role;
+INSERT INTO dataspace.point (asset_id, ts, value)
+SELECT '$late', '2024-05-01'::timestamptz + g * interval '1 ms', g + 0.5 FROM generate_series(1, 50) g;
+SELECT dataspace.seal_pending();});
+is($a->safe_psql('postgres', qq{SELECT reason FROM dataspace.verify_anchor('$late')}),
+	'anchored seal hash differs', 'the provider\'s own verify_anchor sees the rewrite');
+my $k4 = contract($b, $late, '{}', q{now() + interval '1 year'});
+ok($b->poll_query_until('postgres', qq{
+SELECT count(*) = 50 FROM dataspace.received_point WHERE asset_id = '$late'}),
+	'the rewritten seal verifies on its own and is delivered');
+ok($b->poll_query_until('postgres', qq{
+SELECT count(*) > 0 FROM dataspace.verify_anchor('$late') WHERE reason = 'anchored seal hash differs'}),
+	'verify_anchor at the consumer catches the rewritten history');
 
 # revocation
 is(reader_count($asset), '20800', 'the reader sees the stream of the active contract');
