@@ -1031,6 +1031,13 @@ CREATE POLICY witness_leaf_own ON dataspace.witness_leaf FOR SELECT TO dataspace
 	USING (node_id OPERATOR(pg_catalog.=) dataspace.hub_session_participant());
 CREATE POLICY witness_leaf_local ON dataspace.witness_leaf FOR SELECT
 	TO dataspace_reader, dataspace_admin USING (true);
+-- and, as a contract's consumer, the provider's anchors of its assets
+CREATE POLICY witness_leaf_contract ON dataspace.witness_leaf FOR SELECT TO dataspace_participant
+	USING (subject_kind OPERATOR(pg_catalog.=) 'asset' AND EXISTS (
+		SELECT FROM dataspace.contract c
+		 WHERE c.consumer_id OPERATOR(pg_catalog.=) dataspace.hub_session_participant()
+		   AND c.provider_id OPERATOR(pg_catalog.=) witness_leaf.node_id
+		   AND witness_leaf.subject_id OPERATOR(pg_catalog.=) ANY (c.asset_ids)));
 ALTER TABLE dataspace.witness_tree_head ENABLE ROW LEVEL SECURITY;
 CREATE POLICY witness_tree_head_approved ON dataspace.witness_tree_head FOR SELECT
 	TO dataspace_participant USING (dataspace.hub_session_participant() IS NOT NULL);
@@ -1075,6 +1082,24 @@ CREATE TABLE dataspace.witness_fork (
 	seen_message bytea,
 	seen_signature bytea,
 	reason text NOT NULL
+);
+
+/*
+ * Node: the anchors the providers of received assets sent to the hub, as
+ * the hub logged them, each with its inclusion proof under a cached tree
+ * head (checked by the hub-sync worker before it is kept).
+ */
+CREATE TABLE dataspace.received_anchor (
+	provider_id uuid NOT NULL,
+	asset_id uuid NOT NULL,
+	leaf_index bigint NOT NULL,
+	head_pos bigint NOT NULL,
+	head_hash bytea NOT NULL,
+	anchor bytea NOT NULL,
+	proof_tree_size bigint NOT NULL,
+	inclusion_proof bytea NOT NULL,
+	fetched_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (asset_id, leaf_index)
 );
 
 CREATE FUNCTION dataspace.verify_anchor(asset uuid)
@@ -1261,6 +1286,79 @@ AS $$
 	RETURNING true
 $$;
 
+/*
+ * Consumer: the delivery receipts this node signed, one per batch it
+ * stored, written in the batch's own transaction (DS_MSG_DELIVERY_RECEIPT
+ * in receipt, the signature of the node key in signature).  sent_at is set
+ * once the provider has kept it; until then the worker sends it again at
+ * each turn of the stream.  Never deleted.
+ */
+CREATE TABLE dataspace.receipt_outbox (
+	id bigserial PRIMARY KEY,
+	contract_id uuid NOT NULL,
+	provider_id uuid NOT NULL,
+	asset_id uuid NOT NULL,
+	first_chain_pos bigint NOT NULL,
+	last_chain_pos bigint NOT NULL,
+	points bigint NOT NULL,
+	receipt bytea NOT NULL,
+	signature bytea NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	sent_at timestamptz,
+	attempts integer NOT NULL DEFAULT 0,
+	last_error text
+);
+
+CREATE INDEX receipt_outbox_unsent ON dataspace.receipt_outbox (contract_id, asset_id, id)
+	WHERE sent_at IS NULL;
+
+CREATE TRIGGER receipt_outbox_no_delete BEFORE DELETE OR TRUNCATE ON dataspace.receipt_outbox
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
+
+/*
+ * Provider: the delivery receipts consumers handed in, checked by
+ * dataspace.export_receipt (the consumer's signature under the key the
+ * contract pins, the seals against this node's chain) and kept as signed.
+ * Append-only.
+ */
+CREATE TABLE dataspace.delivery_receipt (
+	id bigserial PRIMARY KEY,
+	contract_id uuid NOT NULL,
+	consumer_id uuid NOT NULL,
+	asset_id uuid NOT NULL,
+	first_chain_pos bigint NOT NULL,
+	last_chain_pos bigint NOT NULL,
+	seals_digest bytea NOT NULL,
+	last_seal_hash bytea NOT NULL,
+	points bigint NOT NULL,
+	received_at timestamptz NOT NULL,
+	stored_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	receipt bytea NOT NULL,
+	signature bytea NOT NULL,
+	UNIQUE (contract_id, asset_id, first_chain_pos, last_chain_pos)
+);
+
+CREATE TRIGGER delivery_receipt_append_only BEFORE UPDATE OR DELETE OR TRUNCATE
+	ON dataspace.delivery_receipt
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
+
+-- Provider: a consumer hands in a receipt, in a session authenticated
+-- for the contract.
+CREATE FUNCTION dataspace.export_receipt(contract uuid, receipt bytea, signature bytea)
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'dataspace_export_receipt'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+-- Provider: check the kept receipts of a contract again.
+CREATE FUNCTION dataspace.verify_receipts(contract uuid)
+	RETURNS TABLE (receipt_id bigint, asset_id uuid, first_chain_pos bigint,
+				   last_chain_pos bigint, points bigint, received_at timestamptz,
+				   ok boolean, reason text)
+	AS 'MODULE_PATHNAME', 'dataspace_verify_receipts'
+	LANGUAGE C STABLE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
 ---------------------------------------------------------------------------
 -- pg_dump: every table holding node data and every sequence
 ---------------------------------------------------------------------------
@@ -1303,6 +1401,11 @@ SELECT pg_catalog.pg_extension_config_dump('dataspace.witness_tree_head', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_tree_head', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.witness_fork', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.witness_fork_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.receipt_outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.receipt_outbox_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.delivery_receipt', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.delivery_receipt_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.received_anchor', '');
 
 ---------------------------------------------------------------------------
 -- Privileges: PUBLIC gets nothing; see docs/security.md
@@ -1396,7 +1499,7 @@ GRANT EXECUTE ON FUNCTION
 	TO dataspace_contract_admin, dataspace_reader, dataspace_admin;
 GRANT SELECT ON dataspace.contract, dataspace.contract_step TO dataspace_participant;
 -- the audit log and the witness (docs/audit-log.md, docs/witness.md)
-GRANT SELECT ON dataspace.audit_log, dataspace.anchor, dataspace.hub_tree_head,
+GRANT SELECT ON dataspace.audit_log, dataspace.anchor, dataspace.received_anchor, dataspace.hub_tree_head,
 	dataspace.witness_fork, dataspace.witness_leaf, dataspace.witness_tree_head
 	TO dataspace_reader, dataspace_admin;
 GRANT EXECUTE ON FUNCTION dataspace.verify_audit_log(), dataspace.verify_anchor(uuid)
@@ -1407,15 +1510,19 @@ GRANT SELECT ON dataspace.witness_tree_head TO dataspace_participant;
 GRANT EXECUTE ON FUNCTION dataspace.hub_inclusion_proof(bigint, bigint),
 	dataspace.hub_consistency_proof(bigint, bigint) TO dataspace_participant;
 
--- peer replication: the export role executes the three export functions
+-- peer replication: the export role executes the four export functions
 -- and nothing else; readers and admins read received data (row-level
--- security) and the streams; admins restart stopped streams
+-- security), the streams and the delivery receipts; admins restart
+-- stopped streams
 GRANT USAGE ON SCHEMA dataspace TO dataspace_export;
 GRANT EXECUTE ON FUNCTION dataspace.export_challenge(),
 	dataspace.export_authenticate(uuid, bytea),
-	dataspace.export_batch(uuid, uuid, bigint, integer, integer)
+	dataspace.export_batch(uuid, uuid, bigint, integer, integer),
+	dataspace.export_receipt(uuid, bytea, bytea)
 	TO dataspace_export;
 GRANT SELECT ON dataspace.received_point, dataspace.received_seal, dataspace.all_point,
-	dataspace.subscription, dataspace.export_volume
+	dataspace.subscription, dataspace.export_volume, dataspace.delivery_receipt,
+	dataspace.receipt_outbox
 	TO dataspace_reader, dataspace_admin;
+GRANT EXECUTE ON FUNCTION dataspace.verify_receipts(uuid) TO dataspace_reader, dataspace_admin;
 GRANT EXECUTE ON FUNCTION dataspace.restart_subscription(uuid) TO dataspace_admin;

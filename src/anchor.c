@@ -15,6 +15,13 @@
  * from it to the head must verify, the anchor must be in a signed tree
  * head, and the heads must be consistent.
  *
+ * A consumer caches the anchors its providers sent for the assets it
+ * receives (dataspace.received_anchor, fetched by the hub-sync worker with
+ * their inclusion proofs), and verify_anchor checks a received asset the
+ * same way against the received seals: a provider that rewrote anchored
+ * history and delivered the rewritten seals is contradicted by its own
+ * anchor.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -55,6 +62,7 @@ PG_FUNCTION_INFO_V1(dataspace_verify_anchor);
 #define WR_NOT_IN_LOG		"not in the signed log"
 #define WR_HEAD_SIG_BAD		"tree head signature bad"
 #define WR_FORKED			"log forked"
+#define WR_NOT_RECEIVED		"not yet received"
 
 /* ---------------------------------------------------------------------
  * Hub: the anchor log
@@ -488,11 +496,163 @@ check_anchored_entry(int64 seq, const uint8 hash[DS_HASH_LEN])
 	return NULL;
 }
 
+/* Local evidence for one anchored seal of a received asset. */
+static const char *
+check_received_seal(const pg_uuid_t *asset, int64 pos, const uint8 hash[DS_HASH_LEN],
+					bool *not_yet)
+{
+	ds_seal		sl;
+	uint8		now_hash[DS_HASH_LEN];
+	bool		isnull;
+
+	*not_yet = false;
+	if (ds_spi_exec("SELECT node_id, chain_pos, prev_hash, merkle_root, point_count,"
+					" first_seq, last_seq, min_ts, max_ts, sealed_at, key_id"
+					" FROM dataspace.received_seal"
+					" WHERE asset_id OPERATOR(pg_catalog.=) $1 AND chain_pos OPERATOR(pg_catalog.=) $2",
+					2, (Oid[]) {UUIDOID, INT8OID},
+					(Datum[]) {UUIDPGetDatum(asset), Int64GetDatum(pos)},
+					NULL, true, -1) != 1)
+	{
+		if (ds_spi_exec("SELECT 1 FROM dataspace.subscription_state"
+						" WHERE asset_id OPERATOR(pg_catalog.=) $1"
+						" AND chain_pos OPERATOR(pg_catalog.<) $2",
+						2, (Oid[]) {UUIDOID, INT8OID},
+						(Datum[]) {UUIDPGetDatum(asset), Int64GetDatum(pos)},
+						NULL, true, -1) == 1)
+		{
+			*not_yet = true;
+			return NULL;
+		}
+		return WR_SEAL_MISSING;
+	}
+	memset(&sl, 0, sizeof(sl));
+	memcpy(sl.asset_id, asset->data, DS_UUID_LEN);
+	ds_spi_get_uuid(0, 1, sl.node_id);
+	sl.chain_pos = ds_spi_get_int64(0, 2);
+	ds_spi_get_bytes(0, 3, sl.prev_hash, DS_HASH_LEN);
+	ds_spi_get_bytes(0, 4, sl.root, DS_HASH_LEN);
+	sl.point_count = ds_spi_get_int64(0, 5);
+	sl.first_seq = ds_spi_get_int64(0, 6);
+	sl.last_seq = ds_spi_get_int64(0, 7);
+	sl.min_ts_us = ds_ts_to_unix_us(DatumGetTimestampTz(ds_spi_get(0, 8, &isnull)));
+	sl.max_ts_us = ds_ts_to_unix_us(DatumGetTimestampTz(ds_spi_get(0, 9, &isnull)));
+	sl.sealed_at_us = ds_ts_to_unix_us(DatumGetTimestampTz(ds_spi_get(0, 10, &isnull)));
+	ds_spi_get_bytes(0, 11, sl.key_id, DS_HASH_LEN);
+	/* recomputed from the stored fields: a stored hash is no evidence */
+	if (!ds_seal_hash(ds_backend_hasher(), &sl, now_hash) ||
+		memcmp(now_hash, hash, DS_HASH_LEN) != 0)
+		return WR_SEAL_DIFFERS;
+	ds_spi_exec("SELECT pg_catalog.bool_and(v.ok IS NOT FALSE)"
+				" FROM dataspace.verify_asset($1) v JOIN dataspace.received_seal s"
+				" ON s.id OPERATOR(pg_catalog.=) v.seal_id"
+				" WHERE s.chain_pos OPERATOR(pg_catalog.>=) $2",
+				2, (Oid[]) {UUIDOID, INT8OID},
+				(Datum[]) {UUIDPGetDatum(asset), Int64GetDatum(pos)}, NULL, true, 1);
+	if (!ds_spi_getbool(0, 1, &isnull) && !isnull)
+		return WR_CHAIN_BROKEN;
+	return NULL;
+}
+
+/*
+ * verify_received_anchors
+ *		The rows of verify_anchor for a received asset: one per anchor its
+ *		provider sent to the hub, cached here, in log order; anchor_id is
+ *		the leaf index in the hub's log.
+ */
+static void
+verify_received_anchors(ReturnSetInfo *rsinfo, const pg_uuid_t *asset,
+						const CachedHead *heads, int nheads, bool sig_bad, bool forked)
+{
+	ds_hasher  *h = ds_backend_hasher();
+	SPITupleTable *tt;
+	int			n;
+
+	n = ds_spi_exec("SELECT leaf_index, provider_id, head_pos, head_hash, anchor,"
+					" proof_tree_size, inclusion_proof FROM dataspace.received_anchor"
+					" WHERE asset_id OPERATOR(pg_catalog.=) $1 ORDER BY leaf_index",
+					1, (Oid[]) {UUIDOID}, (Datum[]) {UUIDPGetDatum(asset)}, NULL, true, -1);
+	tt = SPI_tuptable;
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	tup = tt->vals[i];
+		bool		isnull;
+		int64		index = DatumGetInt64(SPI_getbinval(tup, tt->tupdesc, 1, &isnull));
+		pg_uuid_t  *provider = DatumGetUUIDP(SPI_getbinval(tup, tt->tupdesc, 2, &isnull));
+		int64		pos = DatumGetInt64(SPI_getbinval(tup, tt->tupdesc, 3, &isnull));
+		bytea	   *hashb = DatumGetByteaPP(SPI_getbinval(tup, tt->tupdesc, 4, &isnull));
+		bytea	   *anchor = DatumGetByteaPP(SPI_getbinval(tup, tt->tupdesc, 5, &isnull));
+		int64		size = DatumGetInt64(SPI_getbinval(tup, tt->tupdesc, 6, &isnull));
+		bytea	   *proof = DatumGetByteaPP(SPI_getbinval(tup, tt->tupdesc, 7, &isnull));
+		const char *why;
+		bool		not_yet = false;
+		uint8		hash[DS_HASH_LEN];
+		ds_anchor	a;
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		memset(hash, 0, DS_HASH_LEN);
+		if (VARSIZE_ANY_EXHDR(hashb) == DS_HASH_LEN)
+			memcpy(hash, VARDATA_ANY(hashb), DS_HASH_LEN);
+
+		/* 1. the received history: what the provider anchored is what it sent */
+		why = check_received_seal(asset, pos, hash, &not_yet);
+		SPI_tuptable = tt;
+
+		/* 2. the anchor, as stored, says what its columns say */
+		if (why == NULL &&
+			(!ds_anchor_decode((const uint8 *) VARDATA_ANY(anchor), VARSIZE_ANY_EXHDR(anchor), &a) ||
+			 a.head_pos != pos || memcmp(a.head_hash, hash, DS_HASH_LEN) != 0 ||
+			 memcmp(a.node_id, provider->data, DS_UUID_LEN) != 0 ||
+			 strcmp(a.subject_kind, DS_ANCHOR_ASSET) != 0 ||
+			 memcmp(a.subject_id, asset->data, DS_UUID_LEN) != 0))
+			why = WR_NOT_IN_LOG;
+
+		/* 3. the signed log: heads signed, consistent, the anchor included */
+		if (why == NULL && sig_bad)
+			why = WR_HEAD_SIG_BAD;
+		if (why == NULL && forked)
+			why = WR_FORKED;
+		if (why == NULL)
+		{
+			const CachedHead *head = NULL;
+			uint8		leaf[DS_HASH_LEN];
+
+			for (int k = 0; k < nheads; k++)
+				if (heads[k].size == size)
+					head = &heads[k];
+			if (head == NULL || VARSIZE_ANY_EXHDR(proof) % DS_HASH_LEN != 0 ||
+				!ds_log_leaf_hash(h, (const uint8 *) VARDATA_ANY(anchor), VARSIZE_ANY_EXHDR(anchor), leaf) ||
+				!ds_merkle_verify_path(h, leaf, (uint64) index, (uint64) size,
+									   (const uint8 (*)[DS_HASH_LEN]) VARDATA_ANY(proof),
+									   (int) (VARSIZE_ANY_EXHDR(proof) / DS_HASH_LEN),
+									   head->root))
+				why = WR_NOT_IN_LOG;
+		}
+
+		values[0] = Int64GetDatum(index);
+		values[1] = Int64GetDatum(pos);
+		if (why == NULL && not_yet)
+		{
+			nulls[2] = true;
+			values[3] = CStringGetTextDatum(WR_NOT_RECEIVED);
+		}
+		else
+		{
+			values[2] = BoolGetDatum(why == NULL);
+			values[3] = CStringGetTextDatum(why ? why : WR_OK);
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
 /*
  * dataspace.verify_anchor(asset uuid) returns table (anchor_id bigint,
  *		head_pos bigint, ok boolean, reason text)
  *		One row per anchor this node sent for the asset (NULL: for its
- *		audit log), oldest first, checked against local data only.
+ *		audit log), oldest first, checked against local data only; for a
+ *		received asset, one row per anchor its provider sent, checked
+ *		against the received seals.
  */
 Datum
 dataspace_verify_anchor(PG_FUNCTION_ARGS)
@@ -516,6 +676,15 @@ dataspace_verify_anchor(PG_FUNCTION_ARGS)
 	ds_become_owner(&saved);
 	SPI_connect();
 	nheads = check_cached_heads(&heads, &sig_bad, &forked);
+	if (!audit &&
+		ds_spi_exec("SELECT 1 FROM dataspace.subscription_state WHERE asset_id OPERATOR(pg_catalog.=) $1",
+					1, (Oid[]) {UUIDOID}, (Datum[]) {UUIDPGetDatum(asset)}, NULL, true, -1) == 1)
+	{
+		verify_received_anchors(rsinfo, asset, heads, nheads, sig_bad, forked);
+		SPI_finish();
+		ds_restore_user(&saved);
+		return (Datum) 0;
+	}
 	n = ds_spi_exec("SELECT id, subject_kind, subject_id, head_pos, head_hash, anchor,"
 					" leaf_index, proof_tree_size, inclusion_proof FROM dataspace.anchor"
 					" WHERE subject_kind OPERATOR(pg_catalog.=) $1"

@@ -22,6 +22,14 @@
  * without learning a withheld value.  A seal with nothing allowed travels
  * without entries: the consumer checks its signature and chain link.
  *
+ * After committing a batch the consumer countersigns it: a delivery
+ * receipt names the chain positions and hashes of the seals it stored and
+ * the number of points it received.  The same authenticated session hands
+ * it in with export_receipt, which checks the signature under the
+ * consumer key the contract pins and the seals against this node's own
+ * chain before keeping it in dataspace.delivery_receipt; verify_receipts
+ * checks the kept receipts again later.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -40,11 +48,14 @@
 #include "pg_dataspace.h"
 #include "replmsg.h"
 #include "sealstore.h"
+#include "submission.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(dataspace_export_challenge);
 PG_FUNCTION_INFO_V1(dataspace_export_authenticate);
 PG_FUNCTION_INFO_V1(dataspace_export_batch);
+PG_FUNCTION_INFO_V1(dataspace_export_receipt);
+PG_FUNCTION_INFO_V1(dataspace_verify_receipts);
 
 #define MAX_SESSION_CONTRACTS 64
 #define MAX_BATCH_SEALS 1000
@@ -185,6 +196,24 @@ dataspace_export_authenticate(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
+/*
+ * require_authenticated
+ *		Refuse unless this session answered a challenge for the contract.
+ */
+static void
+require_authenticated(const uint8 contract[DS_UUID_LEN])
+{
+	if (same_session())
+		for (int i = 0; i < xs.ncontracts; i++)
+			if (memcmp(xs.contracts[i], contract, DS_UUID_LEN) == 0)
+				return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+			 errmsg("this session has not authenticated for contract %s",
+					ds_uuid_text(contract)),
+			 errhint("Answer dataspace.export_challenge() with dataspace.export_authenticate() first.")));
+}
+
 /* One seal of the batch being built. */
 typedef struct OutSeal
 {
@@ -280,7 +309,6 @@ dataspace_export_batch(PG_FUNCTION_ARGS)
 	int32		max_bytes = PG_GETARG_INT32(4);
 	TimestampTz now = GetCurrentTimestamp();
 	int64		now_us = ds_ts_to_unix_us(now);
-	bool		authenticated = false;
 	uint8		me[DS_UUID_LEN];
 	DsContractTerms t;
 	const char *why;
@@ -301,15 +329,7 @@ dataspace_export_batch(PG_FUNCTION_ARGS)
 	Datum		args[2];
 	MemoryContext cxt = CurrentMemoryContext;
 
-	if (same_session())
-		for (int i = 0; i < xs.ncontracts && !authenticated; i++)
-			authenticated = memcmp(xs.contracts[i], contract->data, DS_UUID_LEN) == 0;
-	if (!authenticated)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("this session has not authenticated for contract %s",
-						ds_uuid_text(contract->data)),
-				 errhint("Answer dataspace.export_challenge() with dataspace.export_authenticate() first.")));
+	require_authenticated(contract->data);
 	max_points = Max(1, Min(max_points, 1000000));
 	max_bytes = Max(65536, Min(max_bytes, 256 * 1024 * 1024));
 
@@ -437,4 +457,251 @@ dataspace_export_batch(PG_FUNCTION_ARGS)
 		elog(ERROR, "export batch larger than computed");
 	SET_VARSIZE(buf, m.len + VARHDRSZ);
 	PG_RETURN_BYTEA_P((bytea *) buf);
+}
+
+/* ---------------------------------------------------------------------
+ * Delivery receipts
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * receipt_decode
+ *		Read a delivery receipt (DS_MSG_DELIVERY_RECEIPT); false if the
+ *		bytes are not exactly one.
+ */
+static bool
+receipt_decode(const uint8 *buf, size_t len, ds_receipt *rc)
+{
+	ds_msg_reader r;
+
+	return ds_msg_read_begin(&r, buf, len, DS_MSG_DELIVERY_RECEIPT) &&
+		ds_msg_read_fixed(&r, rc->contract, DS_UUID_LEN) &&
+		ds_msg_read_fixed(&r, rc->provider, DS_UUID_LEN) &&
+		ds_msg_read_fixed(&r, rc->consumer, DS_UUID_LEN) &&
+		ds_msg_read_fixed(&r, rc->asset, DS_UUID_LEN) &&
+		ds_msg_read_int64(&r, &rc->first_pos) &&
+		ds_msg_read_int64(&r, &rc->last_pos) &&
+		ds_msg_read_fixed(&r, rc->seals_digest, DS_HASH_LEN) &&
+		ds_msg_read_fixed(&r, rc->last_seal_hash, DS_HASH_LEN) &&
+		ds_msg_read_int64(&r, &rc->points) &&
+		ds_msg_read_int64(&r, &rc->received_at_us) &&
+		ds_msg_read_end(&r);
+}
+
+/*
+ * receipt_check
+ *		Check a receipt against its contract and this node's own chain: the
+ *		signature under the consumer key the contract pins (first, so that
+ *		nothing of an unsigned message is trusted), the parties, the asset,
+ *		and the seals it names, which must be this node's seals at exactly
+ *		those chain positions with exactly those hashes.  NULL if it holds,
+ *		else the reason.  Runs inside SPI.
+ */
+static const char *
+receipt_check(const uint8 *msg, size_t len, const uint8 *sig, size_t siglen,
+			  const DsContractTerms *t, const uint8 me[DS_UUID_LEN], ds_receipt *rc)
+{
+	bool		asset_ok = false;
+	int64		npos;
+	int			n;
+	int64		sealed_points = 0;
+	StringInfoData buf;
+	uint8		digest[DS_HASH_LEN];
+	uint8		hash[DS_HASH_LEN];
+
+	if (siglen != DS_SIG_LEN || len > DS_RECEIPT_MAX ||
+		!ds_ed25519_verify(t->consumer_pk, msg, len, sig))
+		return "bad signature";
+	if (!receipt_decode(msg, len, rc))
+		return "malformed receipt";
+	if (memcmp(rc->contract, t->id, DS_UUID_LEN) != 0 ||
+		memcmp(rc->provider, me, DS_UUID_LEN) != 0 ||
+		memcmp(rc->consumer, t->consumer_id, DS_UUID_LEN) != 0)
+		return "wrong contract or party";
+	for (int i = 0; i < t->nassets && !asset_ok; i++)
+		asset_ok = memcmp(t->assets + i * DS_UUID_LEN, rc->asset, DS_UUID_LEN) == 0;
+	if (!asset_ok)
+		return "asset not under the contract";
+	if (rc->first_pos < 1 || rc->last_pos < rc->first_pos ||
+		rc->last_pos - rc->first_pos >= 100000 || rc->points < 0)
+		return "malformed receipt";
+
+	npos = rc->last_pos - rc->first_pos + 1;
+	n = ds_spi_exec("SELECT chain_pos, seal_hash, point_count FROM dataspace.seal"
+					" WHERE asset_id OPERATOR(pg_catalog.=) $1"
+					" AND node_id OPERATOR(pg_catalog.=) $2"
+					" AND chain_pos OPERATOR(pg_catalog.>=) $3"
+					" AND chain_pos OPERATOR(pg_catalog.<=) $4 ORDER BY chain_pos",
+					4, (Oid[]) {UUIDOID, UUIDOID, INT8OID, INT8OID},
+					(Datum[]) {ds_uuid_datum(rc->asset), ds_uuid_datum(me),
+					Int64GetDatum(rc->first_pos), Int64GetDatum(rc->last_pos)},
+					NULL, true, -1);
+	if (n != npos)
+		return "seal missing from chain";
+	initStringInfo(&buf);
+	for (int i = 0; i < n; i++)
+	{
+		uint8		rec[8 + DS_HASH_LEN];
+
+		if (ds_spi_get_int64(i, 1) != rc->first_pos + i)
+			return "seal missing from chain";
+		ds_put_be64(rec, (uint64) (rc->first_pos + i));
+		ds_spi_get_bytes(i, 2, rec + 8, DS_HASH_LEN);
+		memcpy(hash, rec + 8, DS_HASH_LEN);
+		appendBinaryStringInfo(&buf, (char *) rec, sizeof(rec));
+		sealed_points += ds_spi_get_int64(i, 3);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	if (!ds_sha256(ds_backend_hasher(), buf.data, buf.len, digest))
+		elog(ERROR, "could not hash the seals of a receipt");
+	pfree(buf.data);
+	if (memcmp(digest, rc->seals_digest, DS_HASH_LEN) != 0 ||
+		memcmp(hash, rc->last_seal_hash, DS_HASH_LEN) != 0)
+		return "not the seals of this chain";
+	if (rc->points > sealed_points)
+		return "more points than sealed";
+	return NULL;
+}
+
+/*
+ * dataspace.export_receipt(contract uuid, receipt bytea, signature bytea)
+ *		returns boolean
+ *		Keep the consumer's countersignature of a batch it committed.  Only
+ *		a session that authenticated for the contract may hand one in; the
+ *		receipt must verify (receipt_check).  Handing in the same receipt
+ *		twice keeps the first: a consumer that crashed after sending sends
+ *		again.
+ */
+Datum
+dataspace_export_receipt(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *contract = PG_GETARG_UUID_P(0);
+	bytea	   *receipt = PG_GETARG_BYTEA_PP(1);
+	bytea	   *signature = PG_GETARG_BYTEA_PP(2);
+	uint8		me[DS_UUID_LEN];
+	DsContractTerms t;
+	ds_receipt	rc;
+	const char *why;
+
+	require_authenticated(contract->data);
+	SPI_connect();
+	provider_id(me);
+	why = ds_contract_terms_load(contract->data, &t);
+	if (why == NULL && memcmp(t.provider_id, me, DS_UUID_LEN) != 0)
+		why = psprintf("this node is not the provider of contract %s", ds_uuid_text(contract->data));
+	if (why)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("delivery receipt refused"),
+				 errdetail("%s", why)));
+	why = receipt_check((const uint8 *) VARDATA_ANY(receipt), VARSIZE_ANY_EXHDR(receipt),
+						(const uint8 *) VARDATA_ANY(signature), VARSIZE_ANY_EXHDR(signature),
+						&t, me, &rc);
+	if (why)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("delivery receipt refused: %s", why),
+				 errdetail("A receipt must be signed with the consumer key that contract %s pins and name seals of this node's chain.",
+						   ds_uuid_text(contract->data))));
+	ds_spi_exec("INSERT INTO dataspace.delivery_receipt (contract_id, consumer_id, asset_id,"
+				" first_chain_pos, last_chain_pos, seals_digest, last_seal_hash, points,"
+				" received_at, receipt, signature)"
+				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+				" ON CONFLICT (contract_id, asset_id, first_chain_pos, last_chain_pos) DO NOTHING",
+				11, (Oid[]) {UUIDOID, UUIDOID, UUIDOID, INT8OID, INT8OID, BYTEAOID, BYTEAOID,
+				INT8OID, TIMESTAMPTZOID, BYTEAOID, BYTEAOID},
+				(Datum[]) {ds_uuid_datum(rc.contract), ds_uuid_datum(rc.consumer),
+					ds_uuid_datum(rc.asset), Int64GetDatum(rc.first_pos),
+					Int64GetDatum(rc.last_pos), ds_bytea_datum(rc.seals_digest, DS_HASH_LEN),
+					ds_bytea_datum(rc.last_seal_hash, DS_HASH_LEN), Int64GetDatum(rc.points),
+					TimestampTzGetDatum(ds_unix_us_to_ts(rc.received_at_us)),
+					PointerGetDatum(receipt), PointerGetDatum(signature)},
+				NULL, false, -1);
+	SPI_finish();
+	PG_RETURN_BOOL(true);
+}
+
+/*
+ * dataspace.verify_receipts(contract uuid) returns table (receipt_id,
+ *		asset_id, first_chain_pos, last_chain_pos, points, received_at, ok,
+ *		reason)
+ *		Check every kept receipt of the contract again: its signature under
+ *		the consumer key the contract pins, the stored columns against the
+ *		signed bytes, and its seals against this node's chain as it is now.
+ */
+Datum
+dataspace_verify_receipts(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *contract = PG_GETARG_UUID_P(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	uint8		me[DS_UUID_LEN];
+	DsContractTerms t;
+	const char *why;
+	SPITupleTable *rows;
+	int			n;
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	provider_id(me);
+	why = ds_contract_terms_load(contract->data, &t);
+	if (why == NULL && memcmp(t.provider_id, me, DS_UUID_LEN) != 0)
+		why = psprintf("this node is not the provider of contract %s", ds_uuid_text(contract->data));
+	if (why)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot verify the receipts of contract %s", ds_uuid_text(contract->data)),
+				 errdetail("%s", why)));
+	n = ds_spi_exec("SELECT id, receipt, signature, asset_id, first_chain_pos, last_chain_pos,"
+					" points, received_at, seals_digest, consumer_id, last_seal_hash"
+					" FROM dataspace.delivery_receipt"
+					" WHERE contract_id OPERATOR(pg_catalog.=) $1 ORDER BY id",
+					1, (Oid[]) {UUIDOID}, (Datum[]) {UUIDPGetDatum(contract)}, NULL, true, -1);
+	rows = SPI_tuptable;
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	tup = rows->vals[i];
+		TupleDesc	desc = rows->tupdesc;
+		bool		isnull;
+		bytea	   *msg = DatumGetByteaPP(SPI_getbinval(tup, desc, 2, &isnull));
+		bytea	   *sig = DatumGetByteaPP(SPI_getbinval(tup, desc, 3, &isnull));
+		Datum		asset = SPI_getbinval(tup, desc, 4, &isnull);
+		int64		first = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+		int64		last = DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull));
+		int64		points = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
+		TimestampTz at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 8, &isnull));
+		bytea	   *digest = DatumGetByteaPP(SPI_getbinval(tup, desc, 9, &isnull));
+		pg_uuid_t  *consumer = DatumGetUUIDP(SPI_getbinval(tup, desc, 10, &isnull));
+		bytea	   *lasthash = DatumGetByteaPP(SPI_getbinval(tup, desc, 11, &isnull));
+		ds_receipt	rc;
+		Datum		values[8];
+		bool		nulls[8] = {false, false, false, false, false, false, false, false};
+
+		why = receipt_check((const uint8 *) VARDATA_ANY(msg), VARSIZE_ANY_EXHDR(msg),
+							(const uint8 *) VARDATA_ANY(sig), VARSIZE_ANY_EXHDR(sig),
+							&t, me, &rc);
+		if (why == NULL &&
+			(memcmp(rc.asset, DatumGetUUIDP(asset)->data, DS_UUID_LEN) != 0 ||
+			 memcmp(rc.consumer, consumer->data, DS_UUID_LEN) != 0 ||
+			 rc.first_pos != first || rc.last_pos != last || rc.points != points ||
+			 ds_unix_us_to_ts(rc.received_at_us) != at ||
+			 VARSIZE_ANY_EXHDR(digest) != DS_HASH_LEN ||
+			 memcmp(VARDATA_ANY(digest), rc.seals_digest, DS_HASH_LEN) != 0 ||
+			 VARSIZE_ANY_EXHDR(lasthash) != DS_HASH_LEN ||
+			 memcmp(VARDATA_ANY(lasthash), rc.last_seal_hash, DS_HASH_LEN) != 0))
+			why = "row differs from the signed receipt";
+		values[0] = SPI_getbinval(tup, desc, 1, &isnull);
+		values[1] = asset;
+		values[2] = Int64GetDatum(first);
+		values[3] = Int64GetDatum(last);
+		values[4] = Int64GetDatum(points);
+		values[5] = TimestampTzGetDatum(at);
+		values[6] = BoolGetDatum(why == NULL);
+		if (why)
+			values[7] = CStringGetTextDatum(why);
+		else
+			nulls[7] = true;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	SPI_finish();
+	PG_RETURN_VOID();
 }

@@ -1364,6 +1364,138 @@ fetch_inclusion_proofs(RoundState *st, int64 size, const uint8 root[DS_HASH_LEN]
 	}
 }
 
+/*
+ * fetch_received_anchors
+ *		Cache the anchors that the providers of this node's received assets
+ *		sent to the hub (the hub shows a participant the leaves of assets it
+ *		has a contract for as consumer), each with its inclusion proof under
+ *		the newest cached tree head, checked before it is kept; so that
+ *		verify_anchor can check a received asset with no network.  Leaves
+ *		are taken in log order; one that does not check stops that asset
+ *		until a later round.
+ */
+static void
+fetch_received_anchors(RoundState *st, int64 size, const uint8 root[DS_HASH_LEN])
+{
+	int			n;
+	SPITupleTable *tt;
+
+	if (size == 0)
+		return;
+	n = ds_spi_exec("SELECT s.provider_id, s.asset_id,"
+					" COALESCE((SELECT pg_catalog.max(r.leaf_index) FROM dataspace.received_anchor r"
+					" WHERE r.asset_id OPERATOR(pg_catalog.=) s.asset_id), -1)"
+					" FROM dataspace.subscription_state s ORDER BY s.asset_id",
+					0, NULL, NULL, NULL, true, -1);
+	tt = SPI_tuptable;
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+		pg_uuid_t  *provider = DatumGetUUIDP(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+		pg_uuid_t  *asset = DatumGetUUIDP(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+		int64		after = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+		const char *values[4];
+		int			lengths[4];
+		uint64		b1,
+					b2;
+		PGresult   *leaves;
+		int			nleaves;
+		int64	   *indexes;
+		uint8	  **anchors;
+		size_t	   *alens;
+
+		values[0] = (const char *) provider->data;
+		values[1] = (const char *) asset->data;
+		values[2] = int8_param(after, &b1);
+		values[3] = int8_param(size, &b2);
+		lengths[0] = lengths[1] = DS_UUID_LEN;
+		lengths[2] = lengths[3] = 8;
+		leaves = remote("SELECT leaf_index, anchor FROM dataspace.witness_leaf"
+						" WHERE node_id = $1::uuid AND subject_kind = 'asset'"
+						" AND subject_id = $2::uuid AND leaf_index > $3::bigint"
+						" AND leaf_index < $4::bigint ORDER BY leaf_index LIMIT 100",
+						4, values, lengths, PGRES_TUPLES_OK);
+		/* copied out, so that no result is left open on an error */
+		nleaves = PQntuples(leaves);
+		indexes = palloc(sizeof(int64) * Max(nleaves, 1));
+		anchors = palloc(sizeof(uint8 *) * Max(nleaves, 1));
+		alens = palloc(sizeof(size_t) * Max(nleaves, 1));
+		for (int k = 0; k < nleaves; k++)
+		{
+			uint64		be;
+
+			if (PQgetisnull(leaves, k, 0) || PQgetlength(leaves, k, 0) != 8)
+			{
+				nleaves = k;
+				break;
+			}
+			memcpy(&be, PQgetvalue(leaves, k, 0), 8);
+			indexes[k] = (int64) pg_ntoh64(be);
+			alens[k] = PQgetlength(leaves, k, 1);
+			anchors[k] = palloc(Max(alens[k], 1));
+			memcpy(anchors[k], PQgetvalue(leaves, k, 1), alens[k]);
+		}
+		PQclear(leaves);
+		for (int k = 0; k < nleaves; k++)
+		{
+			int64		index = indexes[k];
+			size_t		alen = alens[k];
+			uint8	   *anchor = anchors[k];
+			ds_anchor	a;
+			PGresult   *r;
+			uint8		leaf[DS_HASH_LEN];
+			uint8	   *proof;
+			size_t		prooflen;
+
+			if (!ds_anchor_decode(anchor, alen, &a) ||
+				memcmp(a.node_id, provider->data, DS_UUID_LEN) != 0 ||
+				strcmp(a.subject_kind, DS_ANCHOR_ASSET) != 0 ||
+				memcmp(a.subject_id, asset->data, DS_UUID_LEN) != 0)
+			{
+				ereport(WARNING,
+						(errmsg("the hub sent a malformed anchor of asset %s",
+								ds_uuid_text(asset->data))));
+				break;
+			}
+			values[0] = int8_param(index, &b1);
+			values[1] = int8_param(size, &b2);
+			lengths[0] = lengths[1] = 8;
+			r = remote("SELECT dataspace.hub_inclusion_proof($1::bigint, $2::bigint)",
+					   2, values, lengths, PGRES_TUPLES_OK);
+			if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
+			{
+				PQclear(r);
+				break;
+			}
+			prooflen = PQgetlength(r, 0, 0);
+			proof = palloc(Max(prooflen, 1));
+			memcpy(proof, PQgetvalue(r, 0, 0), prooflen);
+			PQclear(r);
+			if (!ds_log_leaf_hash(ds_backend_hasher(), anchor, alen, leaf) ||
+				prooflen % DS_HASH_LEN != 0 ||
+				!ds_merkle_verify_path(ds_backend_hasher(), leaf, (uint64) index, (uint64) size,
+									   (const uint8 (*)[DS_HASH_LEN]) proof,
+									   (int) (prooflen / DS_HASH_LEN), root))
+			{
+				ereport(WARNING,
+						(errmsg("the hub's inclusion proof of leaf " INT64_FORMAT " (asset %s) does not verify",
+								index, ds_uuid_text(asset->data))));
+				break;
+			}
+			ds_spi_exec("INSERT INTO dataspace.received_anchor (provider_id, asset_id, leaf_index,"
+						" head_pos, head_hash, anchor, proof_tree_size, inclusion_proof)"
+						" VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+						8, (Oid[]) {UUIDOID, UUIDOID, INT8OID, INT8OID, BYTEAOID, BYTEAOID,
+						INT8OID, BYTEAOID},
+						(Datum[]) {UUIDPGetDatum(provider), UUIDPGetDatum(asset),
+							Int64GetDatum(index), Int64GetDatum(a.head_pos),
+							ds_bytea_datum(a.head_hash, DS_HASH_LEN),
+							ds_bytea_datum(anchor, alen), Int64GetDatum(size),
+						ds_bytea_datum(proof, prooflen)}, NULL, false, -1);
+		}
+	}
+}
+
 /* One witness step of a round: anchors out, then heads and proofs in. */
 static void
 witness_round(RoundState *st)
@@ -1373,7 +1505,10 @@ witness_round(RoundState *st)
 
 	publish_anchors(st);
 	if (fetch_tree_head(st, &size, root))
+	{
 		fetch_inclusion_proofs(st, size, root);
+		fetch_received_anchors(st, size, root);
+	}
 }
 
 static void

@@ -22,6 +22,13 @@
  * nothing.  A batch that does not verify stops its stream (state
  * 'stopped', the seal named in last_error); the other streams go on.
  *
+ * In the same transaction as a batch the worker signs a delivery receipt
+ * for it (the seals by chain position and hash, the points stored) and
+ * queues it in dataspace.receipt_outbox; it hands queued receipts to the
+ * provider at the start of the stream's next turn and after the batches
+ * of this one.  A crash between the commit and the sending leaves the
+ * receipt queued, and it is sent after the restart.
+ *
  * Every wait is on the latch and the sockets: SIGTERM, SIGHUP and DROP
  * DATABASE are answered at once.
  *
@@ -73,6 +80,11 @@ PGDLLEXPORT void dataspace_replication_main(Datum main_arg);
 
 /* Set while the worker stores received rows; the write trigger checks it. */
 static bool storing_received = false;
+
+/* The last outbox row handed to the provider in this turn. */
+static int64 receipt_after = 0;
+
+#define MAX_RECEIPTS_PER_TURN 1000
 
 /* A provider and the connection to it. */
 typedef struct Peer
@@ -526,6 +538,119 @@ array_of(Datum *elems, int n, Oid type, int len, bool byval, char align)
 }
 
 /*
+ * queue_receipt
+ *		Sign the delivery receipt of a batch being stored and queue it in
+ *		the outbox, in the batch's transaction: the receipt exists exactly
+ *		when the batch does.
+ */
+static void
+queue_receipt(const DsContractTerms *t, const InSeal *seals, int64 nseals, int64 points)
+{
+	ds_receipt	rc;
+	StringInfoData buf;
+	uint8		msg[DS_RECEIPT_MAX];
+	uint8		sig[DS_SIG_LEN];
+	size_t		len;
+	DsSigner   *signer;
+
+	memcpy(rc.contract, t->id, DS_UUID_LEN);
+	memcpy(rc.provider, t->provider_id, DS_UUID_LEN);
+	memcpy(rc.consumer, t->consumer_id, DS_UUID_LEN);
+	memcpy(rc.asset, seals[0].s.asset_id, DS_UUID_LEN);
+	rc.first_pos = seals[0].s.chain_pos;
+	rc.last_pos = seals[nseals - 1].s.chain_pos;
+	initStringInfo(&buf);
+	for (int64 i = 0; i < nseals; i++)
+	{
+		uint8		rec[8 + DS_HASH_LEN];
+
+		ds_put_be64(rec, (uint64) seals[i].s.chain_pos);
+		memcpy(rec + 8, seals[i].hash, DS_HASH_LEN);
+		appendBinaryStringInfo(&buf, (char *) rec, sizeof(rec));
+	}
+	if (!ds_sha256(ds_backend_hasher(), buf.data, buf.len, rc.seals_digest))
+		elog(ERROR, "could not hash the seals of a receipt");
+	memcpy(rc.last_seal_hash, seals[nseals - 1].hash, DS_HASH_LEN);
+	rc.points = points;
+	rc.received_at_us = ds_ts_to_unix_us(GetCurrentTimestamp());
+
+	signer = ds_signer_load();
+	if (memcmp(signer->node_id, t->consumer_id, DS_UUID_LEN) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("this node is not the consumer of contract %s", ds_uuid_text(t->id))));
+	len = ds_receipt_message(&rc, msg, sizeof(msg));
+	if (len == 0 || !ds_signer_sign(signer, msg, len, sig))
+		elog(ERROR, "could not sign a delivery receipt");
+	ds_spi_exec("INSERT INTO dataspace.receipt_outbox (contract_id, provider_id, asset_id,"
+				" first_chain_pos, last_chain_pos, points, receipt, signature)"
+				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+				8, (Oid[]) {UUIDOID, UUIDOID, UUIDOID, INT8OID, INT8OID, INT8OID, BYTEAOID, BYTEAOID},
+				(Datum[]) {ds_uuid_datum(rc.contract), ds_uuid_datum(rc.provider),
+					ds_uuid_datum(rc.asset), Int64GetDatum(rc.first_pos),
+					Int64GetDatum(rc.last_pos), Int64GetDatum(rc.points),
+					ds_bytea_datum(msg, len), ds_bytea_datum(sig, DS_SIG_LEN)},
+				NULL, false, 1);
+}
+
+/*
+ * send_receipt
+ *		Hand the stream's oldest queued receipt after receipt_after to the
+ *		provider, in the current transaction, and mark it sent once the
+ *		provider has kept it.  One receipt per transaction, so that one the
+ *		provider refuses does not hold back the others.  Sending one twice
+ *		is harmless: the provider keeps the first.  Returns 1 if it sent
+ *		one, 0 if none is left.
+ */
+static int64
+send_receipt(Peer *p, const Stream *st, MemoryContext cxt)
+{
+	DsContractTerms t;
+	bool		isnull;
+	int64		id;
+	bytea	   *msg;
+	bytea	   *sig;
+	const char *values[3];
+	int			lengths[3];
+	PGresult   *r;
+
+	if (ds_contract_terms_load(st->contract, &t) != NULL)
+		return 0;				/* the pull says why */
+	if (ds_spi_exec("SELECT id, receipt, signature FROM dataspace.receipt_outbox"
+					" WHERE contract_id OPERATOR(pg_catalog.=) $1"
+					" AND asset_id OPERATOR(pg_catalog.=) $2 AND sent_at IS NULL"
+					" AND id OPERATOR(pg_catalog.>) $3"
+					" ORDER BY id LIMIT 1 FOR UPDATE",
+					3, (Oid[]) {UUIDOID, UUIDOID, INT8OID},
+					(Datum[]) {ds_uuid_datum(st->contract), ds_uuid_datum(st->asset),
+					Int64GetDatum(receipt_after)},
+					NULL, false, -1) == 0)
+		return 0;
+	id = ds_spi_get_int64(0, 1);
+	msg = DatumGetByteaPP(ds_spi_get(0, 2, &isnull));
+	sig = DatumGetByteaPP(ds_spi_get(0, 3, &isnull));
+	authenticate(p, &t);
+	receipt_after = id;
+	pgstat_report_activity(STATE_RUNNING, psprintf("sending a receipt of asset %s to %s",
+												   ds_uuid_text(st->asset), p->name));
+	values[0] = (const char *) st->contract;
+	lengths[0] = DS_UUID_LEN;
+	values[1] = VARDATA_ANY(msg);
+	lengths[1] = VARSIZE_ANY_EXHDR(msg);
+	values[2] = VARDATA_ANY(sig);
+	lengths[2] = VARSIZE_ANY_EXHDR(sig);
+	r = ds_remote_exec(p->conn, p->name,
+					   "SELECT dataspace.export_receipt($1::uuid, $2::bytea, $3::bytea)",
+					   3, values, lengths, PGRES_TUPLES_OK, REMOTE_TIMEOUT_MS);
+	PQclear(r);
+	ds_spi_exec("UPDATE dataspace.receipt_outbox SET sent_at = pg_catalog.now(),"
+				" attempts = attempts OPERATOR(pg_catalog.+) 1, last_error = NULL"
+				" WHERE id OPERATOR(pg_catalog.=) $1",
+				1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)}, NULL, false, 1);
+	return 1;
+}
+
+/*
  * pull_batch
  *		Fetch, verify and store one batch of one stream, in the current
  *		transaction; returns the number of seals stored.
@@ -709,6 +834,8 @@ pull_batch(Peer *p, const Stream *st, MemoryContext batch_cxt)
 		storing_received = false;
 	}
 	PG_END_TRY();
+	if (nseals > 0)
+		queue_receipt(&t, seals, nseals, points);
 	{
 		Oid			types[9] = {UUIDOID, INT8OID, BYTEAOID, INT8OID, INT8OID, INT8OID, INT8OID,
 		TIMESTAMPTZOID, UUIDOID};
@@ -885,6 +1012,50 @@ connect_safely(Peer *p, const Stream *st)
 }
 
 /*
+ * receipts_turn
+ *		Send the stream's queued receipts, each once per turn.  A refusal by
+ *		the provider is noted on the receipt (it stays queued and is tried
+ *		again next turn) and does not hold up the stream or the other
+ *		receipts; a broken connection is returned like any other error.
+ */
+static ErrorData *
+receipts_turn(Peer *p, const Stream *st)
+{
+	receipt_after = 0;
+	for (int i = 0; i < MAX_RECEIPTS_PER_TURN; i++)
+	{
+		int64		sent = 0;
+		int64		before = receipt_after;
+		ErrorData  *e = in_transaction(send_receipt, p, st, &sent);
+
+		if (e == NULL)
+		{
+			if (sent == 0)
+				break;
+			continue;
+		}
+		if (p->conn == NULL || PQstatus(p->conn) != CONNECTION_OK ||
+			receipt_after == before)
+			return e;			/* not the receipt's fault */
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		SPI_connect();
+		ds_spi_exec("UPDATE dataspace.receipt_outbox SET last_error = $2,"
+					" attempts = attempts OPERATOR(pg_catalog.+) 1"
+					" WHERE id OPERATOR(pg_catalog.=) $1",
+					2, (Oid[]) {INT8OID, TEXTOID},
+					(Datum[]) {Int64GetDatum(receipt_after), CStringGetTextDatum(e->message)},
+					NULL, false, -1);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		FreeErrorData(e);
+	}
+	return NULL;
+}
+
+/*
  * serve_stream
  *		Pull up to MAX_BATCHES_PER_ROUND batches of one stream; returns the
  *		seals stored.
@@ -905,6 +1076,8 @@ serve_stream(const Stream *st)
 
 		if (p->conn == NULL || PQstatus(p->conn) != CONNECTION_OK)
 			e = connect_safely(p, st);
+		if (e == NULL && b == 0)
+			e = receipts_turn(p, st);
 		if (e == NULL)
 			e = in_transaction(pull_batch, p, st, &got);
 		if (e != NULL)
@@ -936,6 +1109,17 @@ serve_stream(const Stream *st)
 		total += got;
 		if (got == 0)
 			break;
+	}
+	/* the receipts of this turn's batches, without waiting for the next */
+	if (total > 0 && p->conn != NULL)
+	{
+		ErrorData  *e = receipts_turn(p, st);
+
+		if (e != NULL)
+		{
+			drop_peer(p);
+			FreeErrorData(e);
+		}
 	}
 	return total;
 }

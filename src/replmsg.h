@@ -6,7 +6,9 @@
  * The consumer's answer to the provider's challenge is a signed PGDS
  * message of its own type, so that no other signature of the node can
  * stand in for it.  The export batch is a PGDS frame too, unsigned: it
- * only carries seals, each with its own signature.
+ * only carries seals, each with its own signature.  The delivery receipt
+ * is the consumer's countersignature of a batch it committed: the seals
+ * by chain position and hash, and the number of points it received.
  *
  *-------------------------------------------------------------------------
  */
@@ -15,9 +17,12 @@
 
 #include "seal.h"
 
-/* message types of the PGDS frame (1-6 and 10-11 are taken) */
+/* message types of the PGDS frame (1-6, 10-11 and 16-18 are taken) */
 #define DS_MSG_EXPORT_AUTH		20
 #define DS_MSG_EXPORT_BATCH		21
+#define DS_MSG_DELIVERY_RECEIPT 22
+
+#define DS_RECEIPT_MAX			512
 
 #define DS_EXPORT_NONCE_LEN		32
 #define DS_EXPORT_AUTH_MAX		160
@@ -49,6 +54,44 @@ ds_export_auth_message(const uint8_t provider[DS_UUID_LEN],
 	ds_msg_bytes(&m, contract, DS_UUID_LEN);
 	ds_msg_bytes(&m, consumer, DS_UUID_LEN);
 	ds_msg_bytes(&m, nonce, DS_EXPORT_NONCE_LEN);
+	return ds_msg_ok(&m) ? m.len : 0;
+}
+
+/* A delivery receipt: what one committed batch covered. */
+typedef struct ds_receipt
+{
+	uint8_t		contract[DS_UUID_LEN];
+	uint8_t		provider[DS_UUID_LEN];
+	uint8_t		consumer[DS_UUID_LEN];
+	uint8_t		asset[DS_UUID_LEN];
+	int64_t		first_pos;		/* chain positions, inclusive */
+	int64_t		last_pos;
+	uint8_t		seals_digest[DS_HASH_LEN];	/* see docs/encoding.md */
+	uint8_t		last_seal_hash[DS_HASH_LEN];
+	int64_t		points;			/* points the consumer stored */
+	int64_t		received_at_us; /* microseconds since the Unix epoch */
+} ds_receipt;
+
+/*
+ * ds_receipt_message
+ *		The bytes the consumer signs for a receipt, in field order.
+ */
+static inline size_t
+ds_receipt_message(const ds_receipt *rc, uint8_t *out, size_t cap)
+{
+	ds_msg		m;
+
+	ds_msg_begin(&m, out, cap, (ds_msg_type) DS_MSG_DELIVERY_RECEIPT);
+	ds_msg_bytes(&m, rc->contract, DS_UUID_LEN);
+	ds_msg_bytes(&m, rc->provider, DS_UUID_LEN);
+	ds_msg_bytes(&m, rc->consumer, DS_UUID_LEN);
+	ds_msg_bytes(&m, rc->asset, DS_UUID_LEN);
+	ds_msg_int64(&m, rc->first_pos);
+	ds_msg_int64(&m, rc->last_pos);
+	ds_msg_bytes(&m, rc->seals_digest, DS_HASH_LEN);
+	ds_msg_bytes(&m, rc->last_seal_hash, DS_HASH_LEN);
+	ds_msg_int64(&m, rc->points);
+	ds_msg_int64(&m, rc->received_at_us);
 	return ds_msg_ok(&m) ? m.len : 0;
 }
 
