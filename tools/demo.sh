@@ -43,10 +43,12 @@ make -C "$root" -s clean >/dev/null 2>&1 || true
 make -C "$root" -s -j2 COPT="-Wall -Werror" >/dev/null
 make -C "$root" -s install >/dev/null
 say "installed into $("$PG_BINDIR/pg_config" --pkglibdir 2>/dev/null || pg_config --pkglibdir)"
-started=$SECONDS
+built=$SECONDS
 
 work=$(mktemp -d /tmp/demo-pg_dataspace.XXXXXX)
 chown postgres: "$work"
+# the servers and psql run as postgres, which may not enter the caller's directory
+cd "$work"
 base=$((56000 + RANDOM % 1000))
 declare -A port=([hub]=$base [a]=$((base + 1)) [b]=$((base + 2)))
 declare -A label=([hub]=hub [a]=plant-a [b]=plant-b)
@@ -209,7 +211,9 @@ wait_for hub hub "both nodes registering at the hub" "SELECT count(*) = 2 FROM d
 show_on hub hub "SELECT name, status, role_name, encode(substr(key_id, 1, 8), 'hex') || '…' AS key_fingerprint
    FROM dataspace.participant ORDER BY name"
 say "Each registration is signed by the node's key and bound to the login role it came from."
-show_on hub hub "SELECT name, dataspace.approve_participant(node_id) IS NULL AS approved FROM dataspace.participant ORDER BY name"
+echo_sql hub "SELECT dataspace.approve_participant(node_id) FROM dataspace.participant WHERE status = 'pending'"
+sql_on hub hub -c "SELECT dataspace.approve_participant(node_id) FROM dataspace.participant WHERE status = 'pending'" >/dev/null
+show_on hub hub "SELECT name, status FROM dataspace.participant ORDER BY name"
 for n in a b; do
 	wait_for $n factory "the approval reaching ${label[$n]}" \
 		"SELECT participant_status = 'approved' FROM dataspace.hub_status"
@@ -279,15 +283,18 @@ bold "Contract: plant-b requests the stream, plant-a accepts"
 echo_sql plant-b "SELECT dataspace.request_contract('$id_a', '{$TEMP}', '{\"max_age\": \"P30D\", \"onward_sharing\": false}', now() + interval '30 days')"
 contract=$(sql_on b factory -At -c "SELECT dataspace.request_contract('$id_a', '{$TEMP}',
   '{\"max_age\": \"P30D\", \"onward_sharing\": false}', now() + interval '30 days')")
-say "contract $contract: both parties' keys pinned, policy: points of the last 30 days, no onward sharing"
+say "contract $contract, state REQUESTED on plant-b: signed by plant-b, both parties' keys"
+say "pinned; its policy allows points of the last 30 days and no onward sharing."
 say "The request travels through the hub, signed by plant-b; plant-a checks it:"
 wait_for a factory "plant-b's contract request reaching plant-a" \
 	"SELECT state = 'REQUESTED' FROM dataspace.contract WHERE id = '$contract'"
 show "SELECT state, initiator, policy, valid_until FROM dataspace.contract WHERE id = '$contract'"
 show "SELECT dataspace.accept_contract('$contract') AS new_state"
 say "The nodes take the remaining steps themselves, each after checking the other's."
-say "States as they move (watched on both nodes):"
-seen_a="" seen_b=""
+say "States as they move (watched on both nodes; seconds since the acceptance):"
+seen_a=AGREED seen_b=REQUESTED
+accepted=$(date +%s%N)
+say "$(printf '%5.1f s  %s' 0 'plant-a: AGREED, plant-b: REQUESTED')"
 end=$((SECONDS + 30))
 until [ "$seen_a" = active ] && [ "$seen_b" = active ]; do
 	[ $SECONDS -lt $end ] || fail "contract $contract did not become active on both nodes within 30 s"
@@ -295,7 +302,7 @@ until [ "$seen_a" = active ] && [ "$seen_b" = active ]; do
 		s=$(sql_on $n factory -At -c "SELECT state FROM dataspace.contract WHERE id = '$contract'")
 		var=seen_$n
 		if [ -n "$s" ] && [ "$s" != "${!var}" ]; then
-			say "   ${label[$n]}: ${s}"
+			say "$(printf '%5.1f s  %s: %s' "$((($(date +%s%N) - accepted) / 1000000))e-3" "${label[$n]}" "$s")"
 			printf -v "$var" '%s' "$s"
 		fi
 	done
@@ -344,7 +351,11 @@ sql -At -c "SELECT dataspace.seal_pending()" >/dev/null
 bad_seq=$(sql -At -c "SELECT seq FROM dataspace.point WHERE asset_id = '$TEMP' AND ts = timestamptz '$t0' + interval '7 hours 30 minutes'")
 good_value=$(sql -At -c "SELECT value FROM dataspace.point WHERE asset_id = '$TEMP' AND seq = $bad_seq")
 say "Ordinary sessions cannot change points: they are append-only."
-show "UPDATE dataspace.point SET value = 0" 2>&1 | sed 's/^/   /' || true
+echo_sql plant-a "UPDATE dataspace.point SET value = 0"
+if out=$(sql -c "UPDATE dataspace.point SET value = 0" 2>&1); then
+	fail "an UPDATE of dataspace.point was allowed"
+fi
+echo "$out" | sed 's/^/   /'
 say "A superuser can, behind the extension's back:"
 show "SET session_replication_role = replica;
   UPDATE dataspace.point SET value = 99.999 WHERE asset_id = '$TEMP' AND seq = $bad_seq"
@@ -352,7 +363,7 @@ runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$work/b" -l "$work/b.log" -w star
 say "plant-b is back; its worker pulls the new seal, recomputes it, and refuses it:"
 wait_for b factory "plant-b refusing the tampered seal" \
 	"SELECT state = 'stopped' FROM dataspace.subscription WHERE asset_id = '$TEMP'"
-show_on b factory "SELECT state, points_received, last_error FROM dataspace.subscription" postgres -x
+show_on b factory "SELECT state, points_received, last_error FROM dataspace.subscription" "" -x
 say "Nothing of the refused batch was stored; the 5000 points before it stay verified."
 say "plant-a's own verification names the same seal:"
 show "SELECT v.seal_id, s.chain_pos, v.ok, v.reason
@@ -392,4 +403,4 @@ say "   still 5720 points stored on plant-b; plant-a has $(sql -At -c "SELECT co
 say "The received rows stay stored as evidence, but the analyst no longer sees them:"
 show_on b factory "SELECT count(*) AS visible_points FROM dataspace.all_point WHERE asset_id = '$TEMP'" analyst
 
-bold "Done in $((SECONDS - started)) s (after the build): the throw-away servers are being removed"
+bold "Done in $SECONDS s ($built s of them installing and building): the throw-away servers are being removed"
