@@ -95,9 +95,13 @@ sql_on() {
 	runuser -u postgres -- "$PG_BINDIR/psql" -h 127.0.0.1 -p "${port[$c]}" -d "$db" -X -q \
 		-v ON_ERROR_STOP=1 -P pager=off "$@"
 }
-# echo_sql WHO SQL: print a statement, dimmed, on one line
+# echo_sql WHO SQL: print a statement, dimmed, line by line as written here
 echo_sql() {
-	printf '\033[2m   %s> %s\033[0m\n' "$1" "$(echo "$2" | tr -s ' \n\t' ' ' | cut -c1-150)"
+	local prompt="$1>" line
+	while IFS= read -r line; do
+		printf '\033[2m   %s %s\033[0m\n' "$prompt" "$line"
+		prompt=$(printf '%*s' ${#prompt} '')
+	done <<<"$2"
 }
 # show_on CLUSTER DB SQL [ROLE [PSQL-OPTION]]: print the statement, run it
 # (as ROLE), print the result
@@ -199,7 +203,7 @@ show "SELECT a.name, count(*) AS seals, bool_and(v.ok) AS all_ok
 
 bold "A proof for one value, checkable offline with nothing but the proof"
 # whole output first: head closing the pipe early would fail the script
-show "SELECT jsonb_pretty(dataspace.point_proof('$TEMP', 1234)) AS proof" >"$work/proof.txt"
+show_on a factory "SELECT jsonb_pretty(dataspace.point_proof('$TEMP', 1234)) AS proof" "" -At >"$work/proof.txt"
 head -20 "$work/proof.txt"
 say "   …"
 show "SELECT dataspace.verify_proof(dataspace.point_proof('$TEMP', 1234)) AS valid"
