@@ -339,9 +339,11 @@ say "Row-level security shows received rows only while the contract allows them.
 bold "plant-b verifies what it received: every seal, under the key the contract pins"
 show_on b factory "SELECT count(*) AS seals, bool_and(ok) AS all_ok, count(*) FILTER (WHERE NOT ok) AS broken
    FROM dataspace.verify_asset('$TEMP')"
-show_on b factory "SELECT count(*) AS anchors_plant_b_can_check FROM dataspace.verify_anchor('$TEMP')"
-say "verify_anchor checks the anchors a node sent itself: on plant-a above. A consumer"
-say "cannot check the provider's anchors yet (docs/replication.md, \"Not done yet\")."
+wait_for b factory "plant-a's anchors of the temperature chain reaching plant-b" \
+	"SELECT count(*) > 0 AND bool_and(ok IS TRUE) FROM dataspace.verify_anchor('$TEMP')" 60
+show_on b factory "SELECT anchor_id, head_pos AS anchored_chain_pos, ok, reason FROM dataspace.verify_anchor('$TEMP')"
+say "plant-b checks plant-a's anchors, proven in the hub's signed log, against the seals"
+say "it received: plant-a cannot rewrite what it anchored without plant-b noticing."
 
 bold "Tamper in transit: plant-b is offline while a superuser on plant-a changes a value"
 runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$work/b" -m fast -w stop >/dev/null
