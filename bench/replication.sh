@@ -45,7 +45,8 @@
 #   BENCH_PERF=1            perf profiles (needs linux-perf) of the first
 #                           1,000,000-point run of ours: the consumer's
 #                           replication worker, the provider's export backend
-#                           and sealer; reports in $BENCH_WORK/perf-*.txt
+#                           and sealer, and of the first lag run of ours
+#                           (the same three); reports in $BENCH_WORK/perf-*.txt
 set -eu
 . "$(dirname "$0")/lib.sh"
 
@@ -199,6 +200,8 @@ wait_for cons "SELECT coalesce((SELECT points_received = 1 FROM dataspace.subscr
 	WHERE asset_id = '$ASSET'), false)"
 log "contract $K active, stream running over TLS"
 WORKER=$(at cons postgres -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_dataspace replication'")
+SEALER=$(at prov postgres -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_dataspace sealer'")
+EXPORTER=$(at prov postgres -c "SELECT pid FROM pg_stat_activity WHERE usename = 'export_cons'")
 
 # native logical replication of the same shape
 for c in prov cons; do
@@ -375,6 +378,11 @@ for k in $(seq 1 "$runs"); do
 	R_RATIO[$k]=$(ratio "${R_NAT[$k]}" "${R_OURS[$k]}")
 done
 
+# how much the walsender spilled decoding the large transactions
+log "native decoding: $(at prov nat -c "SELECT spill_txns || ' transactions spilled, ' ||
+	pg_size_pretty(spill_bytes) || ' in ' || spill_count || ' spills' FROM pg_stat_replication_slots
+	WHERE slot_name = 'nat_sub'")"
+
 # ---------------------------------------------------------------------
 # part 2: 10,000 points/s, lag
 # ---------------------------------------------------------------------
@@ -405,6 +413,13 @@ lag_one() {
 	l0=$(load1)
 	cp0=$(cluster_cpu prov)
 	cc0=$(cluster_cpu cons)
+	s0=$(proc_cpu "$SEALER")
+	e0=$(proc_cpu "$EXPORTER")
+	perf_pid=
+	if [ "${BENCH_PERF:-0}" = 1 ] && [ "$variant" = ours ] && [ ! -f "$BENCH_WORK/perf-lag.data" ]; then
+		perf record -q -g -o "$BENCH_WORK/perf-lag.data" -p "$SEALER,$EXPORTER,$WORKER" >/dev/null 2>&1 &
+		perf_pid=$!
+	fi
 	at cons $db -c "SELECT public.bench_record($lag_seconds + 8)" >/dev/null &
 	rec=$!
 	sleep 1
@@ -414,6 +429,16 @@ lag_one() {
 	wait $rec
 	cp1=$(cluster_cpu prov)
 	cc1=$(cluster_cpu cons)
+	s1=$(proc_cpu "$SEALER")
+	e1=$(proc_cpu "$EXPORTER")
+	if [ -n "$perf_pid" ]; then
+		kill -INT "$perf_pid"
+		wait "$perf_pid" || true
+		perf report -q -i "$BENCH_WORK/perf-lag.data" --no-children --sort pid,dso,symbol \
+			--stdio -g none --percent-limit 0.5 2>/dev/null | cut -c1-120 >"$BENCH_WORK/perf-lag.txt"
+		perf report -q -i "$BENCH_WORK/perf-lag.data" --children --sort pid,symbol \
+			--stdio -g none --percent-limit 2 2>/dev/null | cut -c1-120 >"$BENCH_WORK/perf-lag-children.txt"
+	fi
 	at cons $db -c "CREATE INDEX ON public.bench_poll (max_seq, t)" -c "ANALYZE public.bench_poll" >/dev/null
 	tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$BENCH_WORK/pgbench-$variant.log" | head -1)
 	stats=$(at cons $db -c "
@@ -429,7 +454,7 @@ lag_one() {
 		FROM arr")
 	sent=$(at prov $db -c "SELECT count(*) FROM $(
 		[ "$variant" = ours ] && echo dataspace.point || echo pt) WHERE asset_id = '$ASSET' AND seq >= $first")
-	echo "$sent $stats $tps $(sub "$cp1" "$cp0") $(sub "$cc1" "$cc0") $l0 $(load1)"
+	echo "$sent $stats $tps $(sub "$cp1" "$cp0") $(sub "$cc1" "$cc0") $(sub "$s1" "$s0") $(sub "$e1" "$e0") $l0 $(load1)"
 }
 
 declare -A LAG
@@ -438,8 +463,10 @@ LAG[nat]=
 {
 	echo
 	echo "== part 2: $lag_seconds s at 10,000 points/s (pgbench -R 100, 100 rows per INSERT), lag = first poll seeing the point - ts"
-	printf '%-4s %-6s %8s %8s %8s %7s %7s %7s %7s %9s %9s %9s\n' run variant sent received \
-		"arrived" "p50 ms" "p99 ms" "max ms" tps "prov cpu" "cons cpu" load
+	echo "(cpu: CPU seconds over the run, about $lag_seconds + 9 s; sealer, export: the provider's sealer and"
+	echo " export backend alone, ours only)"
+	printf '%-4s %-6s %8s %8s %8s %7s %7s %7s %7s %9s %9s %7s %7s %9s\n' run variant sent received \
+		"arrived" "p50 ms" "p99 ms" "max ms" tps "prov cpu" "cons cpu" sealer export load
 } >&2
 for k in $(seq 1 "$lag_runs"); do
 	if [ $((k % 2)) = 1 ]; then order="ours nat"; else order="nat ours"; fi
@@ -447,9 +474,9 @@ for k in $(seq 1 "$lag_runs"); do
 		for c in prov cons; do
 			at $c postgres -c CHECKPOINT >/dev/null
 		done
-		read -r sent nrecv narr p50 p99 pmax tps cp cc l0 l1 < <(lag_one "$v")
-		printf '%-4s %-6s %8s %8s %8s %7s %7s %7s %7s %9s %9s %9s\n' "$k" "$v" "$sent" "$nrecv" "$narr" \
-			"$p50" "$p99" "$pmax" "$tps" "$cp" "$cc" "$l0-$l1" >&2
+		read -r sent nrecv narr p50 p99 pmax tps cp cc sc ec l0 l1 < <(lag_one "$v")
+		printf '%-4s %-6s %8s %8s %8s %7s %7s %7s %7s %9s %9s %7s %7s %9s\n' "$k" "$v" "$sent" "$nrecv" "$narr" \
+			"$p50" "$p99" "$pmax" "$tps" "$cp" "$cc" "$sc" "$ec" "$l0-$l1" >&2
 		[ "$narr" = "$sent" ] || log "$v: only $narr of $sent points arrived within the polling window"
 		LAG[$v]="${LAG[$v]}${LAG[$v]:+; }p50 $p50 / p99 $p99 / max $pmax ms"
 	done
