@@ -1,0 +1,163 @@
+# 1,000,000 points replicate completely and verify on the consumer: a
+# provider and a consumer under a contract made through a hub (setup as in
+# 010_replication.pl, TLS and the export role), 1,000,000 points ingested in
+# four statements and sealed at the default seal size, then count, no
+# duplicates and every seal verified on the consumer.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+
+# the stream takes a while on a loaded machine
+local $PostgreSQL::Test::Utils::timeout_default = 600;
+
+my $tmp = PostgreSQL::Test::Utils::tempdir;
+my $npoints = 1_000_000;
+
+my $hub = PostgreSQL::Test::Cluster->new('hub');
+$hub->init;
+$hub->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'pg_dataspace'
+dataspace.mode = 'hub'
+dataspace.database = 'postgres'
+dataspace.node_name = 'hub'
+});
+$hub->start;
+$hub->safe_psql('postgres', q{
+CREATE EXTENSION pg_dataspace;
+CREATE ROLE node_a LOGIN IN ROLE dataspace_participant;
+CREATE ROLE node_b LOGIN IN ROLE dataspace_participant;
+});
+my $hub_key = $hub->safe_psql('postgres',
+	q{SELECT encode(public_key, 'hex') FROM dataspace.node_info()});
+
+system_or_bail('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+	'-subj', '/CN=127.0.0.1', '-keyout', "$tmp/server.key", '-out', "$tmp/server.crt");
+chmod 0600, "$tmp/server.key";
+
+sub new_node
+{
+	my ($name, $extra) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	my $conninfo = 'host=' . $hub->host . ' port=' . $hub->port . " dbname=postgres user=node_$name";
+	my $port = $node->port;
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'pg_dataspace'
+dataspace.database = 'postgres'
+dataspace.node_name = '$name'
+dataspace.hub = '$conninfo'
+dataspace.hub_public_key = '$hub_key'
+dataspace.sync_interval = '300ms'
+dataspace.sealer_naptime = '200ms'
+dataspace.replication_naptime = '500ms'
+dataspace.endpoint = 'hostaddr=127.0.0.1 port=$port dbname=postgres'
+shared_buffers = 256MB
+max_wal_size = 4GB
+$extra
+});
+	$node->start;
+	$node->safe_psql('postgres', q{CREATE EXTENSION pg_dataspace});
+	return $node;
+}
+
+my $a = new_node('a', qq{
+listen_addresses = '127.0.0.1'
+ssl = on
+ssl_cert_file = '$tmp/server.crt'
+ssl_key_file = '$tmp/server.key'
+});
+my $b = new_node('b', '');
+my %id = (a => $a->safe_psql('postgres', 'SELECT dataspace.node_id()'),
+	b => $b->safe_psql('postgres', 'SELECT dataspace.node_id()'));
+
+my $hba = slurp_file($a->data_dir . '/pg_hba.conf');
+open my $fh, '>', $a->data_dir . '/pg_hba.conf' or die;
+print $fh "hostssl postgres +dataspace_export 127.0.0.1/32 scram-sha-256\n";
+print $fh "host all +dataspace_export 0.0.0.0/0 reject\n";
+print $fh "local all +dataspace_export reject\n";
+print $fh $hba;
+close $fh;
+$a->safe_psql('postgres', q{
+SET password_encryption = 'scram-sha-256';
+CREATE ROLE export_b LOGIN PASSWORD 'secret-b' IN ROLE dataspace_export CONNECTION LIMIT 4;
+ALTER ROLE export_b SET statement_timeout = '60s';
+ALTER ROLE export_b SET idle_in_transaction_session_timeout = '10s';
+REVOKE TEMPORARY ON DATABASE postgres FROM PUBLIC;
+});
+$a->reload;
+my $pass = "$tmp/b.pgpass";
+open my $pf, '>', $pass or die;
+print $pf "*:*:*:export_b:secret-b\n";
+close $pf;
+chmod 0600, $pass;
+$b->safe_psql('postgres', qq{
+INSERT INTO dataspace.provider_login VALUES ('$id{a}', 'user=export_b passfile=$pass')});
+
+ok($hub->poll_query_until('postgres', q{SELECT count(*) = 2 FROM dataspace.participant}),
+	'two nodes registered');
+$hub->safe_psql('postgres', 'SELECT dataspace.approve_participant(node_id) FROM dataspace.participant');
+
+my $twin = '00000000-0000-4000-8000-000000012a00';
+my $asset = '00000000-0000-4000-8000-000000012a01';
+$a->safe_psql('postgres', qq{
+INSERT INTO dataspace.twin (id, name) VALUES ('$twin', 'line');
+INSERT INTO dataspace.asset (id, twin_id, name, kind, visibility) VALUES
+  ('$asset', '$twin', 'vibration', 'stream', 'public');
+});
+ok($b->poll_query_until('postgres', qq{
+SELECT (SELECT count(*) FROM dataspace.hub_catalog WHERE provider_id = '$id{a}') = 1
+   AND (SELECT count(*) FROM dataspace.participant WHERE status = 'approved') = 2}),
+	'node b finds the asset in the catalog');
+ok($a->poll_query_until('postgres', q{
+SELECT count(*) = 2 FROM dataspace.participant WHERE status = 'approved'}),
+	'node a caches the participants');
+
+my $k = $b->safe_psql('postgres', qq{
+SELECT dataspace.request_contract('$id{a}', '{$asset}', '{}', now() + interval '1 year')});
+ok($a->poll_query_until('postgres', qq{SELECT state = 'REQUESTED' FROM dataspace.contract WHERE id = '$k'}),
+	'the request reaches node a');
+is($a->safe_psql('postgres', qq{SELECT dataspace.accept_contract('$k')}), 'AGREED', 'node a accepts');
+ok($b->poll_query_until('postgres', qq{SELECT state = 'active' FROM dataspace.contract WHERE id = '$k'}),
+	'the contract is active at node b');
+
+# 1,000,000 points in four statements; the sealer seals them (default
+# seal_max_points) while the consumer pulls
+my $t0 = time;
+for my $part (0 .. 3)
+{
+	my $from = $part * 250_000 + 1;
+	my $to = ($part + 1) * 250_000;
+	$a->safe_psql('postgres', qq{
+INSERT INTO dataspace.point (asset_id, ts, value)
+SELECT '$asset', '2025-01-01'::timestamptz + g * interval '10 ms', round((50 + 10 * sin(g / 1000.0))::numeric, 4)
+  FROM generate_series($from, $to) g});
+}
+my $t_ingest = time - $t0;
+ok($a->poll_query_until('postgres', qq{
+SELECT coalesce(sum(point_count), 0) = $npoints FROM dataspace.seal WHERE asset_id = '$asset'}),
+	'node a seals all 1,000,000 points');
+my $t_sealed = time - $t0;
+ok($b->poll_query_until('postgres', qq{
+SELECT points_received = $npoints AND lag_points = 0 FROM dataspace.subscription WHERE asset_id = '$asset'}),
+	'the subscription at node b shows all 1,000,000 points');
+my $t_done = time - $t0;
+diag(sprintf('ingest %.1f s, sealed after %.1f s, replicated after %.1f s (%.0f points/s end to end)',
+	$t_ingest, $t_sealed, $t_done, $npoints / $t_done));
+
+is($b->safe_psql('postgres', qq{
+SELECT count(*) || ' ' || count(DISTINCT seq) || ' ' || min(seq) || ' ' || max(seq)
+  FROM dataspace.received_point WHERE asset_id = '$asset'}),
+	"$npoints $npoints 1 $npoints", '1,000,000 points on node b, no duplicates, none missing');
+my $nseals = $a->safe_psql('postgres', qq{SELECT count(*) FROM dataspace.seal WHERE asset_id = '$asset'});
+is($b->safe_psql('postgres', qq{
+SELECT count(*) || ' ' || bool_and(ok) FROM dataspace.verify_asset('$asset')}), "$nseals true",
+	'every received seal verifies at node b');
+is($b->safe_psql('postgres', qq{
+SELECT state || ' ' || coalesce(last_error, '-') FROM dataspace.subscription WHERE asset_id = '$asset'}),
+	'running -', 'the stream is still running without error');
+diag(sprintf('whole check after %.1f s', time - $t0));
+
+done_testing();
