@@ -599,13 +599,20 @@ ds_seal_round(const uint8 *only_asset, bool force)
 													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 		values[1] = Int64GetDatum(batches[0]);
 		values[2] = Int64GetDatum(batches[nbatches - 1]);
+
+		/*
+		 * The batch bounds are the BRIN index's quals; the array is a
+		 * filter.  The query is planned for these values (a custom plan),
+		 * so the array is a constant, which PostgreSQL searches by hash
+		 * when it is long; a sub-select over unnest() cost a SubPlan probe
+		 * per row.
+		 */
 		fetch_points(assets, NULL,
 					 "SELECT p.asset_id, p.seq, p.ts, p.value, p.batch_id"
 					 " FROM dataspace.point p"
 					 " WHERE p.batch_id OPERATOR(pg_catalog.>=) $2"
 					 " AND p.batch_id OPERATOR(pg_catalog.<=) $3"
-					 " AND p.batch_id OPERATOR(pg_catalog.=) ANY"
-					 " (SELECT pg_catalog.unnest($1))",
+					 " AND p.batch_id OPERATOR(pg_catalog.=) ANY ($1)",
 					 3, types, values, round_cxt);
 		/* the oldest queue time of each asset's new points */
 		hash_seq_init(&hs, assets);
