@@ -87,6 +87,11 @@ typedef struct DsScanReceiver
 	uint64		rows;
 } DsScanReceiver;
 
+/*
+ * scan_receive
+ *		Deform the row in its slot and hand its values to the callback:
+ *		no copy of the tuple is made.
+ */
 static bool
 scan_receive(TupleTableSlot *slot, DestReceiver *self)
 {
@@ -98,6 +103,11 @@ scan_receive(TupleTableSlot *slot, DestReceiver *self)
 	return true;
 }
 
+/*
+ * scan_startup, scan_shutdown, scan_destroy
+ *		Nothing to set up or release: the receiver lives on the caller's
+ *		stack.
+ */
 static void
 scan_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 {
