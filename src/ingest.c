@@ -19,6 +19,7 @@
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -53,6 +54,16 @@ static int	asset_cache_len = 0;
 bool		ds_retention_in_progress = false;
 
 static bool callbacks_registered = false;
+
+/*
+ * The write path's two statements, planned once per backend.  The plan
+ * cache replans them when anything they depend on changes (the extension
+ * dropped and created again, a new index, ANALYZE), as it does for any
+ * prepared statement; without saved plans, both were parsed and planned
+ * again in every transaction.
+ */
+static SPIPlanPtr asset_plan = NULL;
+static SPIPlanPtr queue_plan = NULL;
 
 static void
 ingest_xact_callback(XactEvent event, void *arg)
@@ -106,6 +117,42 @@ register_callbacks(void)
 }
 
 /*
+ * saved_plan
+ *		The plan of sql in *slot, prepared and kept on first use.  Must be
+ *		called inside SPI_connect.
+ */
+static SPIPlanPtr
+saved_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed (%s): %s",
+				 SPI_result_code_string(SPI_result), sql);
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed: %s", sql);
+		*slot = plan;
+	}
+	return *slot;
+}
+
+/*
+ * run_saved_plan
+ *		Execute a saved plan as ds_spi_exec executes a statement.
+ */
+static void
+run_saved_plan(SPIPlanPtr plan, Datum *values, bool read_only, const char *what)
+{
+	int			rc = SPI_execute_plan(plan, values, NULL, read_only, 0);
+
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed (%s): %s",
+			 SPI_result_code_string(rc), what);
+}
+
+/*
  * ds_ingest_reset
  *		Forget the transaction's batch.  The sealer calls this too after it
  *		sealed the current transaction's own points, so that points inserted
@@ -148,6 +195,13 @@ dataspace_current_batch(PG_FUNCTION_ARGS)
  *		trigger: the first lookup of an asset in a transaction takes a
  *		KEY SHARE lock on its row (so it cannot be deleted under us) and is
  *		then cached until the transaction or subtransaction ends.
+ *
+ *		The lock is what makes the check a guarantee, as a foreign key's is:
+ *		asset_check refuses to delete an asset that has points, but it
+ *		cannot see a concurrent writer's uncommitted points; the lock makes
+ *		the DELETE wait for the writer and then see them.  It costs one row
+ *		lock per transaction and asset (a MultiXact when several writers
+ *		hold it), not per point.  The lookup runs a saved plan.
  */
 Datum
 dataspace_point_asset_ok(PG_FUNCTION_ARGS)
@@ -169,10 +223,12 @@ dataspace_point_asset_ok(PG_FUNCTION_ARGS)
 	values[0] = UUIDPGetDatum(asset);
 	ds_become_owner(&saved);
 	SPI_connect();
-	ds_spi_exec("SELECT a.kind, a.name, a.node_id OPERATOR(pg_catalog.=) n.node_id"
-				" FROM dataspace.asset a LEFT JOIN dataspace.node n ON true"
-				" WHERE a.id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE OF a",
-				1, types, values, NULL, false, -1);
+	run_saved_plan(saved_plan(&asset_plan,
+							  "SELECT a.kind, a.name, a.node_id OPERATOR(pg_catalog.=) n.node_id"
+							  " FROM dataspace.asset a LEFT JOIN dataspace.node n ON true"
+							  " WHERE a.id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE OF a",
+							  1, types),
+				   values, false, "asset lookup");
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
@@ -229,8 +285,10 @@ dataspace_point_queue_trigger(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(xact_batch);
 	ds_become_owner(&saved);
 	SPI_connect();
-	ds_spi_exec("INSERT INTO dataspace.pending_batch (batch_id) VALUES ($1)"
-				" ON CONFLICT DO NOTHING", 1, types, values, NULL, false, -1);
+	run_saved_plan(saved_plan(&queue_plan,
+							  "INSERT INTO dataspace.pending_batch (batch_id) VALUES ($1)"
+							  " ON CONFLICT DO NOTHING", 1, types),
+				   values, false, "queueing a batch");
 	SPI_finish();
 	ds_restore_user(&saved);
 

@@ -56,9 +56,6 @@ PGDLLEXPORT void dataspace_sealer_main(Datum main_arg);
 /* advisory lock key (second half) held by whoever seals */
 #define SEALER_LOCK_KEY 0x7365616c
 
-/* rows fetched from a cursor at a time */
-#define FETCH_ROWS		10000
-
 
 typedef struct SPoint
 {
@@ -170,60 +167,76 @@ add_point(AssetWork *w, int64 seq, TimestampTz ts, double value, int64 batch)
 	w->npoints++;
 }
 
+/* What fetch_point_row needs: where the rows go. */
+typedef struct FetchState
+{
+	HTAB	   *assets;
+	AssetWork  *only;
+	AssetWork  *last;			/* the asset of the previous row */
+	MemoryContext keep;
+} FetchState;
+
+/*
+ * fetch_point_row
+ *		Add one row of fetch_points' query to its asset's work list.  The
+ *		previous row's asset is tried before the hash table: a batch's
+ *		points are mostly of one asset.
+ */
+static void
+fetch_point_row(Datum *values, bool *isnull, void *arg)
+{
+	FetchState *st = (FetchState *) arg;
+	AssetWork  *w = st->only;
+	int			off = 0;
+	MemoryContext old;
+
+	old = MemoryContextSwitchTo(st->keep);
+	if (w == NULL)
+	{
+		pg_uuid_t  *a = DatumGetUUIDP(values[0]);
+
+		if (st->last != NULL &&
+			memcmp(st->last->asset_id.data, a->data, DS_UUID_LEN) == 0)
+			w = st->last;
+		else
+			w = st->last = asset_work(st->assets, a->data);
+		off = 1;
+	}
+	if (isnull[off] || isnull[off + 1] || isnull[off + 2] || isnull[off + 3])
+		elog(ERROR, "unexpected null in a point");
+	add_point(w,
+			  DatumGetInt64(values[off]),
+			  DatumGetTimestampTz(values[off + 1]),
+			  DatumGetFloat8(values[off + 2]),
+			  DatumGetInt64(values[off + 3]));
+	MemoryContextSwitchTo(old);
+}
+
 /*
  * fetch_points
- *		Run a query returning (asset_id, seq, ts, value, batch_id) through a
- *		cursor and add its rows to the per-asset work lists.  When asset_id
- *		is given, the query returns (seq, ts, value, batch_id) of that asset.
+ *		Run a query returning (asset_id, seq, ts, value, batch_id) and add
+ *		its rows to the per-asset work lists.  When asset_id is given, the
+ *		query returns (seq, ts, value, batch_id) of that asset.  The rows
+ *		go straight from the executor into the work lists (ds_spi_scan),
+ *		without an SPI tuple table in between.
  */
 static void
 fetch_points(HTAB *assets, AssetWork *only, const char *sql, int nargs,
 			 Oid *types, Datum *values, MemoryContext keep)
 {
-	SPIPlanPtr	plan;
-	Portal		portal;
-	int			off = only ? 0 : 1;
+	FetchState	st;
 
-	plan = SPI_prepare(sql, nargs, types);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed (%s): %s", SPI_result_code_string(SPI_result), sql);
+	st.assets = assets;
+	st.only = only;
+	st.last = NULL;
+	st.keep = keep;
+
 	/*
-	 * Not read-only: the cursor must take a new snapshot, later than the
+	 * Not read-only: the query must take a new snapshot, later than the
 	 * one that claimed the batches from the queue, or it could miss the
 	 * points of a batch committed in between.
 	 */
-	portal = SPI_cursor_open(NULL, plan, values, NULL, false);
-	for (;;)
-	{
-		MemoryContext old;
-
-		SPI_cursor_fetch(portal, true, FETCH_ROWS);
-		if (SPI_processed == 0)
-			break;
-		old = MemoryContextSwitchTo(keep);
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			AssetWork  *w = only;
-			bool		isnull;
-
-			if (w == NULL)
-			{
-				uint8		a[DS_UUID_LEN];
-
-				ds_spi_get_uuid((int) i, 1, a);
-				w = asset_work(assets, a);
-			}
-			add_point(w,
-					  ds_spi_get_int64((int) i, 1 + off),
-					  DatumGetTimestampTz(ds_spi_get((int) i, 2 + off, &isnull)),
-					  DatumGetFloat8(ds_spi_get((int) i, 3 + off, &isnull)),
-					  ds_spi_get_int64((int) i, 4 + off));
-		}
-		MemoryContextSwitchTo(old);
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
-	SPI_freeplan(plan);
+	(void) ds_spi_scan(sql, nargs, types, values, false, fetch_point_row, &st);
 }
 
 static void
@@ -586,13 +599,20 @@ ds_seal_round(const uint8 *only_asset, bool force)
 													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 		values[1] = Int64GetDatum(batches[0]);
 		values[2] = Int64GetDatum(batches[nbatches - 1]);
+
+		/*
+		 * The batch bounds are the BRIN index's quals; the array is a
+		 * filter.  The query is planned for these values (a custom plan),
+		 * so the array is a constant, which PostgreSQL searches by hash
+		 * when it is long; a sub-select over unnest() cost a SubPlan probe
+		 * per row.
+		 */
 		fetch_points(assets, NULL,
 					 "SELECT p.asset_id, p.seq, p.ts, p.value, p.batch_id"
 					 " FROM dataspace.point p"
 					 " WHERE p.batch_id OPERATOR(pg_catalog.>=) $2"
 					 " AND p.batch_id OPERATOR(pg_catalog.<=) $3"
-					 " AND p.batch_id OPERATOR(pg_catalog.=) ANY"
-					 " (SELECT pg_catalog.unnest($1))",
+					 " AND p.batch_id OPERATOR(pg_catalog.=) ANY ($1)",
 					 3, types, values, round_cxt);
 		/* the oldest queue time of each asset's new points */
 		hash_seq_init(&hs, assets);

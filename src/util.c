@@ -10,6 +10,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "miscadmin.h"
+#include "nodes/params.h"
 #include "utils/builtins.h"
 #include "utils/syscache.h"
 
@@ -75,6 +76,111 @@ ds_spi_exec(const char *sql, int nargs, Oid *types, Datum *values,
 		elog(ERROR, "unexpected row count " UINT64_FORMAT " (expected %d): %s",
 			 SPI_processed, expected, sql);
 	return (int) SPI_processed;
+}
+
+/* A DestReceiver that hands each result row to a callback. */
+typedef struct DsScanReceiver
+{
+	DestReceiver pub;
+	ds_scan_row_fn fn;
+	void	   *arg;
+	uint64		rows;
+} DsScanReceiver;
+
+/*
+ * scan_receive
+ *		Deform the row in its slot and hand its values to the callback:
+ *		no copy of the tuple is made.
+ */
+static bool
+scan_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	DsScanReceiver *r = (DsScanReceiver *) self;
+
+	slot_getallattrs(slot);
+	r->fn(slot->tts_values, slot->tts_isnull, r->arg);
+	r->rows++;
+	return true;
+}
+
+/*
+ * scan_startup, scan_shutdown, scan_destroy
+ *		Nothing to set up or release: the receiver lives on the caller's
+ *		stack.
+ */
+static void
+scan_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+static void
+scan_shutdown(DestReceiver *self)
+{
+}
+
+static void
+scan_destroy(DestReceiver *self)
+{
+}
+
+/*
+ * ds_spi_scan
+ *		Run one query through SPI and pass every result row to fn as the
+ *		executor produced it, without storing it: no SPI tuple table, no
+ *		per-row heap_form_tuple copy, no SPI_getbinval.  For queries over
+ *		many points (a seal round, verification).  The values passed to fn
+ *		are valid only during the call; pass-by-reference ones must be
+ *		copied.  Not read-only statements take a new snapshot, as
+ *		SPI_execute and SPI_cursor_open do.  Returns the number of rows.
+ */
+uint64
+ds_spi_scan(const char *sql, int nargs, Oid *types, Datum *values,
+			bool read_only, ds_scan_row_fn fn, void *arg)
+{
+	SPIPlanPtr	plan;
+	SPIExecuteOptions opts;
+	ParamListInfo params;
+	DsScanReceiver recv;
+	int			rc;
+
+	plan = SPI_prepare(sql, nargs, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed (%s): %s",
+			 SPI_result_code_string(SPI_result), sql);
+
+	params = makeParamList(nargs);
+	for (int i = 0; i < nargs; i++)
+	{
+		params->params[i].value = values[i];
+		params->params[i].isnull = false;
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].ptype = types[i];
+	}
+
+	memset(&recv, 0, sizeof(recv));
+	recv.pub.receiveSlot = scan_receive;
+	recv.pub.rStartup = scan_startup;
+	recv.pub.rShutdown = scan_shutdown;
+	recv.pub.rDestroy = scan_destroy;
+	recv.pub.mydest = DestNone;
+	recv.fn = fn;
+	recv.arg = arg;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.params = params;
+	opts.read_only = read_only;
+	opts.dest = (DestReceiver *) &recv;
+
+	/*
+	 * With a receiver of its own, SPI reports a SELECT as SPI_OK_UTILITY
+	 * (it kept no rows); the receiver counts them.
+	 */
+	rc = SPI_execute_plan_extended(plan, &opts);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan_extended failed (%s): %s",
+			 SPI_result_code_string(rc), sql);
+	SPI_freeplan(plan);
+	return recv.rows;
 }
 
 Datum

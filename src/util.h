@@ -54,6 +54,11 @@ ds_spi_getbool(int row, int col, bool *isnull)
 									  SPI_tuptable->tupdesc, col, isnull));
 }
 
+/* A query's rows, one at a time, straight from the executor. */
+typedef void (*ds_scan_row_fn) (Datum *values, bool *isnull, void *arg);
+extern uint64 ds_spi_scan(const char *sql, int nargs, Oid *types, Datum *values,
+						  bool read_only, ds_scan_row_fn fn, void *arg);
+
 extern Datum ds_spi_get(int row, int col, bool *isnull);
 extern int64 ds_spi_get_int64(int row, int col);
 extern void ds_spi_get_bytes(int row, int col, uint8 *out, size_t len);

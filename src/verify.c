@@ -69,6 +69,7 @@ typedef struct VSeal
 typedef struct BatchSeal
 {
 	int64		batch_id;
+	int64		first_seq;		/* of the seal */
 	int			seal;			/* index into the seal array */
 } BatchSeal;
 
@@ -101,13 +102,16 @@ add_row(VResult *res, int64 seal_id, int ok, const char *reason)
 	res->nrows++;
 }
 
+/* Order of the batch map: by batch, then by the seal's first seq. */
 static int
 cmp_batchseal(const void *a, const void *b)
 {
-	int64		x = ((const BatchSeal *) a)->batch_id;
-	int64		y = ((const BatchSeal *) b)->batch_id;
+	const BatchSeal *x = (const BatchSeal *) a;
+	const BatchSeal *y = (const BatchSeal *) b;
 
-	return (x > y) - (x < y);
+	if (x->batch_id != y->batch_id)
+		return (x->batch_id > y->batch_id) - (x->batch_id < y->batch_id);
+	return (x->first_seq > y->first_seq) - (x->first_seq < y->first_seq);
 }
 
 static int
@@ -249,6 +253,149 @@ load_pending(const pg_uuid_t *asset, int *n, MemoryContext keep)
 	return ids;
 }
 
+/* The state of verify_run's pass over the points. */
+typedef struct VScan
+{
+	const pg_uuid_t *asset;
+	ds_hasher  *h;
+	TimestampTz from;
+	TimestampTz to;
+	bool		want_loose;
+	VSeal	   *seals;
+	int			nseals;
+	BatchSeal  *bmap;
+	int			nbmap;
+	int64	   *pending;
+	int			npending;
+	int64	   *pending_seen;
+	int			npending_seen;
+	int64		orphan_run;		/* points in the current orphan run */
+	VResult    *res;
+	MemoryContext cxt;			/* of res, outliving the query */
+} VScan;
+
+/*
+ * scan_add_row
+ *		add_row from inside the pass: rows are called back in the
+ *		executor's memory, which ends with the query; the result must not.
+ */
+static void
+scan_add_row(VScan *st, int ok, const char *reason)
+{
+	MemoryContext old = MemoryContextSwitchTo(st->cxt);
+
+	add_row(st->res, 0, ok, reason);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * find_owner
+ *		The reported seal that covers point (batch, seq), or NULL.  The batch
+ *		map is sorted by (batch, first seq), so a binary search finds the
+ *		one seal of the batch whose range can start at or before seq: one
+ *		lookup, however many seals a large batch (one COPY) was cut into.
+ *		Seals of one batch have disjoint seq ranges; should ranges overlap
+ *		(seals made or changed behind the sealer's back), every seal of the
+ *		batch starting at or before seq is tried.
+ */
+static VSeal *
+find_owner(const VScan *st, int64 batch, int64 seq)
+{
+	int			lo = 0;
+	int			hi = st->nbmap;
+
+	/* the first entry after (batch, seq) */
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		const BatchSeal *e = &st->bmap[mid];
+
+		if (e->batch_id < batch || (e->batch_id == batch && e->first_seq <= seq))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (int k = lo - 1; k >= 0 && st->bmap[k].batch_id == batch; k--)
+	{
+		VSeal	   *v = &st->seals[st->bmap[k].seal];
+
+		if (seq >= v->row.s.first_seq && seq <= v->row.s.last_seq)
+			return v;
+	}
+	return NULL;
+}
+
+/*
+ * verify_point_row
+ *		One point of verify_run's pass, in seq order: add its leaf to the
+ *		seal that covers it, or account for it as pending or not sealed.
+ */
+static void
+verify_point_row(Datum *values, bool *isnull, void *arg)
+{
+	VScan	   *st = (VScan *) arg;
+	int64		seq = DatumGetInt64(values[0]);
+	TimestampTz ts = DatumGetTimestampTz(values[1]);
+	double		value = DatumGetFloat8(values[2]);
+	int64		batch = DatumGetInt64(values[3]);
+	VSeal	   *owner;
+
+	if (isnull[0] || isnull[1] || isnull[2] || isnull[3])
+		elog(ERROR, "unexpected null in a point");
+
+	owner = find_owner(st, batch, seq);
+	if (owner != NULL)
+	{
+		uint8		nonce[DS_NONCE_LEN];
+		uint8		leaf[DS_HASH_LEN];
+
+		if (st->orphan_run > 0)
+		{
+			scan_add_row(st, 0, R_NOT_SEALED);
+			st->orphan_run = 0;
+		}
+		owner->found++;
+		if (owner->row.malformed)
+			return;
+		if (!ds_leaf_nonce(st->h, owner->row.seed, st->asset->data, seq, nonce) ||
+			!ds_leaf_hash(st->h, st->asset->data, seq, ds_ts_to_unix_us(ts), value, nonce, leaf) ||
+			!ds_merkle_add(st->h, &owner->merkle, leaf))
+			elog(ERROR, "could not hash point");
+		return;
+	}
+	if (!st->want_loose || ts < st->from || ts > st->to)
+		return;
+	if (bsearch(&batch, st->pending, st->npending, sizeof(int64), cmp_int64) != NULL)
+	{
+		bool		seen = false;
+
+		if (st->orphan_run > 0)
+		{
+			scan_add_row(st, 0, R_NOT_SEALED);
+			st->orphan_run = 0;
+		}
+		for (int k = 0; k < st->npending_seen && !seen; k++)
+			seen = st->pending_seen[k] == batch;
+		if (!seen && st->npending_seen < st->npending)
+			st->pending_seen[st->npending_seen++] = batch;
+		return;
+	}
+
+	/*
+	 * A point of a batch that some seal of this asset covers, but outside
+	 * that seal's range, or of no known batch: added behind the
+	 * extension's back either way, unless it belongs to a seal outside the
+	 * interval.
+	 */
+	for (int k = 0; k < st->nseals; k++)
+		if (!st->seals[k].report &&
+			seq >= st->seals[k].row.s.first_seq &&
+			seq <= st->seals[k].row.s.last_seq &&
+			ds_seal_row_has_batch(&st->seals[k].row, batch))
+			return;
+	st->orphan_run++;
+}
+
 /*
  * verify_run
  *		Verify an asset between from and to, or (only_seal > 0) one seal.
@@ -272,12 +419,9 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	int64		retained_through;
 	int64		lo = PG_INT64_MAX;
 	int64		hi = PG_INT64_MIN;
-	SPIPlanPtr	plan;
-	Portal		portal;
-	int64		orphan_run = 0; /* points in the current orphan run */
 	int64	   *pending_seen;
-	int			npending_seen = 0;
 	bool		want_loose = only_seal == 0;
+	VScan		st;
 
 	ring = ds_keyring_load();
 	ds_become_owner(&saved);
@@ -327,6 +471,7 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 		for (int b = 0; b < v->row.nbatches; b++)
 		{
 			bmap[nbmap].batch_id = v->row.batch_ids[b];
+			bmap[nbmap].first_seq = v->row.s.first_seq;
 			bmap[nbmap].seal = i;
 			nbmap++;
 		}
@@ -338,7 +483,23 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	values[2] = Int64GetDatum(hi);
 	values[3] = TimestampTzGetDatum(from);
 	values[4] = TimestampTzGetDatum(to);
-	plan = SPI_prepare(want_loose
+	st.asset = asset;
+	st.h = h;
+	st.from = from;
+	st.to = to;
+	st.want_loose = want_loose;
+	st.seals = seals;
+	st.nseals = nseals;
+	st.bmap = bmap;
+	st.nbmap = nbmap;
+	st.pending = pending;
+	st.npending = npending;
+	st.pending_seen = pending_seen;
+	st.npending_seen = 0;
+	st.orphan_run = 0;
+	st.res = res;
+	st.cxt = cxt;
+	(void) ds_spi_scan(want_loose
 					   ? "SELECT seq, ts, value, batch_id FROM dataspace.point"
 					   " WHERE asset_id OPERATOR(pg_catalog.=) $1 AND ((seq OPERATOR(pg_catalog.>=) $2"
 					   " AND seq OPERATOR(pg_catalog.<=) $3) OR (ts OPERATOR(pg_catalog.>=) $4"
@@ -347,103 +508,7 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 					   " WHERE asset_id OPERATOR(pg_catalog.=) $1 AND seq OPERATOR(pg_catalog.>=) $2"
 					   " AND seq OPERATOR(pg_catalog.<=) $3 AND $4::timestamptz IS NOT NULL"
 					   " AND $5::timestamptz IS NOT NULL ORDER BY seq",
-					   5, types);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, FETCH_ROWS);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			int64		seq = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-			TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
-			double		value = DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull));
-			int64		batch = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
-			BatchSeal	key;
-			BatchSeal  *hit;
-			VSeal	   *owner = NULL;
-
-			key.batch_id = batch;
-			hit = bsearch(&key, bmap, nbmap, sizeof(BatchSeal), cmp_batchseal);
-			if (hit != NULL)
-			{
-				while (hit > bmap && (hit - 1)->batch_id == batch)
-					hit--;
-				for (; hit < bmap + nbmap && hit->batch_id == batch; hit++)
-				{
-					VSeal	   *v = &seals[hit->seal];
-
-					if (seq >= v->row.s.first_seq && seq <= v->row.s.last_seq)
-					{
-						owner = v;
-						break;
-					}
-				}
-			}
-			if (owner != NULL)
-			{
-				uint8		nonce[DS_NONCE_LEN];
-				uint8		leaf[DS_HASH_LEN];
-
-				if (orphan_run > 0)
-				{
-					add_row(res, 0, 0, R_NOT_SEALED);
-					orphan_run = 0;
-				}
-				owner->found++;
-				if (owner->row.malformed)
-					continue;
-				if (!ds_leaf_nonce(h, owner->row.seed, asset->data, seq, nonce) ||
-					!ds_leaf_hash(h, asset->data, seq, ds_ts_to_unix_us(ts), value, nonce, leaf) ||
-					!ds_merkle_add(h, &owner->merkle, leaf))
-					elog(ERROR, "could not hash point");
-				continue;
-			}
-			if (!want_loose || ts < from || ts > to)
-				continue;
-			if (bsearch(&batch, pending, npending, sizeof(int64), cmp_int64) != NULL)
-			{
-				bool		seen = false;
-
-				if (orphan_run > 0)
-				{
-					add_row(res, 0, 0, R_NOT_SEALED);
-					orphan_run = 0;
-				}
-				for (int k = 0; k < npending_seen && !seen; k++)
-					seen = pending_seen[k] == batch;
-				if (!seen && npending_seen < npending)
-					pending_seen[npending_seen++] = batch;
-				continue;
-			}
-			/*
-			 * A point of a batch that some seal of this asset covers, but
-			 * outside that seal's range, or of no known batch: added
-			 * behind the extension's back either way, unless it belongs
-			 * to a seal outside the interval.
-			 */
-			{
-				bool		in_other = false;
-
-				for (int k = 0; k < nseals && !in_other; k++)
-					in_other = !seals[k].report &&
-						seq >= seals[k].row.s.first_seq &&
-						seq <= seals[k].row.s.last_seq &&
-						ds_seal_row_has_batch(&seals[k].row, batch);
-				if (!in_other)
-					orphan_run++;
-			}
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
-	SPI_freeplan(plan);
+					   5, types, values, true, verify_point_row, &st);
 	SPI_finish();
 	ds_restore_user(&saved);
 
@@ -473,9 +538,9 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 		}
 		add_row(res, v->row.id, reason == NULL ? 1 : 0, reason);
 	}
-	if (orphan_run > 0)
+	if (st.orphan_run > 0)
 		add_row(res, 0, 0, R_NOT_SEALED);
-	for (int k = 0; k < npending_seen; k++)
+	for (int k = 0; k < st.npending_seen; k++)
 		add_row(res, 0, -1, R_PENDING);
 }
 
