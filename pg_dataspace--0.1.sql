@@ -60,6 +60,7 @@ CREATE TABLE dataspace.node_key (
 	previous_key_id bytea REFERENCES dataspace.node_key (key_id),
 	announcement bytea,
 	announcement_signature bytea,
+	possession_signature bytea,
 	revoked_at timestamptz,
 	compromised_since timestamptz,
 	revocation_reason text,
@@ -74,7 +75,7 @@ CREATE UNIQUE INDEX node_key_one_current ON dataspace.node_key ((true))
 /* What anyone allowed to read the node may know of its keys. */
 CREATE VIEW dataspace.node_public_key AS
 	SELECT key_id, algorithm, public_key, created_at, retired_at,
-		   previous_key_id, announcement, announcement_signature,
+		   previous_key_id, announcement, announcement_signature, possession_signature,
 		   revoked_at, compromised_since, revocation_reason
 	  FROM dataspace.node_key;
 
@@ -601,8 +602,47 @@ CREATE TABLE dataspace.participant (
 	suspended_at timestamptz,
 	suspension_reason text,
 	registration bytea NOT NULL,
-	registration_signature bytea NOT NULL
+	registration_signature bytea NOT NULL,
+	key_alarm text,
+	key_alarm_at timestamptz
 );
+
+/*
+ * Participants' keys, current and past (docs/hub.md, "Key rotation").  On
+ * the hub: the registered key, and each key a rotate_key submission
+ * announced, with the announcement signed by the previous key and the
+ * new key's proof of possession; a revoke_key submission adds the
+ * revocation.  On a node: the keys of the chain it checked, from the
+ * registered key to the current one.  valid_from/valid_until are the
+ * node's own times from the announcements, so publications and anchors
+ * made under an old key keep verifying under it.
+ */
+CREATE TABLE dataspace.participant_key (
+	node_id uuid NOT NULL,
+	key_id bytea NOT NULL CHECK (pg_catalog.length(key_id) OPERATOR(pg_catalog.=) 32),
+	public_key bytea NOT NULL CHECK (pg_catalog.length(public_key) OPERATOR(pg_catalog.=) 32),
+	position integer NOT NULL CHECK (position OPERATOR(pg_catalog.>=) 1),
+	previous_key_id bytea,
+	announcement bytea,
+	announcement_signature bytea,
+	possession_signature bytea,
+	valid_from timestamptz NOT NULL,
+	valid_until timestamptz,
+	revoked_at timestamptz,
+	compromised_since timestamptz,
+	revocation_reason text,
+	revocation bytea,
+	revocation_signature bytea,
+	revocation_key_id bytea,
+	PRIMARY KEY (node_id, key_id),
+	UNIQUE (node_id, position),
+	CONSTRAINT participant_key_previous
+		CHECK ((position OPERATOR(pg_catalog.=) 1) OPERATOR(pg_catalog.=) (previous_key_id IS NULL))
+);
+
+/* Key history is never deleted: old publications and anchors verify under it. */
+CREATE TRIGGER participant_key_no_delete BEFORE DELETE OR TRUNCATE ON dataspace.participant_key
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
 
 /*
  * The public catalog.  On the hub: every asset an approved participant
@@ -686,6 +726,21 @@ AS $$
 $$;
 
 /*
+ * Whether session_user may read the keys of participant id at the hub:
+ * its own always, an approved participant's once approved itself.
+ */
+CREATE FUNCTION dataspace.hub_key_visible(id uuid) RETURNS boolean
+	LANGUAGE sql STABLE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT FROM dataspace.participant p
+				   WHERE p.node_id OPERATOR(pg_catalog.=) $1
+					 AND (p.role_name OPERATOR(pg_catalog.=) SESSION_USER
+						  OR (p.status OPERATOR(pg_catalog.=) 'approved'
+							  AND dataspace.hub_session_participant() IS NOT NULL)))
+$$;
+
+/*
  * Row-level security for participants logged in to the hub: the catalog
  * and approved participants' keys and endpoints once approved, their own
  * registration always.  Local roles see everything they are granted.
@@ -696,6 +751,13 @@ CREATE POLICY participant_visible ON dataspace.participant FOR SELECT TO dataspa
 		   OR (status OPERATOR(pg_catalog.=) 'approved'
 			   AND dataspace.hub_session_participant() IS NOT NULL));
 CREATE POLICY participant_local ON dataspace.participant FOR SELECT
+	TO dataspace_reader, dataspace_admin USING (true);
+
+ALTER TABLE dataspace.participant_key ENABLE ROW LEVEL SECURITY;
+CREATE POLICY participant_key_visible ON dataspace.participant_key FOR SELECT
+	TO dataspace_participant
+	USING (dataspace.hub_key_visible(node_id));
+CREATE POLICY participant_key_local ON dataspace.participant_key FOR SELECT
 	TO dataspace_reader, dataspace_admin USING (true);
 
 ALTER TABLE dataspace.hub_catalog ENABLE ROW LEVEL SECURITY;
@@ -757,7 +819,8 @@ CREATE FUNCTION dataspace.hub_hello(nonce bytea,
 	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp;
 
-CREATE FUNCTION dataspace.hub_whoami(OUT node_id uuid, OUT status text, OUT last_counter bigint)
+CREATE FUNCTION dataspace.hub_whoami(OUT node_id uuid, OUT status text, OUT last_counter bigint,
+									 OUT key_id bytea)
 	AS 'MODULE_PATHNAME', 'dataspace_hub_whoami'
 	LANGUAGE C STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp;
@@ -1384,6 +1447,7 @@ SELECT pg_catalog.pg_extension_config_dump('dataspace.batch_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.seal_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.retention_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.participant', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.participant_key', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_catalog', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_submission', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_refusal', '');
@@ -1470,13 +1534,19 @@ GRANT SELECT (node_id, name, public_key, key_id, endpoint, status, registration,
 			  registration_signature)
 	ON dataspace.participant TO dataspace_participant;
 GRANT SELECT ON dataspace.hub_catalog TO dataspace_participant;
+GRANT SELECT (node_id, key_id, public_key, position, previous_key_id, announcement,
+			  announcement_signature, possession_signature, valid_from, valid_until,
+			  revoked_at, compromised_since, revocation_reason, revocation,
+			  revocation_signature, revocation_key_id)
+	ON dataspace.participant_key TO dataspace_participant;
 GRANT EXECUTE ON FUNCTION dataspace.hub_hello(bytea), dataspace.hub_whoami(),
-	dataspace.hub_submit(bytea, bytea), dataspace.hub_session_participant()
+	dataspace.hub_submit(bytea, bytea), dataspace.hub_session_participant(),
+	dataspace.hub_key_visible(uuid)
 	TO dataspace_participant;
 
 -- the hub and the nodes' view of it
-GRANT SELECT ON dataspace.participant, dataspace.hub_catalog, dataspace.hub_status
-	TO dataspace_reader, dataspace_admin;
+GRANT SELECT ON dataspace.participant, dataspace.participant_key, dataspace.hub_catalog,
+	dataspace.hub_status TO dataspace_reader, dataspace_admin;
 GRANT SELECT ON dataspace.hub_submission, dataspace.hub_refusal TO dataspace_admin;
 GRANT EXECUTE ON FUNCTION dataspace.hub_session_participant()
 	TO dataspace_reader, dataspace_admin;

@@ -96,15 +96,18 @@ dataspace_hub_hello(PG_FUNCTION_ARGS)
 }
 
 /*
- * dataspace.hub_whoami() returns (node_id uuid, status text, last_counter bigint)
- *		The participant bound to session_user, if any.
+ * dataspace.hub_whoami() returns (node_id uuid, status text, last_counter bigint,
+ *									key_id bytea)
+ *		The participant bound to session_user, if any, and the id of the key
+ *		the hub knows it by: a node that rotated its key since learns from
+ *		it which rotations to announce.
  */
 Datum
 dataspace_hub_whoami(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[3];
-	bool		nulls[3] = {false, false, false};
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
 	Oid			types[1] = {NAMEOID};
 	Datum		args[1];
 	HeapTuple	tuple = NULL;
@@ -115,7 +118,7 @@ dataspace_hub_whoami(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 	args[0] = DirectFunctionCall1(namein, CStringGetDatum(session_user_name()));
 	SPI_connect();
-	if (ds_spi_exec("SELECT node_id, status, last_counter FROM dataspace.participant"
+	if (ds_spi_exec("SELECT node_id, status, last_counter, key_id FROM dataspace.participant"
 					" WHERE role_name OPERATOR(pg_catalog.=) $1",
 					1, types, args, NULL, true, -1) == 1)
 	{
@@ -124,6 +127,7 @@ dataspace_hub_whoami(PG_FUNCTION_ARGS)
 		values[0] = ds_spi_get(0, 1, &nulls[0]);
 		values[1] = ds_spi_get(0, 2, &nulls[1]);
 		values[2] = ds_spi_get(0, 3, &nulls[2]);
+		values[3] = ds_spi_get(0, 4, &nulls[3]);
 		tuple = heap_form_tuple(tupdesc, values, nulls);
 		MemoryContextSwitchTo(spi);
 	}
@@ -277,6 +281,12 @@ apply_register(const ds_submission *s, const char *payload, const uint8 *sig,
 					" role_name, last_counter, registration, registration_signature)"
 					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 					9, itypes, iargs, NULL, false, 1);
+		/* the first key of the participant's key history */
+		iargs[4] = TimestampTzGetDatum(ds_unix_us_to_ts(s->submitted_at_us));
+		ds_spi_exec("INSERT INTO dataspace.participant_key (node_id, key_id, public_key, position,"
+					" valid_from) VALUES ($1, $4, $3, 1, $5)",
+					5, (Oid[]) {UUIDOID, TEXTOID, BYTEAOID, BYTEAOID, TIMESTAMPTZOID},
+					iargs, NULL, false, 1);
 	}
 	ds_audit_append("participant.register", ds_uuid_text(s->node_id),
 					ds_audit_json(4, "name", name, "endpoint", endpoint ? endpoint : "",
@@ -351,6 +361,190 @@ apply_anchor(const ds_submission *s, const char *payload)
 	return (Verdict) {true, NULL};
 }
 
+/* A hex-encoded member of the payload of exactly len bytes. */
+static bool
+payload_fixed(const char *payload, const char *member, uint8 *out, size_t len)
+{
+	char	   *hex = payload_text(payload, member);
+
+	return hex != NULL && strlen(hex) == 2 * len &&
+		ds_hex_decode(hex, strlen(hex), out, len);
+}
+
+/* A hex-encoded member of the payload of at most cap bytes; its length or -1. */
+static int
+payload_bytes(const char *payload, const char *member, uint8 *out, size_t cap)
+{
+	char	   *hex = payload_text(payload, member);
+	size_t		n;
+
+	if (hex == NULL || strlen(hex) % 2 != 0 || strlen(hex) / 2 > cap)
+		return -1;
+	n = strlen(hex) / 2;
+	if (!ds_hex_decode(hex, strlen(hex), out, n))
+		return -1;
+	return (int) n;
+}
+
+/*
+ * A key rotation (docs/hub.md, "Key rotation"): the submission is signed
+ * by the key the hub knows (checked by check_and_apply), the payload
+ * carries the node's announcement of its next key, signed by that same
+ * key, and the new key's signature over the announcement (proof of
+ * possession).  The new key replaces the participant's key; the old one
+ * stays in dataspace.participant_key, valid until the announcement's time,
+ * so what it signed keeps verifying.
+ */
+static Verdict
+apply_rotate_key(const ds_submission *s, const char *payload, const Participant *p)
+{
+	uint8		pk[DS_PUBKEY_LEN];
+	uint8		key_id[DS_HASH_LEN];
+	uint8		ann[256];
+	int			annlen;
+	uint8		ann_sig[DS_SIG_LEN];
+	uint8		pop[DS_SIG_LEN];
+	ds_key_announce a;
+	TimestampTz valid_from;
+	int			position;
+	bool		isnull;
+	Datum		args[9];
+
+	if (!payload_fixed(payload, "public_key", pk, DS_PUBKEY_LEN) ||
+		(annlen = payload_bytes(payload, "announcement", ann, sizeof(ann))) < 0 ||
+		!payload_fixed(payload, "announcement_signature", ann_sig, DS_SIG_LEN) ||
+		!payload_fixed(payload, "possession_signature", pop, DS_SIG_LEN))
+		return refuse("rotate_key payload lacks public_key, announcement, announcement_signature or possession_signature");
+	if (!ds_key_announce_decode(ann, annlen, &a))
+		return refuse("malformed key announcement");
+	if (memcmp(a.node_id, s->node_id, DS_UUID_LEN) != 0)
+		return refuse("the key announcement is made out for another participant");
+	if (!ds_key_id(ds_backend_hasher(), pk, key_id) ||
+		memcmp(key_id, a.key_id, DS_HASH_LEN) != 0 ||
+		memcmp(pk, a.public_key, DS_PUBKEY_LEN) != 0)
+		return refuse("the key announcement names another key than the payload's public key");
+	if (memcmp(a.previous_key_id, p->key_id, DS_HASH_LEN) != 0)
+		return refuse("the key announcement follows key %s, not the participant's current key",
+					  ds_hex(a.previous_key_id, DS_HASH_LEN));
+	if (!ds_ed25519_verify(p->public_key, ann, annlen, ann_sig))
+		return refuse("the key announcement is not signed by the participant's current key");
+	if (!ds_ed25519_verify(pk, ann, annlen, pop))
+		return refuse("bad proof of possession of the new key");
+
+	args[0] = ds_uuid_datum(s->node_id);
+	args[1] = ds_bytea_datum(p->key_id, DS_HASH_LEN);
+	if (ds_spi_exec("SELECT valid_from, position FROM dataspace.participant_key"
+					" WHERE node_id OPERATOR(pg_catalog.=) $1 AND key_id OPERATOR(pg_catalog.=) $2",
+					2, (Oid[]) {UUIDOID, BYTEAOID}, args, NULL, false, -1) != 1)
+		return refuse("the hub has no key history for participant %s", ds_uuid_text(s->node_id));
+	valid_from = DatumGetTimestampTz(ds_spi_get(0, 1, &isnull));
+	position = DatumGetInt32(ds_spi_get(0, 2, &isnull));
+	if (ds_unix_us_to_ts(a.created_at_us) < valid_from)
+		return refuse("the key announcement is older than the participant's current key");
+	args[2] = ds_bytea_datum(key_id, DS_HASH_LEN);
+	args[3] = ds_bytea_datum(pk, DS_PUBKEY_LEN);
+	args[4] = Int32GetDatum(position + 1);
+	args[5] = ds_bytea_datum(ann, annlen);
+	args[6] = ds_bytea_datum(ann_sig, DS_SIG_LEN);
+	args[7] = ds_bytea_datum(pop, DS_SIG_LEN);
+	args[8] = TimestampTzGetDatum(ds_unix_us_to_ts(a.created_at_us));
+	if (ds_spi_exec("SELECT 1 FROM dataspace.participant_key WHERE key_id OPERATOR(pg_catalog.=) $1",
+					1, (Oid[]) {BYTEAOID}, &args[2], NULL, false, -1) > 0)
+		return refuse("key %s is already known to the hub", ds_hex(key_id, DS_HASH_LEN));
+	ds_spi_exec("UPDATE dataspace.participant_key SET valid_until = $9"
+				" WHERE node_id OPERATOR(pg_catalog.=) $1 AND key_id OPERATOR(pg_catalog.=) $2",
+				9, (Oid[]) {UUIDOID, BYTEAOID, BYTEAOID, BYTEAOID, INT4OID, BYTEAOID, BYTEAOID,
+					BYTEAOID, TIMESTAMPTZOID}, args, NULL, false, 1);
+	ds_spi_exec("INSERT INTO dataspace.participant_key (node_id, key_id, public_key, position,"
+				" previous_key_id, announcement, announcement_signature, possession_signature,"
+				" valid_from) VALUES ($1, $3, $4, $5, $2, $6, $7, $8, $9)",
+				9, (Oid[]) {UUIDOID, BYTEAOID, BYTEAOID, BYTEAOID, INT4OID, BYTEAOID, BYTEAOID,
+					BYTEAOID, TIMESTAMPTZOID}, args, NULL, false, 1);
+	ds_spi_exec("UPDATE dataspace.participant SET public_key = $4, key_id = $3"
+				" WHERE node_id OPERATOR(pg_catalog.=) $1",
+				4, (Oid[]) {UUIDOID, BYTEAOID, BYTEAOID, BYTEAOID}, args, NULL, false, 1);
+	ds_audit_append("participant.rotate_key", ds_uuid_text(s->node_id),
+					ds_audit_json(2, "key_id", ds_hex(key_id, DS_HASH_LEN),
+								  "previous_key_id", ds_hex(p->key_id, DS_HASH_LEN)));
+	ereport(LOG,
+			(errmsg("participant %s rotated its key to %s",
+					ds_uuid_text(s->node_id), ds_hex(key_id, DS_HASH_LEN))));
+	return (Verdict) {true, NULL};
+}
+
+/*
+ * A key revocation (docs/security.md): the node's signed record that one
+ * of its keys is compromised since a time.  It must be signed by another,
+ * unrevoked key of the participant's history; the hub stores it with the
+ * key, where nodes caching the participant find it.
+ */
+static Verdict
+apply_revoke_key(const ds_submission *s, const char *payload)
+{
+	uint8		rec[256];
+	int			reclen;
+	uint8		rec_sig[DS_SIG_LEN];
+	uint8		signer_pk[DS_PUBKEY_LEN];
+	char	   *reason = payload_text(payload, "reason");
+	ds_key_revoke r;
+	Datum		args[8];
+	char		nulls[8] = "        ";
+	bool		isnull;
+
+	if ((reclen = payload_bytes(payload, "revocation", rec, sizeof(rec))) < 0 ||
+		!payload_fixed(payload, "revocation_signature", rec_sig, DS_SIG_LEN))
+		return refuse("revoke_key payload lacks revocation or revocation_signature");
+	if (!ds_key_revoke_decode(rec, reclen, &r))
+		return refuse("malformed key revocation");
+	if (memcmp(r.node_id, s->node_id, DS_UUID_LEN) != 0)
+		return refuse("the key revocation is made out for another participant");
+	if (memcmp(r.key_id, r.signer_key_id, DS_HASH_LEN) == 0)
+		return refuse("a key revocation must be signed by another key than the one it revokes");
+	args[0] = ds_uuid_datum(s->node_id);
+	args[1] = ds_bytea_datum(r.signer_key_id, DS_HASH_LEN);
+	if (ds_spi_exec("SELECT public_key FROM dataspace.participant_key"
+					" WHERE node_id OPERATOR(pg_catalog.=) $1 AND key_id OPERATOR(pg_catalog.=) $2"
+					" AND revoked_at IS NULL",
+					2, (Oid[]) {UUIDOID, BYTEAOID}, args, NULL, false, -1) != 1)
+		return refuse("the key revocation is signed by key %s, not an unrevoked key of the participant",
+					  ds_hex(r.signer_key_id, DS_HASH_LEN));
+	ds_spi_get_bytes(0, 1, signer_pk, DS_PUBKEY_LEN);
+	if (!ds_ed25519_verify(signer_pk, rec, reclen, rec_sig))
+		return refuse("the key revocation's signature does not verify");
+	args[1] = ds_bytea_datum(r.key_id, DS_HASH_LEN);
+	if (ds_spi_exec("SELECT revoked_at IS NOT NULL FROM dataspace.participant_key"
+					" WHERE node_id OPERATOR(pg_catalog.=) $1 AND key_id OPERATOR(pg_catalog.=) $2"
+					" FOR UPDATE",
+					2, (Oid[]) {UUIDOID, BYTEAOID}, args, NULL, false, -1) != 1)
+		return refuse("key %s is not a key of the participant", ds_hex(r.key_id, DS_HASH_LEN));
+	if (DatumGetBool(ds_spi_get(0, 1, &isnull)))
+		return refuse("key %s is already revoked", ds_hex(r.key_id, DS_HASH_LEN));
+	args[2] = TimestampTzGetDatum(ds_unix_us_to_ts(r.revoked_at_us));
+	args[3] = TimestampTzGetDatum(ds_unix_us_to_ts(r.compromised_since_us));
+	if (reason)
+		args[4] = CStringGetTextDatum(reason);
+	else
+		nulls[4] = 'n';
+	args[5] = ds_bytea_datum(rec, reclen);
+	args[6] = ds_bytea_datum(rec_sig, DS_SIG_LEN);
+	args[7] = ds_bytea_datum(r.signer_key_id, DS_HASH_LEN);
+	ds_spi_exec("UPDATE dataspace.participant_key SET revoked_at = $3, compromised_since = $4,"
+				" revocation_reason = $5, revocation = $6, revocation_signature = $7,"
+				" revocation_key_id = $8"
+				" WHERE node_id OPERATOR(pg_catalog.=) $1 AND key_id OPERATOR(pg_catalog.=) $2",
+				8, (Oid[]) {UUIDOID, BYTEAOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, BYTEAOID,
+					BYTEAOID, BYTEAOID}, args, nulls, false, 1);
+	ds_audit_append("participant.revoke_key", ds_uuid_text(s->node_id),
+					ds_audit_json(3, "key_id", ds_hex(r.key_id, DS_HASH_LEN),
+								  "compromised_since",
+								  DatumGetCString(DirectFunctionCall1(timestamptz_out, args[3])),
+								  "reason", reason));
+	ereport(LOG,
+			(errmsg("participant %s revoked its key %s",
+					ds_uuid_text(s->node_id), ds_hex(r.key_id, DS_HASH_LEN))));
+	return (Verdict) {true, NULL};
+}
+
 /*
  * Check one submission against session_user's participant and apply it.
  */
@@ -387,7 +581,10 @@ check_and_apply(const uint8 *msg, size_t msglen, const uint8 *sig,
 	if (s->counter <= p.last_counter)
 		return refuse("replayed submission: counter " INT64_FORMAT " is not above " INT64_FORMAT,
 					  s->counter, p.last_counter);
-	if (strcmp(p.status, "approved") != 0)
+	/* a pending participant may still rotate or revoke its keys */
+	if (strcmp(p.status, "approved") != 0 &&
+		!(strcmp(p.status, "pending") == 0 &&
+		  (strcmp(s->kind, "rotate_key") == 0 || strcmp(s->kind, "revoke_key") == 0)))
 		return refuse("participant %s is %s", ds_uuid_text(p.node_id), p.status);
 
 	{
@@ -405,6 +602,10 @@ check_and_apply(const uint8 *msg, size_t msglen, const uint8 *sig,
 		return apply_contract_step(s, payload);
 	if (strcmp(s->kind, "anchor") == 0)
 		return apply_anchor(s, payload);
+	if (strcmp(s->kind, "rotate_key") == 0)
+		return apply_rotate_key(s, payload, &p);
+	if (strcmp(s->kind, "revoke_key") == 0)
+		return apply_revoke_key(s, payload);
 	return refuse("unknown submission kind \"%s\"", s->kind);
 }
 

@@ -254,6 +254,7 @@ typedef struct RoundState
 	int64		next_counter;
 	bool		registered;
 	char	   *status;
+	uint8		hub_key_id[DS_HASH_LEN];	/* the key the hub knows us by */
 } RoundState;
 
 /* The hub proves it holds the pinned key over a nonce of ours. */
@@ -318,7 +319,7 @@ check_hub_identity(RoundState *st)
 static void
 learn_whoami(RoundState *st)
 {
-	PGresult   *r = remote("SELECT node_id, status, last_counter FROM dataspace.hub_whoami()"
+	PGresult   *r = remote("SELECT node_id, status, last_counter, key_id FROM dataspace.hub_whoami()"
 						   " WHERE node_id IS NOT NULL",
 						   0, NULL, NULL, PGRES_TUPLES_OK);
 
@@ -329,6 +330,7 @@ learn_whoami(RoundState *st)
 		int64		last = get_int64(r, 0, 2);
 
 		get_fixed(r, 0, 0, node_id, DS_UUID_LEN, "node id");
+		get_fixed(r, 0, 3, st->hub_key_id, DS_HASH_LEN, "key id");
 		if (memcmp(node_id, st->signer->node_id, DS_UUID_LEN) != 0)
 		{
 			PQclear(r);
@@ -347,11 +349,11 @@ learn_whoami(RoundState *st)
 }
 
 /*
- * Sign and send one submission; returns NULL if accepted, else the hub's
- * reason.
+ * Sign and send one submission with the given key of this node; returns
+ * NULL if accepted, else the hub's reason.
  */
 static char *
-submit(RoundState *st, const char *kind, const char *payload)
+submit_as(RoundState *st, const DsSigner *signer, const char *kind, const char *payload)
 {
 	ds_submission s;
 	uint8	   *msg = palloc(DS_SUBMISSION_MAX);
@@ -364,15 +366,15 @@ submit(RoundState *st, const char *kind, const char *payload)
 
 	memset(&s, 0, sizeof(s));
 	memcpy(s.hub_id, st->hub_id, DS_UUID_LEN);
-	memcpy(s.node_id, st->signer->node_id, DS_UUID_LEN);
+	memcpy(s.node_id, signer->node_id, DS_UUID_LEN);
 	s.counter = st->next_counter++;
 	s.submitted_at_us = ds_ts_to_unix_us(GetCurrentTimestamp());
 	strlcpy(s.kind, kind, sizeof(s.kind));
 	s.payload = (const uint8 *) payload;
 	s.payload_len = strlen(payload);
-	memcpy(s.key_id, st->signer->key_id, DS_HASH_LEN);
+	memcpy(s.key_id, signer->key_id, DS_HASH_LEN);
 	len = ds_submission_encode(&s, msg, DS_SUBMISSION_MAX);
-	if (len == 0 || !ds_signer_sign(st->signer, msg, len, sig))
+	if (len == 0 || !ds_signer_sign(signer, msg, len, sig))
 		elog(ERROR, "could not sign a %s submission", kind);
 
 	values[0] = (const char *) msg;
@@ -389,6 +391,193 @@ submit(RoundState *st, const char *kind, const char *payload)
 			pnstrdup(PQgetvalue(r, 0, 1), PQgetlength(r, 0, 1));
 	PQclear(r);
 	return reason;
+}
+
+/* Sign and send one submission with the current key. */
+static char *
+submit(RoundState *st, const char *kind, const char *payload)
+{
+	return submit_as(st, st->signer, kind, payload);
+}
+
+/*
+ * Announce this node's key rotations the hub has not seen, oldest first
+ * (docs/hub.md, "Key rotation"): each rotate_key submission is signed by
+ * the key the hub knows, and carries the announcement of the next key
+ * signed by that key and the next key's proof of possession.  A node that
+ * rotated twice while the hub was away sends two.  Runs before anything
+ * else of the round, since the hub accepts nothing signed by a key it
+ * does not know.
+ */
+static void
+announce_rotations(RoundState *st)
+{
+	uint8		cur[DS_HASH_LEN];
+	int			sent = 0;
+
+	memcpy(cur, st->hub_key_id, DS_HASH_LEN);
+	if (ds_spi_exec("SELECT 1 FROM dataspace.node_key WHERE key_id OPERATOR(pg_catalog.=) $1",
+					1, (Oid[]) {BYTEAOID}, (Datum[]) {ds_bytea_datum(cur, DS_HASH_LEN)},
+					NULL, true, -1) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("the hub knows this node by key %s, which is not a key of this node",
+						ds_hex(cur, DS_HASH_LEN)),
+				 errhint("The hub operator must check the participant's registration.")));
+	while (memcmp(cur, st->signer->key_id, DS_HASH_LEN) != 0)
+	{
+		ds_json_writer w;
+		char	   *payload = palloc(2048);
+		uint8		next[DS_HASH_LEN];
+		uint8		pk[DS_PUBKEY_LEN];
+		uint8		sig[DS_SIG_LEN];
+		uint8		pop[DS_SIG_LEN];
+		bytea	   *ann;
+		bool		isnull;
+		DsSigner   *old;
+		char	   *reason;
+
+		if (ds_spi_exec("SELECT key_id, public_key, announcement, announcement_signature,"
+						" possession_signature FROM dataspace.node_key"
+						" WHERE previous_key_id OPERATOR(pg_catalog.=) $1",
+						1, (Oid[]) {BYTEAOID}, (Datum[]) {ds_bytea_datum(cur, DS_HASH_LEN)},
+						NULL, true, -1) != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("key %s of this node is not followed by an announced key",
+							ds_hex(cur, DS_HASH_LEN))));
+		ds_spi_get_bytes(0, 1, next, DS_HASH_LEN);
+		ds_spi_get_bytes(0, 2, pk, DS_PUBKEY_LEN);
+		ann = DatumGetByteaPCopy(ds_spi_get(0, 3, &isnull));
+		ds_spi_get_bytes(0, 4, sig, DS_SIG_LEN);
+		(void) ds_spi_get(0, 5, &isnull);
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("key %s of this node has no proof of possession",
+							ds_hex(next, DS_HASH_LEN))));
+		ds_spi_get_bytes(0, 5, pop, DS_SIG_LEN);
+
+		ds_json_writer_init(&w, payload, 2048);
+		ds_json_put(&w, "{");
+		ds_json_put(&w, "\"announcement\": \"%s\"",
+					ds_hex((const uint8 *) VARDATA_ANY(ann), VARSIZE_ANY_EXHDR(ann)));
+		ds_json_put(&w, ",");
+		ds_json_put_hex(&w, "announcement_signature", sig, DS_SIG_LEN);
+		ds_json_put(&w, ",");
+		ds_json_put_hex(&w, "possession_signature", pop, DS_SIG_LEN);
+		ds_json_put(&w, ",");
+		ds_json_put_hex(&w, "public_key", pk, DS_PUBKEY_LEN);
+		ds_json_put(&w, "}");
+		if (ds_json_done(&w) == 0)
+			elog(ERROR, "key announcement too long");
+
+		old = ds_signer_load_key(cur);
+		reason = submit_as(st, old, "rotate_key", payload);
+		if (reason)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("the hub refused this node's key rotation to %s: %s",
+							ds_hex(next, DS_HASH_LEN), reason)));
+		ds_audit_append("key.announce", ds_hex(next, DS_HASH_LEN),
+						ds_audit_json(2, "previous_key_id", ds_hex(cur, DS_HASH_LEN),
+									  "hub_id", ds_uuid_text(st->hub_id)));
+		memcpy(cur, next, DS_HASH_LEN);
+		sent++;
+	}
+	memcpy(st->hub_key_id, cur, DS_HASH_LEN);
+	if (sent > 0)
+		ereport(LOG,
+				(errmsg("announced %d key rotation%s of this node at the hub",
+						sent, sent == 1 ? "" : "s")));
+}
+
+/*
+ * Publish this node's key revocations the hub has not stored, for keys
+ * the hub knows (docs/security.md).  The revocation record was signed by
+ * revoke_node_key; the submission is signed by the current key.
+ */
+static void
+publish_revocations(RoundState *st)
+{
+	const char *values[1] = {(const char *) st->signer->node_id};
+	int			lengths[1] = {DS_UUID_LEN};
+	PGresult   *r;
+	int			n;
+	int			nhub;
+	uint8		(*hub_kids)[DS_HASH_LEN];
+	bool	   *hub_revoked;
+	SPITupleTable *tt;
+
+	n = ds_spi_exec("SELECT key_id, revocation, revocation_signature, revocation_reason"
+					" FROM dataspace.node_key WHERE revocation IS NOT NULL ORDER BY revoked_at",
+					0, NULL, NULL, NULL, true, -1);
+	if (n == 0)
+		return;
+	tt = SPI_tuptable;
+	r = remote("SELECT key_id, revoked_at IS NOT NULL FROM dataspace.participant_key"
+			   " WHERE node_id = $1::uuid", 1, values, lengths, PGRES_TUPLES_OK);
+	nhub = PQntuples(r);
+	hub_kids = palloc(sizeof(*hub_kids) * Max(nhub, 1));
+	hub_revoked = palloc(sizeof(bool) * Max(nhub, 1));
+	for (int j = 0; j < nhub; j++)
+	{
+		if (PQgetlength(r, j, 0) == DS_HASH_LEN)
+			memcpy(hub_kids[j], PQgetvalue(r, j, 0), DS_HASH_LEN);
+		else
+			memset(hub_kids[j], 0, DS_HASH_LEN);
+		hub_revoked[j] = PQgetlength(r, j, 1) == 1 && PQgetvalue(r, j, 1)[0] != 0;
+	}
+	PQclear(r);
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+		bytea	   *kid = DatumGetByteaPP(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+		bytea	   *rec = DatumGetByteaPP(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+		bytea	   *sig = DatumGetByteaPP(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+		char	   *why = SPI_getvalue(tt->vals[i], tt->tupdesc, 4);
+		bool		known = false;
+		bool		revoked = false;
+		ds_json_writer w;
+		char	   *payload;
+		char	   *reason;
+
+		for (int j = 0; j < nhub; j++)
+			if (memcmp(hub_kids[j], VARDATA_ANY(kid), DS_HASH_LEN) == 0)
+			{
+				known = true;
+				revoked = hub_revoked[j];
+			}
+		if (!known || revoked)
+			continue;
+		payload = palloc(4096);
+		ds_json_writer_init(&w, payload, 4096);
+		ds_json_put(&w, "{\"reason\": ");
+		ds_json_put_string(&w, why ? why : "");
+		ds_json_put(&w, ",");
+		ds_json_put(&w, "\"revocation\": \"%s\"",
+					ds_hex((const uint8 *) VARDATA_ANY(rec), VARSIZE_ANY_EXHDR(rec)));
+		ds_json_put(&w, ",");
+		ds_json_put_hex(&w, "revocation_signature", (const uint8 *) VARDATA_ANY(sig),
+						VARSIZE_ANY_EXHDR(sig));
+		ds_json_put(&w, "}");
+		if (ds_json_done(&w) == 0)
+		{
+			ereport(WARNING,
+					(errmsg("the revocation reason of key %s is too long to publish",
+							ds_hex((const uint8 *) VARDATA_ANY(kid), DS_HASH_LEN))));
+			continue;
+		}
+		reason = submit(st, "revoke_key", payload);
+		if (reason)
+			ereport(WARNING,
+					(errmsg("the hub refused the revocation of key %s: %s",
+							ds_hex((const uint8 *) VARDATA_ANY(kid), DS_HASH_LEN), reason)));
+		else
+			ereport(LOG,
+					(errmsg("published the revocation of key %s at the hub",
+							ds_hex((const uint8 *) VARDATA_ANY(kid), DS_HASH_LEN))));
+	}
 }
 
 static void
@@ -526,8 +715,293 @@ audit_participant_cached(const uint8 node_id[DS_UUID_LEN], const char *what,
 }
 
 /*
- * Cache the approved participants, each registration checked: self-signed
- * by the key it registers, for this hub, naming the node it is stored for.
+ * One key of a participant's history as the hub shows it (the columns of
+ * the query in fetch_key_chain), checked by check_key_chain.
+ */
+typedef struct ChainKey
+{
+	uint8		key_id[DS_HASH_LEN];
+	uint8		public_key[DS_PUBKEY_LEN];
+	int64		valid_from_us;	/* from the signed registration/announcement */
+	bool		has_until;
+	int64		valid_until_us;
+	Datum		announcement;	/* bytea, or 0 for the registered key */
+	Datum		announcement_signature;
+	Datum		possession_signature;
+	bool		revocation_ok;	/* a revocation that verifies */
+	ds_key_revoke revocation;
+	Datum		revocation_record;
+	Datum		revocation_signature;
+	char	   *revocation_reason;
+} ChainKey;
+
+/*
+ * Fetch participant node_id's keys from the hub and check them as a
+ * chain: the first is the key the registration is signed with (and
+ * self-signed by), each later one is announced in a record signed by the
+ * one before it and carries its own proof of possession, and the last is
+ * the key the hub shows for the participant.  Revocations are checked
+ * too: signed by another key of the chain.  Returns the number of keys, or
+ * -1 with *why set.
+ */
+static int
+fetch_key_chain(const uint8 node_id[DS_UUID_LEN], const ds_submission *reg,
+				const uint8 *reg_msg, size_t reg_len, const uint8 reg_sig[DS_SIG_LEN],
+				const uint8 current_kid[DS_HASH_LEN], const uint8 current_pk[DS_PUBKEY_LEN],
+				ChainKey **out, char **why)
+{
+	const char *values[1] = {(const char *) node_id};
+	int			lengths[1] = {DS_UUID_LEN};
+	PGresult   *r;
+	int			n;
+	ChainKey   *keys;
+	ds_hasher  *h = ds_backend_hasher();
+
+	r = remote("SELECT key_id, public_key, previous_key_id, announcement, announcement_signature,"
+			   " possession_signature, revocation, revocation_signature, revocation_reason"
+			   " FROM dataspace.participant_key WHERE node_id = $1::uuid ORDER BY position",
+			   1, values, lengths, PGRES_TUPLES_OK);
+	n = PQntuples(r);
+	keys = palloc0(sizeof(ChainKey) * Max(n, 1));
+	*why = NULL;
+	for (int i = 0; i < n && *why == NULL; i++)
+	{
+		ChainKey   *k = &keys[i];
+		uint8		kid[DS_HASH_LEN];
+
+		/*
+		 * Keys after the current one are rotations the hub accepted after it
+		 * answered the participant query: the next round takes them.
+		 */
+		if (i > 0 && memcmp(keys[i - 1].key_id, current_kid, DS_HASH_LEN) == 0)
+		{
+			n = i;
+			break;
+		}
+
+		if (PQgetisnull(r, i, 0) || PQgetlength(r, i, 0) != DS_HASH_LEN ||
+			PQgetisnull(r, i, 1) || PQgetlength(r, i, 1) != DS_PUBKEY_LEN)
+		{
+			*why = pstrdup("the hub sent a malformed key");
+			break;
+		}
+		memcpy(k->key_id, PQgetvalue(r, i, 0), DS_HASH_LEN);
+		memcpy(k->public_key, PQgetvalue(r, i, 1), DS_PUBKEY_LEN);
+		if (!ds_key_id(h, k->public_key, kid) || memcmp(kid, k->key_id, DS_HASH_LEN) != 0)
+			*why = psprintf("key %s is not the id of its public key", ds_hex(k->key_id, DS_HASH_LEN));
+		else if (i == 0)
+		{
+			if (!PQgetisnull(r, i, 2) ||
+				memcmp(reg->key_id, k->key_id, DS_HASH_LEN) != 0 ||
+				!ds_ed25519_verify(k->public_key, reg_msg, reg_len, reg_sig))
+				*why = pstrdup("the registration is not signed by the participant's first key");
+			k->valid_from_us = reg->submitted_at_us;
+		}
+		else
+		{
+			const uint8 *ann = (const uint8 *) PQgetvalue(r, i, 3);
+			size_t		annlen = PQgetlength(r, i, 3);
+			ds_key_announce a;
+
+			if (PQgetisnull(r, i, 3) || PQgetisnull(r, i, 4) || PQgetisnull(r, i, 5) ||
+				PQgetlength(r, i, 4) != DS_SIG_LEN || PQgetlength(r, i, 5) != DS_SIG_LEN ||
+				!ds_key_announce_decode(ann, annlen, &a))
+				*why = psprintf("key %s comes without a key announcement",
+								ds_hex(k->key_id, DS_HASH_LEN));
+			else if (memcmp(a.node_id, node_id, DS_UUID_LEN) != 0 ||
+					 memcmp(a.key_id, k->key_id, DS_HASH_LEN) != 0 ||
+					 memcmp(a.public_key, k->public_key, DS_PUBKEY_LEN) != 0 ||
+					 memcmp(a.previous_key_id, keys[i - 1].key_id, DS_HASH_LEN) != 0)
+				*why = psprintf("the announcement of key %s does not follow key %s",
+								ds_hex(k->key_id, DS_HASH_LEN),
+								ds_hex(keys[i - 1].key_id, DS_HASH_LEN));
+			else if (!ds_ed25519_verify(keys[i - 1].public_key, ann, annlen,
+										(const uint8 *) PQgetvalue(r, i, 4)))
+				*why = psprintf("the announcement of key %s is not signed by key %s",
+								ds_hex(k->key_id, DS_HASH_LEN),
+								ds_hex(keys[i - 1].key_id, DS_HASH_LEN));
+			else if (!ds_ed25519_verify(k->public_key, ann, annlen,
+										(const uint8 *) PQgetvalue(r, i, 5)))
+				*why = psprintf("key %s has no valid proof of possession",
+								ds_hex(k->key_id, DS_HASH_LEN));
+			else if (a.created_at_us < keys[i - 1].valid_from_us)
+				*why = psprintf("key %s is announced before the key it follows",
+								ds_hex(k->key_id, DS_HASH_LEN));
+			else
+			{
+				k->valid_from_us = a.created_at_us;
+				keys[i - 1].has_until = true;
+				keys[i - 1].valid_until_us = a.created_at_us;
+				k->announcement = get_bytea(r, i, 3);
+				k->announcement_signature = get_bytea(r, i, 4);
+				k->possession_signature = get_bytea(r, i, 5);
+			}
+		}
+	}
+	if (*why == NULL && n == 0)
+		*why = pstrdup("the hub shows no keys for the participant");
+	if (*why == NULL && (memcmp(keys[n - 1].key_id, current_kid, DS_HASH_LEN) != 0 ||
+						 memcmp(keys[n - 1].public_key, current_pk, DS_PUBKEY_LEN) != 0))
+		*why = psprintf("no chain of key announcements leads to key %s",
+						ds_hex(current_kid, DS_HASH_LEN));
+	/* revocations, each signed by another key of the chain */
+	for (int i = 0; i < n && *why == NULL; i++)
+	{
+		ChainKey   *k = &keys[i];
+		const uint8 *rec = (const uint8 *) PQgetvalue(r, i, 6);
+		size_t		reclen = PQgetlength(r, i, 6);
+		ds_key_revoke *rv = &k->revocation;
+
+		if (PQgetisnull(r, i, 6))
+			continue;
+		if (PQgetisnull(r, i, 7) || PQgetlength(r, i, 7) != DS_SIG_LEN ||
+			!ds_key_revoke_decode(rec, reclen, rv) ||
+			memcmp(rv->node_id, node_id, DS_UUID_LEN) != 0 ||
+			memcmp(rv->key_id, k->key_id, DS_HASH_LEN) != 0 ||
+			memcmp(rv->signer_key_id, k->key_id, DS_HASH_LEN) == 0)
+		{
+			ereport(WARNING,
+					(errmsg("ignoring the revocation of key %s of participant %s from the hub: it is malformed",
+							ds_hex(k->key_id, DS_HASH_LEN), ds_uuid_text(node_id))));
+			continue;
+		}
+		for (int j = 0; j < n; j++)
+			if (memcmp(keys[j].key_id, rv->signer_key_id, DS_HASH_LEN) == 0 &&
+				ds_ed25519_verify(keys[j].public_key, rec, reclen,
+								  (const uint8 *) PQgetvalue(r, i, 7)))
+				k->revocation_ok = true;
+		if (!k->revocation_ok)
+		{
+			ereport(WARNING,
+					(errmsg("ignoring the revocation of key %s of participant %s from the hub: it does not verify",
+							ds_hex(k->key_id, DS_HASH_LEN), ds_uuid_text(node_id))));
+			continue;
+		}
+		k->revocation_record = get_bytea(r, i, 6);
+		k->revocation_signature = get_bytea(r, i, 7);
+		k->revocation_reason = PQgetisnull(r, i, 8) ? NULL :
+			pnstrdup(PQgetvalue(r, i, 8), PQgetlength(r, i, 8));
+	}
+	PQclear(r);
+	*out = keys;
+	return *why ? -1 : n;
+}
+
+/*
+ * Keep the checked key chain of a participant in dataspace.participant_key:
+ * new keys, validity ends, and revocations seen for the first time (each
+ * audited and reported).
+ */
+static void
+store_key_chain(const uint8 node_id[DS_UUID_LEN], const char *name,
+				const ChainKey *keys, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		const ChainKey *k = &keys[i];
+		Oid			types[10] = {UUIDOID, BYTEAOID, BYTEAOID, INT4OID, BYTEAOID, BYTEAOID,
+		BYTEAOID, BYTEAOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+		Datum		args[10];
+		char		nulls[10] = "          ";
+
+		args[0] = ds_uuid_datum(node_id);
+		args[1] = ds_bytea_datum(k->key_id, DS_HASH_LEN);
+		args[2] = ds_bytea_datum(k->public_key, DS_PUBKEY_LEN);
+		args[3] = Int32GetDatum(i + 1);
+		if (i > 0)
+		{
+			args[4] = ds_bytea_datum(keys[i - 1].key_id, DS_HASH_LEN);
+			args[5] = k->announcement;
+			args[6] = k->announcement_signature;
+			args[7] = k->possession_signature;
+		}
+		else
+			nulls[4] = nulls[5] = nulls[6] = nulls[7] = 'n';
+		args[8] = TimestampTzGetDatum(ds_unix_us_to_ts(k->valid_from_us));
+		if (k->has_until)
+			args[9] = TimestampTzGetDatum(ds_unix_us_to_ts(k->valid_until_us));
+		else
+			nulls[9] = 'n';
+		ds_spi_exec("INSERT INTO dataspace.participant_key AS k (node_id, key_id, public_key, position,"
+					" previous_key_id, announcement, announcement_signature, possession_signature,"
+					" valid_from, valid_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+					" ON CONFLICT (node_id, key_id) DO UPDATE SET valid_until = EXCLUDED.valid_until"
+					" WHERE k.valid_until IS DISTINCT FROM EXCLUDED.valid_until",
+					10, types, args, nulls, false, -1);
+		if (k->revocation_ok)
+		{
+			Oid			rtypes[8] = {UUIDOID, BYTEAOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID,
+			BYTEAOID, BYTEAOID, BYTEAOID};
+			Datum		rargs[8];
+			char		rnulls[8] = "        ";
+			TimestampTz since = ds_unix_us_to_ts(k->revocation.compromised_since_us);
+
+			rargs[0] = args[0];
+			rargs[1] = args[1];
+			rargs[2] = TimestampTzGetDatum(ds_unix_us_to_ts(k->revocation.revoked_at_us));
+			rargs[3] = TimestampTzGetDatum(since);
+			if (k->revocation_reason)
+				rargs[4] = CStringGetTextDatum(k->revocation_reason);
+			else
+				rnulls[4] = 'n';
+			rargs[5] = k->revocation_record;
+			rargs[6] = k->revocation_signature;
+			rargs[7] = ds_bytea_datum(k->revocation.signer_key_id, DS_HASH_LEN);
+			if (ds_spi_exec("UPDATE dataspace.participant_key SET revoked_at = $3,"
+							" compromised_since = $4, revocation_reason = $5, revocation = $6,"
+							" revocation_signature = $7, revocation_key_id = $8"
+							" WHERE node_id OPERATOR(pg_catalog.=) $1 AND key_id OPERATOR(pg_catalog.=) $2"
+							" AND revoked_at IS NULL",
+							8, rtypes, rargs, rnulls, false, -1) == 1)
+			{
+				ds_audit_append("participant.key_revoked", ds_uuid_text(node_id),
+								ds_audit_json(3, "key_id", ds_hex(k->key_id, DS_HASH_LEN),
+											  "compromised_since",
+											  DatumGetCString(DirectFunctionCall1(timestamptz_out,
+																				  TimestampTzGetDatum(since))),
+											  "reason", k->revocation_reason));
+				ereport(WARNING,
+						(errmsg("participant \"%s\" (%s) revoked its key %s: compromised since %s",
+								name, ds_uuid_text(node_id), ds_hex(k->key_id, DS_HASH_LEN),
+								timestamptz_to_str(since)),
+						 errdetail("Seals of this participant signed with that key after that time are not to be trusted.")));
+			}
+		}
+	}
+}
+
+/*
+ * A participant's key at the hub changed in a way this node refuses (no
+ * chain of announcements from the key it holds): keep the cached key,
+ * record the alarm once per distinct reason, and report it.
+ */
+static void
+participant_key_alarm(const uint8 node_id[DS_UUID_LEN], const char *why)
+{
+	Oid			types[2] = {UUIDOID, TEXTOID};
+	Datum		args[2] = {ds_uuid_datum(node_id), CStringGetTextDatum(why)};
+
+	if (ds_spi_exec("UPDATE dataspace.participant SET key_alarm = $2, key_alarm_at = pg_catalog.now()"
+					" WHERE node_id OPERATOR(pg_catalog.=) $1 AND key_alarm IS DISTINCT FROM $2",
+					2, types, args, NULL, false, -1) > 0)
+	{
+		ds_audit_append("participant.key_refused", ds_uuid_text(node_id),
+						ds_audit_json(1, "reason", why));
+		ereport(WARNING,
+				(errmsg("refused the key the hub shows for participant %s: %s",
+						ds_uuid_text(node_id), why),
+				 errdetail("The key this node holds for the participant stays in use."),
+				 errhint("A participant's key changes only through a key announcement signed by its previous key; ask the hub operator why it shows another key.")));
+	}
+}
+
+/*
+ * Cache the approved participants, each checked: the registration
+ * self-signed by the participant's first key, for this hub, naming the
+ * node it is stored for, and a chain of key announcements from that key
+ * to the key the hub shows now (fetch_key_chain).  A participant this node
+ * already holds keeps its cached key unless the chain passes through it:
+ * the hub cannot replace a key without the old key's signature.
  */
 static void
 cache_participants(RoundState *st)
@@ -549,26 +1023,59 @@ cache_participants(RoundState *st)
 		uint8		key_id[DS_HASH_LEN];
 		uint8		sig[DS_SIG_LEN];
 		uint8		kid[DS_HASH_LEN];
+		uint8		cached_kid[DS_HASH_LEN];
+		bool		cached;
 		ds_submission s;
 		const uint8 *reg = (const uint8 *) PQgetvalue(r, i, 5);
 		size_t		reglen = PQgetlength(r, i, 5);
 		Oid			types[8] = {UUIDOID, TEXTOID, BYTEAOID, BYTEAOID, TEXTOID, BYTEAOID, BYTEAOID};
 		Datum		args[7];
+		ChainKey   *chain;
+		int			nchain;
+		char	   *why;
 
 		get_fixed(r, i, 0, node_id, DS_UUID_LEN, "participant id");
 		get_fixed(r, i, 2, pk, DS_PUBKEY_LEN, "participant key");
 		get_fixed(r, i, 3, key_id, DS_HASH_LEN, "participant key id");
 		get_fixed(r, i, 6, sig, DS_SIG_LEN, "registration signature");
+		memset(cached_kid, 0, sizeof(cached_kid));
+		cached = ds_spi_exec("SELECT key_id FROM dataspace.participant"
+							 " WHERE node_id OPERATOR(pg_catalog.=) $1",
+							 1, (Oid[]) {UUIDOID}, (Datum[]) {ds_uuid_datum(node_id)},
+							 NULL, true, -1) == 1;
+		if (cached)
+			ds_spi_get_bytes(0, 1, cached_kid, DS_HASH_LEN);
 		if (!ds_submission_decode(reg, reglen, &s) || strcmp(s.kind, "register") != 0 ||
 			memcmp(s.node_id, node_id, DS_UUID_LEN) != 0 ||
 			memcmp(s.hub_id, st->hub_id, DS_UUID_LEN) != 0 ||
-			!ds_key_id(h, pk, kid) || memcmp(kid, key_id, DS_HASH_LEN) != 0 ||
-			memcmp(s.key_id, key_id, DS_HASH_LEN) != 0 ||
-			!ds_ed25519_verify(pk, reg, reglen, sig))
+			!ds_key_id(h, pk, kid) || memcmp(kid, key_id, DS_HASH_LEN) != 0)
+			nchain = -1, why = pstrdup("its registration does not verify");
+		else
+			nchain = fetch_key_chain(node_id, &s, reg, reglen, sig, key_id, pk, &chain, &why);
+		if (nchain >= 0 && cached && memcmp(cached_kid, key_id, DS_HASH_LEN) != 0)
 		{
-			ereport(WARNING,
-					(errmsg("ignoring participant %s from the hub: its registration does not verify",
-							ds_uuid_text(node_id))));
+			bool		through = false;
+
+			for (int j = 0; j < nchain; j++)
+				if (memcmp(chain[j].key_id, cached_kid, DS_HASH_LEN) == 0)
+					through = true;
+			if (!through)
+				nchain = -1, why = psprintf("no chain of key announcements leads from key %s to key %s",
+											ds_hex(cached_kid, DS_HASH_LEN),
+											ds_hex(key_id, DS_HASH_LEN));
+		}
+		if (nchain < 0)
+		{
+			if (cached && memcmp(cached_kid, key_id, DS_HASH_LEN) != 0)
+			{
+				/* the cached key stays, and so does the participant */
+				participant_key_alarm(node_id, why);
+				seen[nseen++] = ds_uuid_datum(node_id);
+			}
+			else
+				ereport(WARNING,
+						(errmsg("ignoring participant %s from the hub: %s",
+								ds_uuid_text(node_id), why)));
 			continue;
 		}
 		args[0] = ds_uuid_datum(node_id);
@@ -598,9 +1105,12 @@ cache_participants(RoundState *st)
 			bool		isnull;
 			bool		inserted = ds_spi_getbool(0, 1, &isnull);
 
-			audit_participant_cached(node_id, inserted ? "new" : "changed",
+			audit_participant_cached(node_id,
+									 inserted ? "new" :
+									 memcmp(cached_kid, key_id, DS_HASH_LEN) != 0 ? "key rotated" : "changed",
 									 TextDatumGetCString(args[1]), key_id);
 		}
+		store_key_chain(node_id, TextDatumGetCString(args[1]), chain, nchain);
 		seen[nseen++] = args[0];
 	}
 	PQclear(r);
@@ -658,18 +1168,37 @@ cache_catalog(RoundState *st)
 		get_fixed(r, i, 1, provider, DS_UUID_LEN, "provider id");
 		get_fixed(r, i, 11, sig, DS_SIG_LEN, "publication signature");
 		pargs[0] = ds_uuid_datum(provider);
-		if (ds_spi_exec("SELECT public_key, key_id FROM dataspace.participant"
+		if (ds_spi_exec("SELECT 1 FROM dataspace.participant"
 						" WHERE node_id OPERATOR(pg_catalog.=) $1"
 						" AND status OPERATOR(pg_catalog.=) 'approved'",
 						1, ptypes, pargs, NULL, true, -1) != 1)
 			continue;			/* a provider we do not know (yet) */
-		ds_spi_get_bytes(0, 1, pk, DS_PUBKEY_LEN);
-		ds_spi_get_bytes(0, 2, key_id, DS_HASH_LEN);
 		ok = ds_submission_decode(pub, publen, &s) &&
 			strcmp(s.kind, "publish_asset") == 0 &&
-			memcmp(s.node_id, provider, DS_UUID_LEN) == 0 &&
-			memcmp(s.key_id, key_id, DS_HASH_LEN) == 0 &&
-			ds_ed25519_verify(pk, pub, publen, sig);
+			memcmp(s.node_id, provider, DS_UUID_LEN) == 0;
+		/*
+		 * Under the provider's key that was valid when it published: a
+		 * publication made before a rotation keeps verifying under the
+		 * old key of the checked chain.
+		 */
+		if (ok)
+		{
+			Datum		kargs[3] = {pargs[0], ds_bytea_datum(s.key_id, DS_HASH_LEN),
+			TimestampTzGetDatum(ds_unix_us_to_ts(s.submitted_at_us))};
+
+			ok = ds_spi_exec("SELECT public_key, key_id FROM dataspace.participant_key"
+							 " WHERE node_id OPERATOR(pg_catalog.=) $1 AND key_id OPERATOR(pg_catalog.=) $2"
+							 " AND valid_from OPERATOR(pg_catalog.<=) $3"
+							 " AND (valid_until IS NULL OR valid_until OPERATOR(pg_catalog.>) $3)",
+							 3, (Oid[]) {UUIDOID, BYTEAOID, TIMESTAMPTZOID}, kargs,
+							 NULL, true, -1) == 1;
+			if (ok)
+			{
+				ds_spi_get_bytes(0, 1, pk, DS_PUBKEY_LEN);
+				ds_spi_get_bytes(0, 2, key_id, DS_HASH_LEN);
+				ok = ds_ed25519_verify(pk, pub, publen, sig);
+			}
+		}
 		if (ok)
 		{
 			/* the signed payload names this asset */
@@ -939,17 +1468,30 @@ check_contract_keys(RoundState *st)
 			memset(kid, 0, sizeof(kid));
 		args[0] = ds_uuid_datum(node_id);
 		args[1] = ds_bytea_datum(kid, DS_HASH_LEN);
-		m = ds_spi_exec("SELECT id FROM dataspace.contract"
-						" WHERE (provider_id OPERATOR(pg_catalog.=) $1"
-						" AND provider_key_id OPERATOR(pg_catalog.<>) $2)"
-						" OR (consumer_id OPERATOR(pg_catalog.=) $1"
-						" AND consumer_key_id OPERATOR(pg_catalog.<>) $2)",
+		/*
+		 * A pinned key that the checked key chain leads from to the key the
+		 * hub shows is a rotation, not a substitution: the contract still
+		 * holds, but its steps need a contract made under the new key.
+		 */
+		m = ds_spi_exec("SELECT c.id, EXISTS (SELECT FROM dataspace.participant_key k"
+						" JOIN dataspace.participant_key n ON n.node_id OPERATOR(pg_catalog.=) k.node_id"
+						" AND n.key_id OPERATOR(pg_catalog.=) $2"
+						" AND n.position OPERATOR(pg_catalog.>) k.position"
+						" WHERE k.node_id OPERATOR(pg_catalog.=) $1"
+						" AND k.key_id OPERATOR(pg_catalog.=) CASE WHEN c.provider_id OPERATOR(pg_catalog.=) $1"
+						" THEN c.provider_key_id ELSE c.consumer_key_id END)"
+						" FROM dataspace.contract c"
+						" WHERE (c.provider_id OPERATOR(pg_catalog.=) $1"
+						" AND c.provider_key_id OPERATOR(pg_catalog.<>) $2)"
+						" OR (c.consumer_id OPERATOR(pg_catalog.=) $1"
+						" AND c.consumer_key_id OPERATOR(pg_catalog.<>) $2)",
 						2, types, args, NULL, true, -1);
 		if (m > 0)
 		{
 			SPITupleTable *tt = SPI_tuptable;
 			uint8	  (*ids)[DS_UUID_LEN] = palloc(m * DS_UUID_LEN);
-			char	   *why;
+			bool	   *rotated = palloc(sizeof(bool) * m);
+			const char *who = memcmp(node_id, st->signer->node_id, DS_UUID_LEN) == 0 ? " (this node)" : "";
 
 			for (int j = 0; j < m; j++)
 			{
@@ -957,14 +1499,16 @@ check_contract_keys(RoundState *st)
 
 				memcpy(ids[j], DatumGetUUIDP(SPI_getbinval(tt->vals[j], tt->tupdesc, 1, &isnull))->data,
 					   DS_UUID_LEN);
+				rotated[j] = DatumGetBool(SPI_getbinval(tt->vals[j], tt->tupdesc, 2, &isnull));
 			}
-			why = psprintf("the hub shows participant %s%s with key %s, not the key the contract pins;"
-						   " the pinned key stays in use",
-						   ds_uuid_text(node_id),
-						   memcmp(node_id, st->signer->node_id, DS_UUID_LEN) == 0 ? " (this node)" : "",
-						   ds_hex(kid, DS_HASH_LEN));
 			for (int j = 0; j < m; j++)
-				contract_alarm(ids[j], why);
+				contract_alarm(ids[j], rotated[j] ?
+							   psprintf("participant %s%s rotated its key to %s since the contract pinned its key;"
+										" the pinned key stays in use for the contract's data, and further steps need a renegotiated contract",
+										ds_uuid_text(node_id), who, ds_hex(kid, DS_HASH_LEN)) :
+							   psprintf("the hub shows participant %s%s with key %s, not the key the contract pins;"
+										" the pinned key stays in use",
+										ds_uuid_text(node_id), who, ds_hex(kid, DS_HASH_LEN)));
 		}
 	}
 	PQclear(r);
@@ -1560,7 +2104,13 @@ sync_round(void)
 	connect_to_hub();
 	check_hub_identity(&st);
 	learn_whoami(&st);
-	if (!st.registered)
+	if (st.registered)
+	{
+		pgstat_report_activity(STATE_RUNNING, "announcing key changes to the hub");
+		announce_rotations(&st);
+		publish_revocations(&st);
+	}
+	else
 		register_node(&st);
 	if (st.status && strcmp(st.status, "approved") == 0)
 	{

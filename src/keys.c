@@ -369,11 +369,12 @@ insert_key(const uint8 node_id[DS_UUID_LEN], const DsSigner *previous,
 	uint8		wrapped[WRAPPED_LEN];
 	uint8		msgbuf[256];
 	uint8		sig[DS_SIG_LEN];
+	uint8		pop[DS_SIG_LEN];
 	TimestampTz now = GetCurrentTimestamp();
-	Oid			types[8] = {BYTEAOID, UUIDOID, BYTEAOID, BYTEAOID, TIMESTAMPTZOID,
-	BYTEAOID, BYTEAOID, BYTEAOID};
-	Datum		values[8];
-	char		nulls[8] = "        ";
+	Oid			types[9] = {BYTEAOID, UUIDOID, BYTEAOID, BYTEAOID, TIMESTAMPTZOID,
+	BYTEAOID, BYTEAOID, BYTEAOID, BYTEAOID};
+	Datum		values[9];
+	char		nulls[9] = "         ";
 
 	if (!ds_ed25519_keygen(pub, priv))
 		elog(ERROR, "could not generate an Ed25519 key pair");
@@ -398,17 +399,22 @@ insert_key(const uint8 node_id[DS_UUID_LEN], const DsSigner *previous,
 		ds_msg_bytes(&m, previous->key_id, DS_HASH_LEN);
 		if (!ds_msg_ok(&m) || !ds_signer_sign(previous, msgbuf, m.len, sig))
 			elog(ERROR, "could not sign key announcement");
+		/* the new key signs the same record: proof of possession */
+		if (!ds_ed25519_sign(priv, msgbuf, m.len, pop))
+			elog(ERROR, "could not sign the proof of possession of the new key");
 		values[5] = ds_bytea_datum(previous->key_id, DS_HASH_LEN);
 		values[6] = ds_bytea_datum(msgbuf, m.len);
 		values[7] = ds_bytea_datum(sig, DS_SIG_LEN);
+		values[8] = ds_bytea_datum(pop, DS_SIG_LEN);
 	}
 	else
-		nulls[5] = nulls[6] = nulls[7] = 'n';
+		nulls[5] = nulls[6] = nulls[7] = nulls[8] = 'n';
 
 	ds_spi_exec("INSERT INTO dataspace.node_key (key_id, node_id, public_key,"
 				" wrapped_private_key, created_at, previous_key_id, announcement,"
-				" announcement_signature) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-				8, types, values, nulls, false, 1);
+				" announcement_signature, possession_signature)"
+				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+				9, types, values, nulls, false, 1);
 	memcpy(key_id_out, key_id, DS_HASH_LEN);
 }
 
@@ -503,6 +509,19 @@ ds_node_check_binding(const DsNode *node)
 DsSigner *
 ds_signer_load(void)
 {
+	return ds_signer_load_key(NULL);
+}
+
+/*
+ * ds_signer_load_key
+ *		A key of this node by id, current or retired, unwrapped; NULL means
+ *		the current key.  A retired key signs one thing only: the hub-sync
+ *		worker's rotate_key submission to a hub that still knows this node
+ *		by that key (hubsync.c).
+ */
+DsSigner *
+ds_signer_load_key(const uint8 *key_id)
+{
 	MemoryContext outer = CurrentMemoryContext;
 	DsSigner   *signer = palloc0(sizeof(DsSigner));
 	DsNode		node;
@@ -518,8 +537,22 @@ ds_signer_load(void)
 
 	ds_become_owner(&saved);
 	SPI_connect();
-	ds_spi_exec("SELECT key_id, public_key, wrapped_private_key FROM dataspace.node_key"
-				" WHERE retired_at IS NULL", 0, NULL, NULL, NULL, false, -1);
+	if (key_id != NULL)
+	{
+		Oid			types[1] = {BYTEAOID};
+		Datum		values[1] = {ds_bytea_datum(key_id, DS_HASH_LEN)};
+
+		ds_spi_exec("SELECT key_id, public_key, wrapped_private_key FROM dataspace.node_key"
+					" WHERE key_id OPERATOR(pg_catalog.=) $1", 1, types, values, NULL, false, -1);
+		if (SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("key %s is not a key of node \"%s\"",
+							ds_hex(key_id, DS_HASH_LEN), node.name)));
+	}
+	else
+		ds_spi_exec("SELECT key_id, public_key, wrapped_private_key FROM dataspace.node_key"
+					" WHERE retired_at IS NULL", 0, NULL, NULL, NULL, false, -1);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -879,4 +912,56 @@ dataspace_adopt_node(PG_FUNCTION_ARGS)
 					node.name, get_database_name(MyDatabaseId),
 					rekey ? " with a new key" : "")));
 	PG_RETURN_DATUM(ds_uuid_datum(node.node_id));
+}
+
+/*
+ * ds_provider_seal_key
+ *		The public key a seal of another node (provider) verifies under,
+ *		given the key its contract pins.  That is the pinned key itself, or
+ *		a later key of the provider's chain of announcements that the
+ *		hub-sync worker checked (dataspace.participant_key, starting from a
+ *		key this node held) and that was current when the seal was made: a
+ *		provider that rotates keeps delivering under an existing contract.
+ *		*revoked tells whether the key was revoked with compromised_since at
+ *		or before sealed_at.  False if the seal's key is neither.  Call
+ *		within SPI.
+ */
+bool
+ds_provider_seal_key(const uint8 provider[DS_UUID_LEN], const uint8 pinned_kid[DS_HASH_LEN],
+					 const uint8 pinned_pk[DS_PUBKEY_LEN], const uint8 key_id[DS_HASH_LEN],
+					 int64 sealed_at_us, uint8 pk_out[DS_PUBKEY_LEN], bool *revoked)
+{
+	Oid			types[4] = {UUIDOID, BYTEAOID, BYTEAOID, TIMESTAMPTZOID};
+	Datum		values[4];
+	bool		same = memcmp(pinned_kid, key_id, DS_HASH_LEN) == 0;
+
+	*revoked = false;
+	values[0] = ds_uuid_datum(provider);
+	values[1] = ds_bytea_datum(pinned_kid, DS_HASH_LEN);
+	values[2] = ds_bytea_datum(key_id, DS_HASH_LEN);
+	values[3] = TimestampTzGetDatum(ds_unix_us_to_ts(sealed_at_us));
+	if (ds_spi_exec("SELECT k.public_key, k.revoked_at IS NOT NULL"
+					" AND k.compromised_since OPERATOR(pg_catalog.<=) $4"
+					" FROM dataspace.participant_key k"
+					" JOIN dataspace.participant_key p ON p.node_id OPERATOR(pg_catalog.=) k.node_id"
+					" AND p.key_id OPERATOR(pg_catalog.=) $2"
+					" WHERE k.node_id OPERATOR(pg_catalog.=) $1 AND k.key_id OPERATOR(pg_catalog.=) $3"
+					" AND (k.key_id OPERATOR(pg_catalog.=) $2 OR (k.position OPERATOR(pg_catalog.>) p.position"
+					" AND k.valid_from OPERATOR(pg_catalog.<=) $4"
+					" AND (k.valid_until IS NULL OR k.valid_until OPERATOR(pg_catalog.>) $4)))",
+					4, types, values, NULL, true, -1) == 1)
+	{
+		bool		isnull;
+
+		ds_spi_get_bytes(0, 1, pk_out, DS_PUBKEY_LEN);
+		*revoked = ds_spi_getbool(0, 2, &isnull);
+		/* the pinned key is the contract's, whatever the cache holds */
+		if (same && memcmp(pk_out, pinned_pk, DS_PUBKEY_LEN) != 0)
+			return false;
+		return true;
+	}
+	if (!same)
+		return false;
+	memcpy(pk_out, pinned_pk, DS_PUBKEY_LEN);
+	return true;
 }

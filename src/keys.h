@@ -56,9 +56,15 @@ extern bool ds_node_load(DsNode *node);
 extern void ds_node_ensure(DsNode *node);
 extern void ds_node_check_binding(const DsNode *node);
 extern DsSigner *ds_signer_load(void);
+extern DsSigner *ds_signer_load_key(const uint8 *key_id);
 extern bool ds_signer_sign(const DsSigner *signer, const uint8 *msg, size_t len,
 						   uint8 sig[DS_SIG_LEN]);
 extern DsKeyring *ds_keyring_load(void);
+extern bool ds_provider_seal_key(const uint8 provider[DS_UUID_LEN],
+								 const uint8 pinned_kid[DS_HASH_LEN],
+								 const uint8 pinned_pk[DS_PUBKEY_LEN],
+								 const uint8 key_id[DS_HASH_LEN], int64 sealed_at_us,
+								 uint8 pk_out[DS_PUBKEY_LEN], bool *revoked);
 extern const DsKey *ds_keyring_find(const DsKeyring *ring,
 									const uint8 key_id[DS_HASH_LEN]);
 

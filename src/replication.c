@@ -760,6 +760,8 @@ pull_batch(Peer *p, const Stream *st, MemoryContext batch_cxt)
 		uint8		msg[DS_SEAL_MSG_MAX];
 		size_t		len;
 		const char *reason = NULL;
+		uint8		seal_pk[DS_PUBKEY_LEN];
+		bool		key_revoked;
 
 		memcpy(in->s.asset_id, st->asset, DS_UUID_LEN);
 		if (!ds_msg_read_int64(&mr, &in->provider_seal_id) ||
@@ -779,10 +781,11 @@ pull_batch(Peer *p, const Stream *st, MemoryContext batch_cxt)
 			malformed(p);
 
 		if (memcmp(in->s.node_id, t.provider_id, DS_UUID_LEN) != 0 ||
-			memcmp(in->s.key_id, t.provider_key_id, DS_HASH_LEN) != 0)
+			!ds_provider_seal_key(t.provider_id, t.provider_key_id, t.provider_pk,
+								  in->s.key_id, in->s.sealed_at_us, seal_pk, &key_revoked))
 			reason = "unknown key";
 		else if ((len = ds_seal_message(&in->s, msg, sizeof(msg))) == 0 ||
-				 !ds_ed25519_verify(t.provider_pk, msg, len, in->signature))
+				 !ds_ed25519_verify(seal_pk, msg, len, in->signature))
 			reason = "bad signature";
 		else if (in->s.chain_pos != cursor + 1)
 			reason = "seal missing from chain";

@@ -160,3 +160,41 @@ ds_hub_hello_message(const uint8_t hub_id[DS_UUID_LEN],
 	ds_msg_int64(&m, at_us);
 	return ds_msg_ok(&m) ? m.len : 0;
 }
+
+/*
+ * ds_key_announce_decode
+ *		Read a key announcement: node id, new key id, new public key, time,
+ *		previous key id.  The signatures over it are checked by the caller.
+ */
+bool
+ds_key_announce_decode(const uint8_t *buf, size_t len, ds_key_announce *out)
+{
+	ds_msg_reader r;
+
+	return ds_msg_read_begin(&r, buf, len, DS_MSG_KEY_ANNOUNCE) &&
+		ds_msg_read_fixed(&r, out->node_id, DS_UUID_LEN) &&
+		ds_msg_read_fixed(&r, out->key_id, DS_HASH_LEN) &&
+		ds_msg_read_fixed(&r, out->public_key, DS_PUBKEY_LEN) &&
+		ds_msg_read_int64(&r, &out->created_at_us) &&
+		ds_msg_read_fixed(&r, out->previous_key_id, DS_HASH_LEN) &&
+		ds_msg_read_end(&r);
+}
+
+/*
+ * ds_key_revoke_decode
+ *		Read a key revocation: node id, revoked key id, compromised since,
+ *		revoked at, the id of the key that signed it.
+ */
+bool
+ds_key_revoke_decode(const uint8_t *buf, size_t len, ds_key_revoke *out)
+{
+	ds_msg_reader r;
+
+	return ds_msg_read_begin(&r, buf, len, DS_MSG_KEY_REVOKE) &&
+		ds_msg_read_fixed(&r, out->node_id, DS_UUID_LEN) &&
+		ds_msg_read_fixed(&r, out->key_id, DS_HASH_LEN) &&
+		ds_msg_read_int64(&r, &out->compromised_since_us) &&
+		ds_msg_read_int64(&r, &out->revoked_at_us) &&
+		ds_msg_read_fixed(&r, out->signer_key_id, DS_HASH_LEN) &&
+		ds_msg_read_end(&r);
+}

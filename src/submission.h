@@ -58,6 +58,32 @@ extern bool ds_msg_read_fixed(ds_msg_reader *r, uint8_t *out, size_t len);
 extern bool ds_msg_read_int64(ds_msg_reader *r, int64_t *v);
 extern bool ds_msg_read_end(ds_msg_reader *r);
 
+/*
+ * A key announcement (DS_MSG_KEY_ANNOUNCE, made by rotate_node_key and
+ * signed by the previous key) and a key revocation (DS_MSG_KEY_REVOKE,
+ * made by revoke_node_key and signed by the key current after it).
+ */
+typedef struct ds_key_announce
+{
+	uint8_t		node_id[DS_UUID_LEN];
+	uint8_t		key_id[DS_HASH_LEN];
+	uint8_t		public_key[DS_PUBKEY_LEN];
+	int64_t		created_at_us;
+	uint8_t		previous_key_id[DS_HASH_LEN];
+} ds_key_announce;
+
+typedef struct ds_key_revoke
+{
+	uint8_t		node_id[DS_UUID_LEN];
+	uint8_t		key_id[DS_HASH_LEN];
+	int64_t		compromised_since_us;
+	int64_t		revoked_at_us;
+	uint8_t		signer_key_id[DS_HASH_LEN];
+} ds_key_revoke;
+
+extern bool ds_key_announce_decode(const uint8_t *buf, size_t len, ds_key_announce *out);
+extern bool ds_key_revoke_decode(const uint8_t *buf, size_t len, ds_key_revoke *out);
+
 extern size_t ds_submission_encode(const ds_submission *s, uint8_t *out, size_t cap);
 extern bool ds_submission_decode(const uint8_t *buf, size_t len, ds_submission *out);
 extern size_t ds_hub_hello_message(const uint8_t hub_id[DS_UUID_LEN],

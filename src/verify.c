@@ -706,6 +706,8 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 		RSeal	   *v = &seals[i];
 		uint8		msg[DS_SEAL_MSG_MAX];
 		size_t		len;
+		uint8		seal_pk[DS_PUBKEY_LEN];
+		bool		key_revoked;
 
 		if (v->reason)
 			continue;
@@ -718,12 +720,15 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 			memcpy(terms.id, v->contract, DS_UUID_LEN);
 			MemoryContextSwitchTo(spi);
 		}
-		if (terms_why != NULL || memcmp(terms.provider_key_id, v->s.key_id, DS_HASH_LEN) != 0 ||
-			memcmp(terms.provider_id, v->s.node_id, DS_UUID_LEN) != 0)
+		if (terms_why != NULL || memcmp(terms.provider_id, v->s.node_id, DS_UUID_LEN) != 0 ||
+			!ds_provider_seal_key(terms.provider_id, terms.provider_key_id, terms.provider_pk,
+								  v->s.key_id, v->s.sealed_at_us, seal_pk, &key_revoked))
 			v->reason = R_UNKNOWN_KEY;
 		else if ((len = ds_seal_message(&v->s, msg, sizeof(msg))) == 0 ||
-				 !ds_ed25519_verify(terms.provider_pk, msg, len, v->signature))
+				 !ds_ed25519_verify(seal_pk, msg, len, v->signature))
 			v->reason = R_BAD_SIGNATURE;
+		else if (key_revoked)
+			v->reason = R_KEY_REVOKED;
 		else if (v->s.chain_pos != (i == 0 ? 1 : seals[i - 1].s.chain_pos + 1))
 			v->reason = R_SEAL_MISSING;
 		else

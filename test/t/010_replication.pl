@@ -315,4 +315,31 @@ SELECT state = 'contract revoked' FROM dataspace.subscription WHERE asset_id = '
 is($b->safe_psql('postgres', qq{SELECT count(*) FROM dataspace.received_point WHERE asset_id = '$asset'}),
 	'220013', 'nothing after the revocation reached the consumer');
 
+# the provider rotates its key: the stream continues under the contract,
+# its seals verified under the announced key; after the provider revokes
+# that key, its seals made since compromised_since are flagged
+my $newkey = $a->safe_psql('postgres', q{SELECT encode(dataspace.rotate_node_key(), 'hex')});
+ok($b->poll_query_until('postgres', qq{
+SELECT encode(key_id, 'hex') = '$newkey' FROM dataspace.participant WHERE node_id = '$id{a}'}),
+	'node b accepts the provider\'s new key through its announcement');
+$a->safe_psql('postgres', qq{
+INSERT INTO dataspace.point (asset_id, ts, value)
+SELECT '$windowed', '2024-02-01 00:00:01'::timestamptz + g * interval '1 ms', g FROM generate_series(0, 9) g;
+SELECT dataspace.seal_pending();});
+ok($b->poll_query_until('postgres', qq{
+SELECT seals_received = 3 FROM dataspace.subscription WHERE asset_id = '$windowed'}),
+	'a seal under the new key arrives under the existing contract');
+is($b->safe_psql('postgres', qq{
+SELECT string_agg(ok::text, ',' ORDER BY seal_id) FROM dataspace.verify_asset('$windowed')}), 'true,true,true',
+	'and verifies under the announced key');
+$a->safe_psql('postgres', qq{SELECT dataspace.revoke_node_key('\\x$newkey', now() - interval '1 minute', 'test')});
+ok($b->poll_query_until('postgres', qq{
+SELECT revoked_at IS NOT NULL FROM dataspace.participant_key
+ WHERE node_id = '$id{a}' AND encode(key_id, 'hex') = '$newkey'}),
+	'the provider\'s revocation reaches the consumer');
+is($b->safe_psql('postgres', qq{
+SELECT string_agg(CASE WHEN ok THEN 'ok' ELSE reason END, ',' ORDER BY seal_id)
+  FROM dataspace.verify_asset('$windowed')}), 'ok,ok,key revoked',
+	'the consumer flags the seal made with the revoked key after compromised_since');
+
 done_testing();
