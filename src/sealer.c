@@ -432,7 +432,7 @@ seal_one_asset(AssetWork *w, const uint8 *only_asset, bool force,
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	AssetConfig cfg;
-	int64		made = 0;
+	volatile int64 made = 0;	/* set inside PG_TRY */
 	int			nnew;
 	bool		seal_now;
 	TimestampTz now = GetCurrentTimestamp();

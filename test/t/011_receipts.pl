@@ -10,95 +10,24 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use ReplicationSetup;
 
 my $tmp = PostgreSQL::Test::Utils::tempdir;
 
-my $hub = PostgreSQL::Test::Cluster->new('hub');
-$hub->init;
-$hub->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'pg_dataspace'
-dataspace.mode = 'hub'
-dataspace.database = 'postgres'
-dataspace.node_name = 'hub'
-});
-$hub->start;
-$hub->safe_psql('postgres', q{
-CREATE EXTENSION pg_dataspace;
-CREATE ROLE node_a LOGIN IN ROLE dataspace_participant;
-CREATE ROLE node_b LOGIN IN ROLE dataspace_participant;
-CREATE ROLE node_c LOGIN IN ROLE dataspace_participant;
-});
-my $hub_key = $hub->safe_psql('postgres',
-	q{SELECT encode(public_key, 'hex') FROM dataspace.node_info()});
+my ($hub, $hub_key) = new_hub('a', 'b', 'c');
 
 # the provider serves TLS with a self-signed certificate
-system_or_bail('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
-	'-subj', '/CN=127.0.0.1', '-keyout', "$tmp/server.key", '-out', "$tmp/server.crt");
-chmod 0600, "$tmp/server.key";
-
-sub new_node
-{
-	my ($name, $extra) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	my $conninfo = 'host=' . $hub->host . ' port=' . $hub->port . " dbname=postgres user=node_$name";
-	my $port = $node->port;
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_dataspace'
-dataspace.database = 'postgres'
-dataspace.node_name = '$name'
-dataspace.hub = '$conninfo'
-dataspace.hub_public_key = '$hub_key'
-dataspace.sync_interval = '300ms'
-dataspace.sealer_naptime = '200ms'
-dataspace.replication_naptime = '500ms'
-dataspace.endpoint = 'hostaddr=127.0.0.1 port=$port dbname=postgres'
-$extra
-});
-	$node->start;
-	$node->safe_psql('postgres', q{CREATE EXTENSION pg_dataspace});
-	return $node;
-}
-
-my $a = new_node('a', qq{
-listen_addresses = '127.0.0.1'
-ssl = on
-ssl_cert_file = '$tmp/server.crt'
-ssl_key_file = '$tmp/server.key'
-});
-my $b = new_node('b', '');
-my $c = new_node('c', '');
+my $a = new_node($hub, $hub_key, 'a', tls_settings($tmp));
+my $b = new_node($hub, $hub_key, 'b', '');
+my $c = new_node($hub, $hub_key, 'c', '');
 my %id = (a => $a->safe_psql('postgres', 'SELECT dataspace.node_id()'),
 	b => $b->safe_psql('postgres', 'SELECT dataspace.node_id()'),
 	c => $c->safe_psql('postgres', 'SELECT dataspace.node_id()'));
 
 # the export role at the provider: one login per consumer, TLS only
-my $hba = slurp_file($a->data_dir . '/pg_hba.conf');
-open my $fh, '>', $a->data_dir . '/pg_hba.conf' or die;
-print $fh "hostssl postgres +dataspace_export 127.0.0.1/32 scram-sha-256\n";
-print $fh "host all +dataspace_export 0.0.0.0/0 reject\n";
-print $fh "local all +dataspace_export reject\n";
-print $fh $hba;
-close $fh;
-$a->safe_psql('postgres', q{
-SET password_encryption = 'scram-sha-256';
-CREATE ROLE export_b LOGIN PASSWORD 'secret-b' IN ROLE dataspace_export CONNECTION LIMIT 4;
-CREATE ROLE export_c LOGIN PASSWORD 'secret-c' IN ROLE dataspace_export CONNECTION LIMIT 4;
-ALTER ROLE export_b SET statement_timeout = '60s';
-ALTER ROLE export_b SET idle_in_transaction_session_timeout = '10s';
-REVOKE TEMPORARY ON DATABASE postgres FROM PUBLIC;
-});
-$a->reload;
-for my $n ([ 'b', $b ], [ 'c', $c ])
-{
-	my $pass = "$tmp/$n->[0].pgpass";
-	open my $pf, '>', $pass or die;
-	print $pf "*:*:*:export_$n->[0]:secret-$n->[0]\n";
-	close $pf;
-	chmod 0600, $pass;
-	$n->[1]->safe_psql('postgres', qq{
-INSERT INTO dataspace.provider_login VALUES ('$id{a}', 'user=export_$n->[0] passfile=$pass')});
-}
+export_logins($a, $id{a}, $tmp, [ 'b', $b ], [ 'c', $c ]);
 my $export_conn = 'hostaddr=127.0.0.1 port=' . $a->port . " dbname=postgres user=export_b passfile=$tmp/b.pgpass";
 
 ok($hub->poll_query_until('postgres', q{SELECT count(*) = 3 FROM dataspace.participant}),

@@ -1,0 +1,117 @@
+# The dataspace the replication tests share: a hub with one participant
+# role per node, nodes that sync with it quickly, a provider that serves
+# TLS with a self-signed certificate, and the provider's export logins for
+# its consumers (TLS only, as docs/replication.md sets them up).
+package ReplicationSetup;
+
+use strict;
+use warnings;
+use Exporter 'import';
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+
+our @EXPORT = qw(new_hub new_node tls_settings export_logins);
+
+# new_hub(@node_names): a started hub with a participant role node_NAME for
+# each name; returns the hub and its public key in hex.
+sub new_hub
+{
+	my @names = @_;
+	my $hub = PostgreSQL::Test::Cluster->new('hub');
+	$hub->init;
+	$hub->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'pg_dataspace'
+dataspace.mode = 'hub'
+dataspace.database = 'postgres'
+dataspace.node_name = 'hub'
+});
+	$hub->start;
+	$hub->safe_psql('postgres', join('',
+			"CREATE EXTENSION pg_dataspace;\n",
+			map { "CREATE ROLE node_$_ LOGIN IN ROLE dataspace_participant;\n" } @names));
+	my $key = $hub->safe_psql('postgres',
+		q{SELECT encode(public_key, 'hex') FROM dataspace.node_info()});
+	return ($hub, $key);
+}
+
+# new_node($hub, $hub_key, $name, $extra): a started node with the
+# extension, registered at the hub as role node_NAME; $extra is appended
+# to its postgresql.conf.
+sub new_node
+{
+	my ($hub, $hub_key, $name, $extra) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	my $conninfo = 'host=' . $hub->host . ' port=' . $hub->port . " dbname=postgres user=node_$name";
+	my $port = $node->port;
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'pg_dataspace'
+dataspace.database = 'postgres'
+dataspace.node_name = '$name'
+dataspace.hub = '$conninfo'
+dataspace.hub_public_key = '$hub_key'
+dataspace.sync_interval = '300ms'
+dataspace.sealer_naptime = '200ms'
+dataspace.replication_naptime = '500ms'
+dataspace.endpoint = 'hostaddr=127.0.0.1 port=$port dbname=postgres'
+$extra
+});
+	$node->start;
+	$node->safe_psql('postgres', q{CREATE EXTENSION pg_dataspace});
+	return $node;
+}
+
+# tls_settings($dir): make a self-signed certificate in $dir and return the
+# settings that make a provider serve TLS with it on 127.0.0.1.
+sub tls_settings
+{
+	my $dir = shift;
+	system_or_bail('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+		'-subj', '/CN=127.0.0.1', '-keyout', "$dir/server.key", '-out', "$dir/server.crt");
+	chmod 0600, "$dir/server.key";
+	return qq{
+listen_addresses = '127.0.0.1'
+ssl = on
+ssl_cert_file = '$dir/server.crt'
+ssl_key_file = '$dir/server.key'
+};
+}
+
+# export_logins($provider, $provider_id, $dir, [$name, $node], ...): the
+# provider's export role for each consumer (export_NAME, password
+# secret-NAME, TLS only from 127.0.0.1), and each consumer's login for the
+# provider in a password file in $dir.  The first consumer's login also
+# gets the statement and idle-in-transaction timeouts.
+sub export_logins
+{
+	my ($provider, $provider_id, $dir, @consumers) = @_;
+	my $hba = slurp_file($provider->data_dir . '/pg_hba.conf');
+	open my $fh, '>', $provider->data_dir . '/pg_hba.conf' or die;
+	print $fh "hostssl postgres +dataspace_export 127.0.0.1/32 scram-sha-256\n";
+	print $fh "host all +dataspace_export 0.0.0.0/0 reject\n";
+	print $fh "local all +dataspace_export reject\n";
+	print $fh $hba;
+	close $fh;
+	my $first = $consumers[0][0];
+	$provider->safe_psql('postgres', join('',
+			"SET password_encryption = 'scram-sha-256';\n",
+			map({ "CREATE ROLE export_$_->[0] LOGIN PASSWORD 'secret-$_->[0]' IN ROLE dataspace_export CONNECTION LIMIT 4;\n" }
+				@consumers),
+			"ALTER ROLE export_$first SET statement_timeout = '60s';\n",
+			"ALTER ROLE export_$first SET idle_in_transaction_session_timeout = '10s';\n",
+			"REVOKE TEMPORARY ON DATABASE postgres FROM PUBLIC;\n"));
+	$provider->reload;
+	for my $n (@consumers)
+	{
+		my $pass = "$dir/$n->[0].pgpass";
+		open my $pf, '>', $pass or die;
+		print $pf "*:*:*:export_$n->[0]:secret-$n->[0]\n";
+		close $pf;
+		chmod 0600, $pass;
+		$n->[1]->safe_psql('postgres', qq{
+INSERT INTO dataspace.provider_login VALUES ('$provider_id', 'user=export_$n->[0] passfile=$pass')});
+	}
+	return;
+}
+
+1;
