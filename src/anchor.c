@@ -555,6 +555,66 @@ check_received_seal(const pg_uuid_t *asset, int64 pos, const uint8 hash[DS_HASH_
 }
 
 /*
+ * check_in_signed_log
+ *		Step 3 of verify_anchor: the cached tree heads are signed and
+ *		consistent and, with_proof, the anchor's inclusion proof verifies
+ *		under the cached head of the proof's tree size.  NULL, or why not.
+ */
+static const char *
+check_in_signed_log(const CachedHead *heads, int nheads, bool sig_bad, bool forked,
+					bool with_proof, bytea *anchor, int64 index, int64 size, bytea *proof)
+{
+	ds_hasher  *h = ds_backend_hasher();
+	const CachedHead *head = NULL;
+	uint8		leaf[DS_HASH_LEN];
+
+	if (sig_bad)
+		return WR_HEAD_SIG_BAD;
+	if (forked)
+		return WR_FORKED;
+	if (!with_proof)
+		return NULL;
+	for (int k = 0; k < nheads; k++)
+		if (heads[k].size == size)
+			head = &heads[k];
+	if (head == NULL || VARSIZE_ANY_EXHDR(proof) % DS_HASH_LEN != 0 ||
+		!ds_log_leaf_hash(h, (const uint8 *) VARDATA_ANY(anchor), VARSIZE_ANY_EXHDR(anchor), leaf) ||
+		!ds_merkle_verify_path(h, leaf, (uint64) index, (uint64) size,
+							   (const uint8 (*)[DS_HASH_LEN]) VARDATA_ANY(proof),
+							   (int) (VARSIZE_ANY_EXHDR(proof) / DS_HASH_LEN),
+							   head->root))
+		return WR_NOT_IN_LOG;
+	return NULL;
+}
+
+/*
+ * put_anchor_row
+ *		One row of verify_anchor: ok and reason from why, or ok NULL with
+ *		open_reason when nothing is wrong yet but the check cannot finish.
+ */
+static void
+put_anchor_row(ReturnSetInfo *rsinfo, int64 id, int64 pos, const char *why,
+			   bool open, const char *open_reason)
+{
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+
+	values[0] = Int64GetDatum(id);
+	values[1] = Int64GetDatum(pos);
+	if (why == NULL && open)
+	{
+		nulls[2] = true;
+		values[3] = CStringGetTextDatum(open_reason);
+	}
+	else
+	{
+		values[2] = BoolGetDatum(why == NULL);
+		values[3] = CStringGetTextDatum(why ? why : WR_OK);
+	}
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/*
  * verify_received_anchors
  *		The rows of verify_anchor for a received asset: one per anchor its
  *		provider sent to the hub, cached here, in log order; anchor_id is
@@ -564,7 +624,6 @@ static void
 verify_received_anchors(ReturnSetInfo *rsinfo, const pg_uuid_t *asset,
 						const CachedHead *heads, int nheads, bool sig_bad, bool forked)
 {
-	ds_hasher  *h = ds_backend_hasher();
 	SPITupleTable *tt;
 	int			n;
 
@@ -588,8 +647,6 @@ verify_received_anchors(ReturnSetInfo *rsinfo, const pg_uuid_t *asset,
 		bool		not_yet = false;
 		uint8		hash[DS_HASH_LEN];
 		ds_anchor	a;
-		Datum		values[4];
-		bool		nulls[4] = {false, false, false, false};
 
 		memset(hash, 0, DS_HASH_LEN);
 		if (VARSIZE_ANY_EXHDR(hashb) == DS_HASH_LEN)
@@ -609,40 +666,10 @@ verify_received_anchors(ReturnSetInfo *rsinfo, const pg_uuid_t *asset,
 			why = WR_NOT_IN_LOG;
 
 		/* 3. the signed log: heads signed, consistent, the anchor included */
-		if (why == NULL && sig_bad)
-			why = WR_HEAD_SIG_BAD;
-		if (why == NULL && forked)
-			why = WR_FORKED;
 		if (why == NULL)
-		{
-			const CachedHead *head = NULL;
-			uint8		leaf[DS_HASH_LEN];
-
-			for (int k = 0; k < nheads; k++)
-				if (heads[k].size == size)
-					head = &heads[k];
-			if (head == NULL || VARSIZE_ANY_EXHDR(proof) % DS_HASH_LEN != 0 ||
-				!ds_log_leaf_hash(h, (const uint8 *) VARDATA_ANY(anchor), VARSIZE_ANY_EXHDR(anchor), leaf) ||
-				!ds_merkle_verify_path(h, leaf, (uint64) index, (uint64) size,
-									   (const uint8 (*)[DS_HASH_LEN]) VARDATA_ANY(proof),
-									   (int) (VARSIZE_ANY_EXHDR(proof) / DS_HASH_LEN),
-									   head->root))
-				why = WR_NOT_IN_LOG;
-		}
-
-		values[0] = Int64GetDatum(index);
-		values[1] = Int64GetDatum(pos);
-		if (why == NULL && not_yet)
-		{
-			nulls[2] = true;
-			values[3] = CStringGetTextDatum(WR_NOT_RECEIVED);
-		}
-		else
-		{
-			values[2] = BoolGetDatum(why == NULL);
-			values[3] = CStringGetTextDatum(why ? why : WR_OK);
-		}
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			why = check_in_signed_log(heads, nheads, sig_bad, forked, true,
+									  anchor, index, size, proof);
+		put_anchor_row(rsinfo, index, pos, why, not_yet, WR_NOT_RECEIVED);
 	}
 }
 
@@ -668,7 +695,6 @@ dataspace_verify_anchor(PG_FUNCTION_ARGS)
 	bool		forked;
 	int			n;
 	SPITupleTable *tt;
-	ds_hasher  *h = ds_backend_hasher();
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (!ds_node_load(&node))
@@ -709,8 +735,6 @@ dataspace_verify_anchor(PG_FUNCTION_ARGS)
 		const char *why = NULL;
 		uint8		hash[DS_HASH_LEN];
 		ds_anchor	a;
-		Datum		values[4];
-		bool		nulls[4] = {false, false, false, false};
 
 		pending |= isnull;
 		proofd = SPI_getbinval(tup, tt->tupdesc, 9, &isnull);
@@ -733,43 +757,12 @@ dataspace_verify_anchor(PG_FUNCTION_ARGS)
 			why = WR_NOT_IN_LOG;
 
 		/* 3. the signed log: heads signed, consistent, the anchor included */
-		if (why == NULL && sig_bad)
-			why = WR_HEAD_SIG_BAD;
-		if (why == NULL && forked)
-			why = WR_FORKED;
-		if (why == NULL && !pending)
-		{
-			int64		index = DatumGetInt64(leafd);
-			int64		size = DatumGetInt64(sized);
-			bytea	   *proof = DatumGetByteaPP(proofd);
-			const CachedHead *head = NULL;
-			uint8		leaf[DS_HASH_LEN];
-
-			for (int k = 0; k < nheads; k++)
-				if (heads[k].size == size)
-					head = &heads[k];
-			if (head == NULL || VARSIZE_ANY_EXHDR(proof) % DS_HASH_LEN != 0 ||
-				!ds_log_leaf_hash(h, (const uint8 *) VARDATA_ANY(anchor), VARSIZE_ANY_EXHDR(anchor), leaf) ||
-				!ds_merkle_verify_path(h, leaf, (uint64) index, (uint64) size,
-									   (const uint8 (*)[DS_HASH_LEN]) VARDATA_ANY(proof),
-									   (int) (VARSIZE_ANY_EXHDR(proof) / DS_HASH_LEN),
-									   head->root))
-				why = WR_NOT_IN_LOG;
-		}
-
-		values[0] = Int64GetDatum(id);
-		values[1] = Int64GetDatum(pos);
-		if (why == NULL && pending)
-		{
-			nulls[2] = true;
-			values[3] = CStringGetTextDatum(WR_PENDING);
-		}
-		else
-		{
-			values[2] = BoolGetDatum(why == NULL);
-			values[3] = CStringGetTextDatum(why ? why : WR_OK);
-		}
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		if (why == NULL)
+			why = check_in_signed_log(heads, nheads, sig_bad, forked, !pending, anchor,
+									  pending ? 0 : DatumGetInt64(leafd),
+									  pending ? 0 : DatumGetInt64(sized),
+									  pending ? NULL : DatumGetByteaPP(proofd));
+		put_anchor_row(rsinfo, id, pos, why, pending, WR_PENDING);
 	}
 	SPI_finish();
 	ds_restore_user(&saved);
