@@ -36,6 +36,7 @@ OBJS = \
 	src/contract.o \
 	src/remote.o \
 	src/export.o \
+	src/purpose.o \
 	src/replication.o \
 	src/utility.o \
 	src/witness.o \

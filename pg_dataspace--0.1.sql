@@ -1193,9 +1193,10 @@ CREATE FUNCTION dataspace.export_challenge(OUT provider_id uuid, OUT nonce bytea
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp;
 
-CREATE FUNCTION dataspace.export_authenticate(contract uuid, response bytea) RETURNS boolean
+CREATE FUNCTION dataspace.export_authenticate(contract uuid, response bytea,
+											 purpose text DEFAULT NULL) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'dataspace_export_authenticate'
-	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION dataspace.export_batch(contract uuid, asset uuid, after_chain_pos bigint,
@@ -1212,6 +1213,44 @@ CREATE TABLE dataspace.export_volume (
 	points bigint NOT NULL,
 	PRIMARY KEY (contract_id, day)
 );
+
+/*
+ * Provider: every accepted answer to a challenge, kept as the consumer's
+ * signed declaration of the purpose it uses the contract's data for
+ * (message: PGDS type 20, signature: the consumer key the contract pins).
+ * NULL purpose: none declared, under a policy that names none.  Never
+ * changed or deleted.
+ */
+CREATE TABLE dataspace.purpose_declaration (
+	id bigserial PRIMARY KEY,
+	contract_id uuid NOT NULL,
+	consumer_id uuid NOT NULL,
+	purpose text,
+	declared_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	message bytea NOT NULL,
+	signature bytea NOT NULL
+);
+CREATE INDEX ON dataspace.purpose_declaration (contract_id, id);
+
+CREATE TRIGGER purpose_declaration_append_only BEFORE UPDATE OR DELETE OR TRUNCATE
+	ON dataspace.purpose_declaration
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
+
+/*
+ * Consumer: the purpose this node declared for each contract it consumes,
+ * sent with every answer to the provider's challenge.  Written by
+ * dataspace.declare_purpose() only.
+ */
+CREATE TABLE dataspace.contract_purpose (
+	contract_id uuid PRIMARY KEY,
+	purpose text NOT NULL,
+	declared_at timestamptz NOT NULL
+);
+
+CREATE FUNCTION dataspace.declare_purpose(contract uuid, purpose text) RETURNS void
+	AS 'MODULE_PATHNAME', 'dataspace_declare_purpose'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
 
 /*
  * Consumer: how to log in at a provider, added to the endpoint the
@@ -1477,6 +1516,9 @@ SELECT pg_catalog.pg_extension_config_dump('dataspace.receipt_outbox_id_seq', ''
 SELECT pg_catalog.pg_extension_config_dump('dataspace.delivery_receipt', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.delivery_receipt_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.received_anchor', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.purpose_declaration', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.purpose_declaration_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.contract_purpose', '');
 
 ---------------------------------------------------------------------------
 -- Privileges: PUBLIC gets nothing; see docs/security.md
@@ -1593,13 +1635,17 @@ GRANT EXECUTE ON FUNCTION dataspace.hub_inclusion_proof(bigint, bigint),
 -- stopped streams
 GRANT USAGE ON SCHEMA dataspace TO dataspace_export;
 GRANT EXECUTE ON FUNCTION dataspace.export_challenge(),
-	dataspace.export_authenticate(uuid, bytea),
+	dataspace.export_authenticate(uuid, bytea, text),
 	dataspace.export_batch(uuid, uuid, bigint, integer, integer),
 	dataspace.export_receipt(uuid, bytea, bytea)
 	TO dataspace_export;
 GRANT SELECT ON dataspace.received_point, dataspace.received_seal, dataspace.all_point,
 	dataspace.subscription, dataspace.export_volume, dataspace.delivery_receipt,
-	dataspace.receipt_outbox
+	dataspace.receipt_outbox, dataspace.purpose_declaration, dataspace.contract_purpose
 	TO dataspace_reader, dataspace_admin;
+-- the consumer's declared purposes: contract administrators declare them
+GRANT SELECT ON dataspace.contract_purpose, dataspace.purpose_declaration
+	TO dataspace_contract_admin;
+GRANT EXECUTE ON FUNCTION dataspace.declare_purpose(uuid, text) TO dataspace_contract_admin;
 GRANT EXECUTE ON FUNCTION dataspace.verify_receipts(uuid) TO dataspace_reader, dataspace_admin;
 GRANT EXECUTE ON FUNCTION dataspace.restart_subscription(uuid) TO dataspace_admin;

@@ -178,6 +178,39 @@ SET timezone = 'UTC';
 SELECT dataspace.receive_contract_step(decode(:'k1s5_c', 'hex'), decode(:'k1s5_m', 'hex'), decode(:'k1s5_s', 'hex')) AS state;
 -- both ends decide the same
 SELECT dataspace.contract_allows(:'k1', '00000000-0000-4000-8000-0000000001c1', now()) AS peer_allows;
+
+-- the purpose term: the consumer declares what it uses the data for; the
+-- contract permits "maintenance" only
+SELECT public.try(format('SELECT dataspace.declare_purpose(%L, %L)', c, p)) AS refusal
+  FROM (VALUES (:'k1', 'marketing'), (:'k1', ''), (:'k1', 'Maintenance'), (:'k1', repeat('m', 65)),
+               ('00000000-0000-4000-8000-00000000eeee', 'maintenance')) v(c, p);
+SELECT dataspace.declare_purpose(:'k1', NULL) IS NULL AS strict_null;
+SELECT count(*) AS nothing_declared_yet FROM dataspace.contract_purpose;
+SELECT dataspace.declare_purpose(:'k1', 'maintenance');
+SELECT contract_id = :'k1' AS for_k1, purpose FROM dataspace.contract_purpose;
+-- declared again: the row is replaced, the audit log keeps both
+SELECT dataspace.declare_purpose(:'k1', 'maintenance');
+SELECT count(*) AS one_declaration FROM dataspace.contract_purpose;
+SELECT event, subject = :'k1' AS for_k1, detail FROM dataspace.audit_log
+ WHERE event = 'contract.purpose' ORDER BY seq;
+CREATE ROLE regress_purpose_reader IN ROLE dataspace_reader;
+CREATE ROLE regress_purpose_admin IN ROLE dataspace_contract_admin;
+SET ROLE regress_purpose_reader;
+SELECT public.try(format('SELECT dataspace.declare_purpose(%L, ''maintenance'')', :'k1')) AS reader_declares;
+SELECT count(*) AS reader_reads FROM dataspace.contract_purpose;
+SELECT public.try('INSERT INTO dataspace.contract_purpose VALUES (gen_random_uuid(), ''x'', now())') AS reader_writes;
+RESET ROLE;
+SET ROLE regress_purpose_admin;
+SELECT public.try(format('SELECT dataspace.declare_purpose(%L, ''maintenance'')', :'k1')) AS admin_declares;
+SELECT public.try('DELETE FROM dataspace.contract_purpose') AS admin_deletes;
+RESET ROLE;
+DROP ROLE regress_purpose_reader, regress_purpose_admin;
+SELECT public.try('SELECT * FROM dataspace.export_authenticate(gen_random_uuid(), ''\x00'', ''maintenance'')') AS no_challenge;
+SELECT public.try('SELECT * FROM dataspace.export_authenticate(NULL, ''\x00'')') AS null_contract;
+\c :home
+SET timezone = 'UTC';
+-- the provider declares nothing: it is not the consumer
+SELECT public.try(format('SELECT dataspace.declare_purpose(%L, ''maintenance'')', :'k1')) AS provider_declares;
 \c :home
 SET timezone = 'UTC';
 

@@ -7,9 +7,11 @@
  * A consumer logs in as a member of dataspace_export, asks for a
  * challenge (a random nonce kept in this backend's memory, good for one
  * answer), and answers it with a signature of its node key over the
- * provider's id, the contract's id, its own id and the nonce.  The answer
- * is checked against the consumer key the contract pins; only then may
- * this session export under that contract.  A stolen connection string
+ * provider's id, the contract's id, its own id, the nonce and the purpose
+ * it declares.  The answer is checked against the consumer key the
+ * contract pins and the purpose against the contract's policy; only then
+ * may this session export under that contract, and the signed declaration
+ * is kept in dataspace.purpose_declaration.  A stolen connection string
  * gets no further than the challenge, a replayed answer meets a nonce
  * that is gone, and another node cannot sign as the contract's consumer.
  *
@@ -46,6 +48,7 @@
 #include "contract.h"
 #include "keys.h"
 #include "pg_dataspace.h"
+#include "purpose.h"
 #include "replmsg.h"
 #include "sealstore.h"
 #include "submission.h"
@@ -61,9 +64,9 @@ PG_FUNCTION_INFO_V1(dataspace_verify_receipts);
 #define MAX_BATCH_SEALS 1000
 
 /*
- * The session's challenge and the contracts it authenticated for.  Kept
- * in backend memory only, bound to this process and its start time and to
- * the session user.
+ * The session's challenge and the contracts it authenticated for, each
+ * with the purpose declared for it ("" for none).  Kept in backend memory
+ * only, bound to this process and its start time and to the session user.
  */
 typedef struct ExportSession
 {
@@ -74,6 +77,7 @@ typedef struct ExportSession
 	Oid			session_user;
 	int			ncontracts;
 	uint8		contracts[MAX_SESSION_CONTRACTS][DS_UUID_LEN];
+	char		purposes[MAX_SESSION_CONTRACTS][DS_POLICY_PURPOSE_LEN + 1];
 } ExportSession;
 
 static ExportSession xs;
@@ -139,22 +143,33 @@ dataspace_export_challenge(PG_FUNCTION_ARGS)
 }
 
 /*
- * dataspace.export_authenticate(contract uuid, response bytea) returns boolean
- *		Check the consumer's answer to this session's challenge.  The nonce
- *		is spent by the first answer, right or wrong.
+ * dataspace.export_authenticate(contract uuid, response bytea,
+ *								  purpose text default null) returns boolean
+ *		Check the consumer's answer to this session's challenge and the
+ *		purpose it declares.  The nonce is spent by the first answer, right
+ *		or wrong.  An accepted answer is kept as the consumer's signed
+ *		declaration of purpose.
  */
 Datum
 dataspace_export_authenticate(PG_FUNCTION_ARGS)
 {
-	pg_uuid_t  *contract = PG_GETARG_UUID_P(0);
-	bytea	   *response = PG_GETARG_BYTEA_PP(1);
+	pg_uuid_t  *contract;
+	bytea	   *response;
+	const char *purpose = PG_ARGISNULL(2) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(2));
 	uint8		nonce[DS_EXPORT_NONCE_LEN];
 	uint8		me[DS_UUID_LEN];
 	uint8		msg[DS_EXPORT_AUTH_MAX];
-	size_t		len;
+	size_t		len = 0;
 	DsContractTerms t;
 	const char *why;
+	int			slot;
 
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("contract and response must not be null")));
+	contract = PG_GETARG_UUID_P(0);
+	response = PG_GETARG_BYTEA_PP(1);
 	if (!xs.issued || !same_session())
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
@@ -171,42 +186,64 @@ dataspace_export_authenticate(PG_FUNCTION_ARGS)
 		why = psprintf("this node is not the provider of contract %s", ds_uuid_text(contract->data));
 	if (why == NULL)
 		why = ds_contract_terms_check(&t, t.assets, ds_ts_to_unix_us(GetCurrentTimestamp()));
-	SPI_finish();
 	if (why)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("export refused"),
 				 errdetail("%s", why)));
-	len = ds_export_auth_message(me, t.id, t.consumer_id, nonce, msg, sizeof(msg));
+	if (strlen(purpose) <= DS_POLICY_PURPOSE_LEN)
+		len = ds_export_auth_message(me, t.id, t.consumer_id, nonce, purpose, msg, sizeof(msg));
 	if (len == 0 || VARSIZE_ANY_EXHDR(response) != DS_SIG_LEN ||
 		!ds_ed25519_verify(t.consumer_pk, msg, len, (const uint8 *) VARDATA_ANY(response)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("the answer to the challenge does not verify"),
-				 errdetail("An answer must be signed with the consumer key that contract %s pins, over a nonce issued in this session.",
+				 errdetail("An answer must be signed with the consumer key that contract %s pins, over a nonce issued in this session and the purpose declared with it.",
 						   ds_uuid_text(contract->data))));
-	for (int i = 0; i < xs.ncontracts; i++)
-		if (memcmp(xs.contracts[i], t.id, DS_UUID_LEN) == 0)
-			PG_RETURN_BOOL(true);
-	if (xs.ncontracts == MAX_SESSION_CONTRACTS)
+	/* a signed declaration the policy does not permit: refused, and logged */
+	why = ds_purpose_refusal(&t.policy, purpose);
+	if (why)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("export refused"),
+				 errdetail("%s (contract %s).", why, ds_uuid_text(contract->data)),
+				 errhint("The consumer declares its purpose with dataspace.declare_purpose().")));
+	ds_spi_exec("INSERT INTO dataspace.purpose_declaration"
+				" (contract_id, consumer_id, purpose, message, signature)"
+				" VALUES ($1, $2, $3, $4, $5)",
+				5, (Oid[]) {UUIDOID, UUIDOID, TEXTOID, BYTEAOID, BYTEAOID},
+				(Datum[]) {ds_uuid_datum(t.id), ds_uuid_datum(t.consumer_id),
+					CStringGetTextDatum(purpose), ds_bytea_datum(msg, len),
+				PointerGetDatum(response)},
+				(const char[]) {' ', ' ', purpose[0] ? ' ' : 'n', ' ', ' '}, false, 1);
+	SPI_finish();
+
+	for (slot = 0; slot < xs.ncontracts; slot++)
+		if (memcmp(xs.contracts[slot], t.id, DS_UUID_LEN) == 0)
+			break;
+	if (slot == MAX_SESSION_CONTRACTS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many contracts authenticated in one session")));
-	memcpy(xs.contracts[xs.ncontracts++], t.id, DS_UUID_LEN);
+	memcpy(xs.contracts[slot], t.id, DS_UUID_LEN);
+	strlcpy(xs.purposes[slot], purpose, sizeof(xs.purposes[slot]));
+	if (slot == xs.ncontracts)
+		xs.ncontracts++;
 	PG_RETURN_BOOL(true);
 }
 
 /*
  * require_authenticated
- *		Refuse unless this session answered a challenge for the contract.
+ *		Refuse unless this session answered a challenge for the contract;
+ *		returns the purpose declared with the answer ("" for none).
  */
-static void
+static const char *
 require_authenticated(const uint8 contract[DS_UUID_LEN])
 {
 	if (same_session())
 		for (int i = 0; i < xs.ncontracts; i++)
 			if (memcmp(xs.contracts[i], contract, DS_UUID_LEN) == 0)
-				return;
+				return xs.purposes[i];
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 			 errmsg("this session has not authenticated for contract %s",
@@ -328,8 +365,9 @@ dataspace_export_batch(PG_FUNCTION_ARGS)
 	Oid			types[2] = {UUIDOID, INT8OID};
 	Datum		args[2];
 	MemoryContext cxt = CurrentMemoryContext;
+	const char *purpose;
 
-	require_authenticated(contract->data);
+	purpose = require_authenticated(contract->data);
 	max_points = Max(1, Min(max_points, 1000000));
 	max_bytes = Max(65536, Min(max_bytes, 256 * 1024 * 1024));
 
@@ -340,6 +378,8 @@ dataspace_export_batch(PG_FUNCTION_ARGS)
 		why = psprintf("this node is not the provider of contract %s", ds_uuid_text(contract->data));
 	if (why == NULL)
 		why = ds_contract_terms_check(&t, asset->data, now_us);
+	if (why == NULL)
+		why = ds_purpose_refusal(&t.policy, purpose);
 	if (why == NULL &&
 		ds_spi_exec("SELECT 1 FROM dataspace.asset WHERE id OPERATOR(pg_catalog.=) $1"
 					" AND node_id OPERATOR(pg_catalog.=) $2 AND kind OPERATOR(pg_catalog.=) 'stream'",

@@ -102,9 +102,12 @@ read_window(ds_json_reader *r, const char *term, ds_window *w)
 	return true;
 }
 
-/* A purpose: a lower-case token, as an ODRL purpose identifier would be. */
-static bool
-valid_purpose(const char *s, size_t n)
+/*
+ * ds_policy_valid_purpose
+ *		A purpose: a lower-case token, as an ODRL purpose identifier would be.
+ */
+bool
+ds_policy_valid_purpose(const char *s, size_t n)
 {
 	if (n == 0 || n > DS_POLICY_PURPOSE_LEN || s[0] < 'a' || s[0] > 'z')
 		return false;
@@ -134,7 +137,7 @@ read_purpose(ds_json_reader *r, int index, void *arg)
 	}
 	if (!ds_json_read_string(r, "an element of term \"purpose\"", text, sizeof(text), &n))
 		return false;
-	if (!valid_purpose(text, n))
+	if (!ds_policy_valid_purpose(text, n))
 	{
 		ds_json_fail(r, "purpose \"%s\" is not a lower-case token of letters, digits and _ - . : (at most %d, starting with a letter)",
 					 text, DS_POLICY_PURPOSE_LEN);
@@ -478,11 +481,17 @@ ds_policy_explain(const ds_policy *p, int64_t ts, int64_t now, char *out,
 	return ds_json_done(&w);
 }
 
+/*
+ * ds_policy_permits_purpose
+ *		May the data be used for this purpose (NULL: none declared)?
+ */
 bool
 ds_policy_permits_purpose(const ds_policy *p, const char *purpose)
 {
 	if (p->npurposes == 0)
 		return true;
+	if (purpose == NULL)
+		return false;
 	for (int i = 0; i < p->npurposes; i++)
 		if (strcmp(p->purposes[i], purpose) == 0)
 			return true;

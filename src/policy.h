@@ -67,6 +67,7 @@ extern ds_policy_verdict ds_policy_decide(const ds_policy *p, int64_t ts,
 extern const char *ds_policy_verdict_text(ds_policy_verdict v);
 extern size_t ds_policy_explain(const ds_policy *p, int64_t ts, int64_t now,
 								char *out, size_t cap);
+extern bool ds_policy_valid_purpose(const char *s, size_t n);
 extern bool ds_policy_permits_purpose(const ds_policy *p, const char *purpose);
 
 #endif							/* DS_POLICY_H */

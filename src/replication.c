@@ -63,6 +63,7 @@
 #include "dbworker.h"
 #include "keys.h"
 #include "pg_dataspace.h"
+#include "purpose.h"
 #include "remote.h"
 #include "replmsg.h"
 #include "submission.h"
@@ -94,6 +95,7 @@ typedef struct Peer
 	PGconn	   *conn;
 	int			nauth;
 	uint8		auth[MAX_PEER_CONTRACTS][DS_UUID_LEN];
+	char		auth_purpose[MAX_PEER_CONTRACTS][DS_POLICY_PURPOSE_LEN + 1];
 	TimestampTz retry_at;
 	long		backoff_ms;
 } Peer;
@@ -292,8 +294,11 @@ connect_peer(Peer *p, const Stream *s)
 /*
  * authenticate
  *		Answer the provider's challenge for one contract, once per
- *		connection.  The provider must name itself as the contract's
- *		provider; the answer is signed here and nowhere else.
+ *		connection and declared purpose.  The provider must name itself as
+ *		the contract's provider; the answer is signed here and nowhere
+ *		else.  The purpose sent is the one this node declared
+ *		(dataspace.declare_purpose), checked against the policy by the
+ *		provider, which refuses the export otherwise.
  */
 static void
 authenticate(Peer *p, const DsContractTerms *t)
@@ -303,14 +308,20 @@ authenticate(Peer *p, const DsContractTerms *t)
 	uint8		nonce[DS_EXPORT_NONCE_LEN];
 	uint8		msg[DS_EXPORT_AUTH_MAX];
 	uint8		sig[DS_SIG_LEN];
-	size_t		len;
+	size_t		len = 0;
 	DsSigner   *signer;
-	const char *values[2];
-	int			lengths[2];
+	char	   *purpose = ds_purpose_declared(t->id);
+	const char *values[3];
+	int			lengths[3];
+	int			slot;
 
-	for (int i = 0; i < p->nauth; i++)
-		if (memcmp(p->auth[i], t->id, DS_UUID_LEN) == 0)
-			return;
+	for (slot = 0; slot < p->nauth; slot++)
+		if (memcmp(p->auth[slot], t->id, DS_UUID_LEN) == 0)
+		{
+			if (strcmp(p->auth_purpose[slot], purpose ? purpose : "") == 0)
+				return;
+			break;				/* declared anew: answer again */
+		}
 	r = ds_remote_exec(p->conn, p->name,
 					   "SELECT provider_id, nonce FROM dataspace.export_challenge()",
 					   0, NULL, NULL, PGRES_TUPLES_OK, REMOTE_TIMEOUT_MS);
@@ -335,19 +346,28 @@ authenticate(Peer *p, const DsContractTerms *t)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("this node is not the consumer of contract %s", ds_uuid_text(t->id))));
-	len = ds_export_auth_message(provider, t->id, t->consumer_id, nonce, msg, sizeof(msg));
+	if (purpose == NULL || strlen(purpose) <= DS_POLICY_PURPOSE_LEN)
+		len = ds_export_auth_message(provider, t->id, t->consumer_id, nonce, purpose,
+									 msg, sizeof(msg));
 	if (len == 0 || !ds_signer_sign(signer, msg, len, sig))
 		elog(ERROR, "could not sign the answer to a challenge");
 	values[0] = (const char *) t->id;
 	lengths[0] = DS_UUID_LEN;
 	values[1] = (const char *) sig;
 	lengths[1] = DS_SIG_LEN;
+	values[2] = purpose;
+	lengths[2] = purpose ? (int) strlen(purpose) : 0;
 	r = ds_remote_exec(p->conn, p->name,
-					   "SELECT dataspace.export_authenticate($1::uuid, $2::bytea)",
-					   2, values, lengths, PGRES_TUPLES_OK, REMOTE_TIMEOUT_MS);
+					   "SELECT dataspace.export_authenticate($1::uuid, $2::bytea, $3::text)",
+					   3, values, lengths, PGRES_TUPLES_OK, REMOTE_TIMEOUT_MS);
 	PQclear(r);
-	if (p->nauth < MAX_PEER_CONTRACTS)
-		memcpy(p->auth[p->nauth++], t->id, DS_UUID_LEN);
+	if (slot == p->nauth && p->nauth < MAX_PEER_CONTRACTS)
+		p->nauth++;
+	if (slot < p->nauth)
+	{
+		memcpy(p->auth[slot], t->id, DS_UUID_LEN);
+		strlcpy(p->auth_purpose[slot], purpose ? purpose : "", sizeof(p->auth_purpose[slot]));
+	}
 }
 
 /* ---------------------------------------------------------------------

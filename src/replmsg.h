@@ -25,7 +25,7 @@
 #define DS_RECEIPT_MAX			512
 
 #define DS_EXPORT_NONCE_LEN		32
-#define DS_EXPORT_AUTH_MAX		160
+#define DS_EXPORT_AUTH_MAX		256	/* a purpose is at most 64 bytes */
 
 /* entry records of a seal in a batch, in leaf order */
 #define DS_ENTRY_POINT			1	/* seq, ts, value bits, nonce */
@@ -38,13 +38,15 @@
 
 /*
  * ds_export_auth_message
- *		The bytes the consumer signs: provider, contract, consumer, nonce.
+ *		The bytes the consumer signs: provider, contract, consumer, nonce
+ *		and the purpose it declares (empty: none).
  */
 static inline size_t
 ds_export_auth_message(const uint8_t provider[DS_UUID_LEN],
 					   const uint8_t contract[DS_UUID_LEN],
 					   const uint8_t consumer[DS_UUID_LEN],
 					   const uint8_t nonce[DS_EXPORT_NONCE_LEN],
+					   const char *purpose,
 					   uint8_t *out, size_t cap)
 {
 	ds_msg		m;
@@ -54,6 +56,7 @@ ds_export_auth_message(const uint8_t provider[DS_UUID_LEN],
 	ds_msg_bytes(&m, contract, DS_UUID_LEN);
 	ds_msg_bytes(&m, consumer, DS_UUID_LEN);
 	ds_msg_bytes(&m, nonce, DS_EXPORT_NONCE_LEN);
+	ds_msg_text(&m, purpose ? purpose : "");
 	return ds_msg_ok(&m) ? m.len : 0;
 }
 
