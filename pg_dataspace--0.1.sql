@@ -1151,8 +1151,38 @@ CREATE TABLE dataspace.witness_fork (
 	seen_root bytea,
 	seen_message bytea,
 	seen_signature bytea,
-	reason text NOT NULL
+	reason text NOT NULL,
+	peer_id uuid				-- the node that showed the head; NULL: the hub itself
 );
+
+/*
+ * Node: signed tree heads of the hub's log that other nodes showed this one
+ * (peer_id; NULL: given by hand to check_tree_head), each decided against
+ * this node's own heads: consistent, or not (evidence in witness_fork), or
+ * NULL while it waits for the hub's consistency proof (docs/witness.md).
+ */
+CREATE TABLE dataspace.peer_tree_head (
+	id bigserial PRIMARY KEY,
+	peer_id uuid,
+	tree_size bigint NOT NULL,
+	root_hash bytea NOT NULL,
+	signed_at timestamptz NOT NULL,
+	message bytea NOT NULL,
+	signature bytea NOT NULL,
+	received_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	consistent boolean,
+	checked_against bigint,
+	checked_at timestamptz,
+	reason text,
+	UNIQUE (tree_size, root_hash)
+);
+
+CREATE FUNCTION dataspace.check_tree_head(message bytea, signature bytea,
+										  OUT tree_size bigint, OUT consistent boolean,
+										  OUT reason text)
+	AS 'MODULE_PATHNAME', 'dataspace_check_tree_head'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
 
 /*
  * Node: the anchors the providers of received assets sent to the hub, as
@@ -1196,6 +1226,12 @@ CREATE FUNCTION dataspace.export_challenge(OUT provider_id uuid, OUT nonce bytea
 CREATE FUNCTION dataspace.export_authenticate(contract uuid, response bytea,
 											 purpose text DEFAULT NULL) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'dataspace_export_authenticate'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.exchange_tree_heads(message bytea, signature bytea)
+	RETURNS TABLE (message bytea, signature bytea, verdict text)
+	AS 'MODULE_PATHNAME', 'dataspace_exchange_tree_heads'
 	LANGUAGE C VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp;
 
@@ -1511,6 +1547,8 @@ SELECT pg_catalog.pg_extension_config_dump('dataspace.witness_tree_head', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_tree_head', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.witness_fork', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.witness_fork_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.peer_tree_head', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.peer_tree_head_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.receipt_outbox', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.receipt_outbox_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.delivery_receipt', '');
@@ -1621,7 +1659,9 @@ GRANT SELECT ON dataspace.contract, dataspace.contract_step TO dataspace_partici
 GRANT SELECT ON dataspace.audit_log, dataspace.anchor, dataspace.received_anchor, dataspace.hub_tree_head,
 	dataspace.witness_fork, dataspace.witness_leaf, dataspace.witness_tree_head
 	TO dataspace_reader, dataspace_admin;
-GRANT EXECUTE ON FUNCTION dataspace.verify_audit_log(), dataspace.verify_anchor(uuid)
+GRANT SELECT ON dataspace.peer_tree_head TO dataspace_reader, dataspace_admin;
+GRANT EXECUTE ON FUNCTION dataspace.verify_audit_log(), dataspace.verify_anchor(uuid),
+	dataspace.check_tree_head(bytea, bytea)
 	TO dataspace_reader, dataspace_admin;
 GRANT SELECT (leaf_index, node_id, subject_kind, subject_id, head_pos, head_hash, anchor, leaf_hash)
 	ON dataspace.witness_leaf TO dataspace_participant;
@@ -1637,7 +1677,8 @@ GRANT USAGE ON SCHEMA dataspace TO dataspace_export;
 GRANT EXECUTE ON FUNCTION dataspace.export_challenge(),
 	dataspace.export_authenticate(uuid, bytea, text),
 	dataspace.export_batch(uuid, uuid, bigint, integer, integer),
-	dataspace.export_receipt(uuid, bytea, bytea)
+	dataspace.export_receipt(uuid, bytea, bytea),
+	dataspace.exchange_tree_heads(bytea, bytea)
 	TO dataspace_export;
 GRANT SELECT ON dataspace.received_point, dataspace.received_seal, dataspace.all_point,
 	dataspace.subscription, dataspace.export_volume, dataspace.delivery_receipt,

@@ -46,6 +46,7 @@
 #include "utils/timestamp.h"
 
 #include "contract.h"
+#include "gossip.h"
 #include "keys.h"
 #include "pg_dataspace.h"
 #include "purpose.h"
@@ -57,6 +58,7 @@
 PG_FUNCTION_INFO_V1(dataspace_export_challenge);
 PG_FUNCTION_INFO_V1(dataspace_export_authenticate);
 PG_FUNCTION_INFO_V1(dataspace_export_batch);
+PG_FUNCTION_INFO_V1(dataspace_exchange_tree_heads);
 PG_FUNCTION_INFO_V1(dataspace_export_receipt);
 PG_FUNCTION_INFO_V1(dataspace_verify_receipts);
 
@@ -249,6 +251,78 @@ require_authenticated(const uint8 contract[DS_UUID_LEN])
 			 errmsg("this session has not authenticated for contract %s",
 					ds_uuid_text(contract)),
 			 errhint("Answer dataspace.export_challenge() with dataspace.export_authenticate() first.")));
+}
+
+/*
+ * dataspace.exchange_tree_heads(message bytea, signature bytea)
+ *		returns table (message bytea, signature bytea, verdict text)
+ *		In a session authenticated for a contract: take the consumer's
+ *		newest signed tree head of the hub's anchor log (NULL: it has none)
+ *		and hand back this node's, so that each can check the other was
+ *		shown the same log (src/gossip.c).  verdict says what this node
+ *		made of the consumer's head; a head that does not verify is no
+ *		error here, only reported, so that it cannot stop the stream.
+ */
+Datum
+dataspace_exchange_tree_heads(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	DsContractTerms t;
+	const char *why;
+	const char *verdict = NULL;
+	int64		size;
+	bytea	   *msg = NULL;
+	bytea	   *sig = NULL;
+	bool		have_own;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	MemoryContext outer = CurrentMemoryContext;
+
+	if (!same_session() || xs.ncontracts == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("this session has not authenticated for any contract"),
+				 errhint("Answer dataspace.export_challenge() with dataspace.export_authenticate() first.")));
+	InitMaterializedSRF(fcinfo, 0);
+
+	SPI_connect();
+	/* every contract of the session has the same consumer: it signed them all */
+	why = ds_contract_terms_load(xs.contracts[0], &t);
+	if (why)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("export refused"),
+				 errdetail("%s", why)));
+	if (!PG_ARGISNULL(0) && !PG_ARGISNULL(1))
+	{
+		bytea	   *in_msg = PG_GETARG_BYTEA_PP(0);
+		bytea	   *in_sig = PG_GETARG_BYTEA_PP(1);
+		const char *reason;
+		ds_head_verdict v;
+
+		v = ds_gossip_receive(t.consumer_id, (const uint8 *) VARDATA_ANY(in_msg),
+							  VARSIZE_ANY_EXHDR(in_msg), (const uint8 *) VARDATA_ANY(in_sig),
+							  VARSIZE_ANY_EXHDR(in_sig), &reason, &size);
+		if (v == DS_HEAD_BAD)
+			ereport(LOG,
+					(errmsg("node %s sent a tree head that is not one of this node's hub: %s",
+							ds_uuid_text(t.consumer_id), reason)));
+		verdict = psprintf("%s: %s", ds_head_verdict_name(v), reason);
+	}
+	have_own = ds_gossip_newest(&msg, &sig, &size);
+	MemoryContextSwitchTo(outer);
+	if (have_own)
+	{
+		values[0] = PointerGetDatum(DatumGetByteaPCopy(PointerGetDatum(msg)));
+		values[1] = PointerGetDatum(DatumGetByteaPCopy(PointerGetDatum(sig)));
+	}
+	nulls[0] = nulls[1] = !have_own;
+	nulls[2] = verdict == NULL;
+	if (verdict)
+		values[2] = CStringGetTextDatum(verdict);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	SPI_finish();
+	return (Datum) 0;
 }
 
 /* One seal of the batch being built. */

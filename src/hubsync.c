@@ -50,6 +50,7 @@
 #include "audit.h"
 #include "contract.h"
 #include "dbworker.h"
+#include "gossip.h"
 #include "jsonread.h"
 #include "keys.h"
 #include "pg_dataspace.h"
@@ -1667,38 +1668,6 @@ publish_anchors(RoundState *st)
 	}
 }
 
-/* Record a tree head refused as inconsistent with the cached ones. */
-static void
-record_fork(int64 cached_size, const uint8 *cached_root, const ds_tree_head *seen,
-			const uint8 *msg, size_t msglen, const uint8 *sig, const char *reason)
-{
-	Oid			types[7] = {INT8OID, BYTEAOID, INT8OID, BYTEAOID, BYTEAOID, BYTEAOID, TEXTOID};
-	Datum		args[7];
-	char		nulls[7] = {' ', cached_root ? ' ' : 'n', ' ', ' ', ' ', ' ', ' '};
-
-	args[0] = Int64GetDatum(cached_size);
-	args[1] = cached_root ? ds_bytea_datum(cached_root, DS_HASH_LEN) : (Datum) 0;
-	args[2] = Int64GetDatum(seen->tree_size);
-	args[3] = ds_bytea_datum(seen->root, DS_HASH_LEN);
-	args[4] = ds_bytea_datum(msg, msglen);
-	args[5] = ds_bytea_datum(sig, DS_SIG_LEN);
-	args[6] = CStringGetTextDatum(reason);
-	/* the same evidence once, not once a round */
-	if (ds_spi_exec("SELECT 1 FROM dataspace.witness_fork WHERE cached_size OPERATOR(pg_catalog.=) $1"
-					" AND seen_size OPERATOR(pg_catalog.=) $3 AND seen_root OPERATOR(pg_catalog.=) $4",
-					4, types, args, NULL, true, -1) > 0)
-		return;
-	ds_spi_exec("INSERT INTO dataspace.witness_fork (cached_size, cached_root, seen_size,"
-				" seen_root, seen_message, seen_signature, reason)"
-				" VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, types, args, nulls, false, 1);
-	ereport(WARNING,
-			(errmsg("the hub's anchor log is not consistent with what this node saw before: %s",
-					reason),
-			 errdetail("Cached tree size " INT64_FORMAT ", the hub now shows size " INT64_FORMAT ".",
-					   cached_size, seen->tree_size),
-			 errhint("The tree head is kept as evidence in dataspace.witness_fork.")));
-}
-
 /*
  * Fetch the hub's newest signed tree head and cache it if it extends the
  * newest cached head (consistency proof checked); otherwise record a fork
@@ -1737,8 +1706,8 @@ fetch_tree_head(RoundState *st, int64 *latest_size, uint8 latest_root[DS_HASH_LE
 			static const uint8 nosig[DS_SIG_LEN] = {0};
 
 			memset(&th, 0, sizeof(th));
-			record_fork(cached_size, cached_root, &th, nosig, 0, nosig,
-						"the hub shows an empty log");
+			ds_witness_record_fork(cached_size, cached_root, &th, nosig, 0, nosig,
+								   "the hub shows an empty log", NULL);
 			return false;
 		}
 		return true;
@@ -1759,16 +1728,16 @@ fetch_tree_head(RoundState *st, int64 *latest_size, uint8 latest_root[DS_HASH_LE
 	{
 		if (th.tree_size < cached_size)
 		{
-			record_fork(cached_size, cached_root, &th, msg, msglen, sig,
-						"the hub shows a smaller log than before");
+			ds_witness_record_fork(cached_size, cached_root, &th, msg, msglen, sig,
+								   "the hub shows a smaller log than before", NULL);
 			return false;
 		}
 		if (th.tree_size == cached_size)
 		{
 			if (memcmp(th.root, cached_root, DS_HASH_LEN) != 0)
 			{
-				record_fork(cached_size, cached_root, &th, msg, msglen, sig,
-							"the hub shows another root for the same size");
+				ds_witness_record_fork(cached_size, cached_root, &th, msg, msglen, sig,
+									   "the hub shows another root for the same size", NULL);
 				return false;
 			}
 			return true;
@@ -1801,8 +1770,8 @@ fetch_tree_head(RoundState *st, int64 *latest_size, uint8 latest_root[DS_HASH_LE
 										  (const uint8 (*)[DS_HASH_LEN]) proof,
 										  (int) (prooflen / DS_HASH_LEN)))
 		{
-			record_fork(cached_size, cached_root, &th, msg, msglen, sig,
-						"the consistency proof does not verify");
+			ds_witness_record_fork(cached_size, cached_root, &th, msg, msglen, sig,
+								   "the consistency proof does not verify", NULL);
 			return false;
 		}
 	}
@@ -2040,18 +2009,103 @@ fetch_received_anchors(RoundState *st, int64 size, const uint8 root[DS_HASH_LEN]
 	}
 }
 
-/* One witness step of a round: anchors out, then heads and proofs in. */
+/*
+ * check_peer_heads
+ *		Decide the tree heads other nodes showed this one against the
+ *		newest cached head (size, root), fetched at fetched_at: the hub
+ *		must prove the smaller of the two a prefix of the larger.  A peer
+ *		head larger than this node's newest, kept before the fetch, is one
+ *		the hub signed and no longer shows: a fork too.  A larger one kept
+ *		after it waits for the next round.
+ */
+static void
+check_peer_heads(RoundState *st, int64 size, const uint8 root[DS_HASH_LEN],
+				 TimestampTz fetched_at)
+{
+	DsPeerHead *heads;
+	int			n;
+
+	if (size == 0)
+		return;
+	n = ds_gossip_pending(&heads, 16);
+	for (int i = 0; i < n; i++)
+	{
+		DsPeerHead *h = &heads[i];
+		const uint8 *old_root;
+		const uint8 *new_root;
+		int64		old_size;
+		int64		new_size;
+		PGresult   *r;
+		const char *values[2];
+		int			lengths[2] = {8, 8};
+		uint64		b1,
+					b2;
+		uint8	   *proof;
+		size_t		prooflen;
+		bool		ok;
+
+		if (h->size == size)
+		{
+			ok = memcmp(h->root, root, DS_HASH_LEN) == 0;
+			ds_gossip_settle(h, size, root, ok,
+							 ok ? "the same root as the cached head of this size"
+							 : "the hub signed two roots for the same tree size");
+			continue;
+		}
+		if (h->size > size)
+		{
+			if (h->received_at < fetched_at)
+				ds_gossip_settle(h, size, root, false,
+								 "the hub signed a larger log for another node than it shows this node");
+			continue;
+		}
+		old_size = h->size;
+		old_root = h->root;
+		new_size = size;
+		new_root = root;
+		values[0] = int8_param(old_size, &b1);
+		values[1] = int8_param(new_size, &b2);
+		r = remote("SELECT dataspace.hub_consistency_proof($1::bigint, $2::bigint)",
+				   2, values, lengths, PGRES_TUPLES_OK);
+		if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
+		{
+			PQclear(r);
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("the hub sent no consistency proof")));
+		}
+		prooflen = PQgetlength(r, 0, 0);
+		proof = palloc(Max(prooflen, 1));
+		memcpy(proof, PQgetvalue(r, 0, 0), prooflen);
+		PQclear(r);
+		ok = prooflen % DS_HASH_LEN == 0 &&
+			ds_merkle_verify_consistency(ds_backend_hasher(), (uint64) old_size,
+										 (uint64) new_size, old_root, new_root,
+										 (const uint8 (*)[DS_HASH_LEN]) proof,
+										 (int) (prooflen / DS_HASH_LEN));
+		ds_gossip_settle(h, size, root, ok,
+						 ok ? "the hub proved it a prefix of this node's log"
+						 : "the hub cannot prove it a prefix of this node's log");
+	}
+}
+
+/*
+ * One witness step of a round: anchors out, then heads and proofs in,
+ * then the heads other nodes showed this one.
+ */
 static void
 witness_round(RoundState *st)
 {
 	int64		size;
 	uint8		root[DS_HASH_LEN];
+	TimestampTz fetched_at = GetCurrentTimestamp();
 
 	publish_anchors(st);
 	if (fetch_tree_head(st, &size, root))
 	{
 		fetch_inclusion_proofs(st, size, root);
 		fetch_received_anchors(st, size, root);
+		check_peer_heads(st, size, root, fetched_at);
 	}
 }
 

@@ -62,6 +62,7 @@
 #include "contract.h"
 #include "dbworker.h"
 #include "keys.h"
+#include "gossip.h"
 #include "pg_dataspace.h"
 #include "purpose.h"
 #include "remote.h"
@@ -96,6 +97,7 @@ typedef struct Peer
 	int			nauth;
 	uint8		auth[MAX_PEER_CONTRACTS][DS_UUID_LEN];
 	char		auth_purpose[MAX_PEER_CONTRACTS][DS_POLICY_PURPOSE_LEN + 1];
+	int64		heads_sent;		/* tree size last exchanged; -1: not yet */
 	TimestampTz retry_at;
 	long		backoff_ms;
 } Peer;
@@ -172,6 +174,7 @@ find_peer(const uint8 provider[DS_UUID_LEN])
 				 errmsg("too many providers for one replication worker"),
 				 errdetail("The worker serves at most %d providers.", MAX_PEERS)));
 	memset(&peers[npeers], 0, sizeof(Peer));
+	peers[npeers].heads_sent = -1;
 	memcpy(peers[npeers].provider, provider, DS_UUID_LEN);
 	snprintf(peers[npeers].name, sizeof(peers[npeers].name), "provider %s",
 			 ds_uuid_text(provider));
@@ -185,6 +188,7 @@ drop_peer(Peer *p)
 		ds_remote_finish(p->conn);
 	p->conn = NULL;
 	p->nauth = 0;
+	p->heads_sent = -1;
 }
 
 /*
@@ -368,6 +372,58 @@ authenticate(Peer *p, const DsContractTerms *t)
 		memcpy(p->auth[slot], t->id, DS_UUID_LEN);
 		strlcpy(p->auth_purpose[slot], purpose ? purpose : "", sizeof(p->auth_purpose[slot]));
 	}
+}
+
+/*
+ * exchange_heads
+ *		Hand the provider this node's newest signed tree head of the hub's
+ *		anchor log and check the one it hands back (src/gossip.c): once per
+ *		connection and whenever this node's head moved.  What the provider
+ *		sends is checked as any peer's head; one that is not a head of this
+ *		node's hub is reported, never a reason to stop the stream.
+ */
+static void
+exchange_heads(Peer *p, const DsContractTerms *t)
+{
+	bytea	   *msg = NULL;
+	bytea	   *sig = NULL;
+	int64		size = 0;
+	const char *values[2] = {NULL, NULL};
+	int			lengths[2] = {0, 0};
+	PGresult   *r;
+
+	if (ds_gossip_newest(&msg, &sig, &size))
+	{
+		values[0] = VARDATA_ANY(msg);
+		lengths[0] = VARSIZE_ANY_EXHDR(msg);
+		values[1] = VARDATA_ANY(sig);
+		lengths[1] = VARSIZE_ANY_EXHDR(sig);
+	}
+	if (p->heads_sent == size)
+		return;
+	r = ds_remote_exec(p->conn, p->name,
+					   "SELECT message, signature, verdict FROM dataspace.exchange_tree_heads($1::bytea, $2::bytea)",
+					   2, values, lengths, PGRES_TUPLES_OK, REMOTE_TIMEOUT_MS);
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) && !PQgetisnull(r, 0, 1))
+	{
+		const char *reason;
+		int64		theirs;
+		ds_head_verdict v;
+
+		v = ds_gossip_receive(t->provider_id, (const uint8 *) PQgetvalue(r, 0, 0),
+							  PQgetlength(r, 0, 0), (const uint8 *) PQgetvalue(r, 0, 1),
+							  PQgetlength(r, 0, 1), &reason, &theirs);
+		if (v == DS_HEAD_BAD)
+			ereport(WARNING,
+					(errmsg("%s sent a tree head that is not one of this node's hub: %s",
+							p->name, reason)));
+	}
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 2) &&
+		strncmp(PQgetvalue(r, 0, 2), "bad:", 4) == 0)
+		ereport(WARNING,
+				(errmsg("%s refused this node's tree head: %s", p->name, PQgetvalue(r, 0, 2))));
+	PQclear(r);
+	p->heads_sent = size;
 }
 
 /* ---------------------------------------------------------------------
@@ -736,6 +792,7 @@ pull_batch(Peer *p, const Stream *st, MemoryContext batch_cxt)
 		ds_spi_get_bytes(0, 2, cur_hash, DS_HASH_LEN);
 
 	authenticate(p, &t);
+	exchange_heads(p, &t);
 
 	pgstat_report_activity(STATE_RUNNING, psprintf("pulling asset %s from %s",
 												   ds_uuid_text(st->asset), p->name));
