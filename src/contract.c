@@ -964,8 +964,26 @@ ds_contract_receive(const uint8 *canonical, size_t clen, const uint8 *msg,
 									ds_uuid_text(other_id), ds_uuid_text(c.id))), NULL;
 	}
 	memcpy(other_pk, pk, DS_PUBKEY_LEN);
+
+	/*
+	 * Only the key the contract pins counts, whatever key the step names: a
+	 * hub that shows another key for the counterparty cannot sign for it.
+	 * Say which keys are involved, so that a substitution is recognisable.
+	 */
 	if (!ds_ed25519_verify(pk, msg, msglen, sig))
-		return (*why = pstrdup("the step's signature does not verify")), NULL;
+	{
+		const char *role = me_provider ? "consumer" : "provider";
+
+		if (memcmp(st.actor_key_id, other_kid, DS_HASH_LEN) != 0)
+			*why = psprintf("the step names key %s, but contract %s pins key %s for its %s;"
+							" the step's signature does not verify under the pinned key",
+							ds_hex(st.actor_key_id, DS_HASH_LEN), ds_uuid_text(c.id),
+							ds_hex(other_kid, DS_HASH_LEN), role);
+		else
+			*why = psprintf("the step's signature does not verify under key %s, which contract %s pins for its %s",
+							ds_hex(other_kid, DS_HASH_LEN), ds_uuid_text(c.id), role);
+		return NULL;
+	}
 	if (row.found && st.step_no <= row.last_step_no)
 	{
 		/* a step this node has: harmless if it is the very same one */

@@ -49,6 +49,7 @@
 #include "anchor.h"
 #include "audit.h"
 #include "contract.h"
+#include "contractmsg.h"
 #include "dbworker.h"
 #include "gossip.h"
 #include "jsonread.h"
@@ -1429,9 +1430,31 @@ pull_contract_steps(RoundState *st)
 		}
 		if (why)
 		{
+			uint8		hash[DS_HASH_LEN];
+			ds_contract_step decoded;
+
 			ereport(WARNING,
 					(errmsg("refused step " INT64_FORMAT " of contract %s from the hub: %s",
 							step_no, ds_uuid_text(contract_id), why)));
+
+			/*
+			 * The alarm holds only the latest reason (the key check below may
+			 * replace it in this very round), and the hub can take the step
+			 * back: the audit log keeps every refusal, with the hash of the
+			 * bytes that were refused.  The step's name is read from those
+			 * bytes, not from what the hub says.
+			 */
+			if (!ds_sha256(ds_backend_hasher(), msg, msglen, hash))
+				elog(ERROR, "could not hash a contract step");
+			ds_audit_append("contract.step_refused", ds_uuid_text(contract_id),
+							ds_audit_json(6,
+										  "step_no", psprintf(INT64_FORMAT, step_no),
+										  "step", ds_contract_step_decode(msg, msglen, &decoded) ?
+										  decoded.step : "(malformed)",
+										  "actor", ds_uuid_text(actor),
+										  "hub_seq", psprintf(INT64_FORMAT, seq),
+										  "step_hash", ds_hex(hash, DS_HASH_LEN),
+										  "reason", why));
 			contract_alarm(contract_id, psprintf("refused step " INT64_FORMAT " from the hub: %s",
 												 step_no, why));
 		}
