@@ -273,8 +273,10 @@ CREATE FUNCTION dataspace.model_telemetry(model jsonb)
 	AS 'MODULE_PATHNAME', 'dataspace_model_telemetry'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 10;
 
+-- SECURITY DEFINER: the checks (model validation, locking the ancestors)
+-- need privileges that a role granted only INSERT on dataspace.twin lacks
 CREATE FUNCTION dataspace.twin_check_trigger() RETURNS trigger
-	LANGUAGE plpgsql
+	LANGUAGE plpgsql SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE

@@ -190,6 +190,22 @@ RESET ROLE;
 SET ROLE dataspace_writer;
 SELECT dataspace.validate_model('{}');
 RESET ROLE;
+-- a role granted INSERT on twins and nothing else: the model and the
+-- parent are still checked (the trigger does not run with its privileges)
+CREATE ROLE regress_twin_inserter;
+GRANT USAGE ON SCHEMA dataspace TO regress_twin_inserter;
+GRANT INSERT ON dataspace.twin TO regress_twin_inserter;
+SET ROLE regress_twin_inserter;
+INSERT INTO dataspace.twin (id, name, model, parent_id) VALUES ('00000000-0000-4000-8000-0000000000b5', 'by inserter',
+  pg_temp.m('"contents": []'), '00000000-0000-4000-8000-0000000000b1');
+INSERT INTO dataspace.twin (id, name, model) VALUES ('00000000-0000-4000-8000-0000000000b6', 'bad model',
+  pg_temp.m('"contents": [{"@type": "Telemetry"}]'));
+RESET ROLE;
+SELECT name, parent_id FROM dataspace.twin WHERE id IN ('00000000-0000-4000-8000-0000000000b5', '00000000-0000-4000-8000-0000000000b6');
+DELETE FROM dataspace.twin WHERE id = '00000000-0000-4000-8000-0000000000b5';
+REVOKE ALL ON dataspace.twin FROM regress_twin_inserter;
+REVOKE ALL ON SCHEMA dataspace FROM regress_twin_inserter;
+DROP ROLE regress_twin_inserter;
 -- leave no assets behind for later files
 DELETE FROM dataspace.asset WHERE twin_id IN ('00000000-0000-4000-8000-0000000000b3', '00000000-0000-4000-8000-0000000000b4');
 DELETE FROM dataspace.twin WHERE id IN ('00000000-0000-4000-8000-0000000000b1', '00000000-0000-4000-8000-0000000000b2',

@@ -1692,6 +1692,45 @@ publish_anchors(RoundState *st)
 }
 
 /*
+ * consistent_at_hub
+ *		Ask the hub for the consistency proof from (old_size, old_root) to
+ *		(new_size, new_root) and check it; the proof is returned for
+ *		keeping.  False if it does not verify.
+ */
+static bool
+consistent_at_hub(int64 old_size, const uint8 old_root[DS_HASH_LEN],
+				  int64 new_size, const uint8 new_root[DS_HASH_LEN],
+				  uint8 **proof, size_t *prooflen)
+{
+	PGresult   *r;
+	uint64		b1,
+				b2;
+	const char *values[2];
+	int			lengths[2] = {8, 8};
+
+	values[0] = int8_param(old_size, &b1);
+	values[1] = int8_param(new_size, &b2);
+	r = remote("SELECT dataspace.hub_consistency_proof($1::bigint, $2::bigint)",
+			   2, values, lengths, PGRES_TUPLES_OK);
+	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
+	{
+		PQclear(r);
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("the hub sent no consistency proof")));
+	}
+	*prooflen = PQgetlength(r, 0, 0);
+	*proof = palloc(Max(*prooflen, 1));
+	memcpy(*proof, PQgetvalue(r, 0, 0), *prooflen);
+	PQclear(r);
+	return *prooflen % DS_HASH_LEN == 0 &&
+		ds_merkle_verify_consistency(ds_backend_hasher(), (uint64) old_size,
+									 (uint64) new_size, old_root, new_root,
+									 (const uint8 (*)[DS_HASH_LEN]) *proof,
+									 (int) (*prooflen / DS_HASH_LEN));
+}
+
+/*
  * Fetch the hub's newest signed tree head and cache it if it extends the
  * newest cached head (consistency proof checked); otherwise record a fork
  * and return false.
@@ -1765,33 +1804,8 @@ fetch_tree_head(RoundState *st, int64 *latest_size, uint8 latest_root[DS_HASH_LE
 			}
 			return true;
 		}
-		{
-			uint64		b1,
-						b2;
-			const char *values[2];
-			int			lengths[2] = {8, 8};
-
-			values[0] = int8_param(cached_size, &b1);
-			values[1] = int8_param(th.tree_size, &b2);
-			r = remote("SELECT dataspace.hub_consistency_proof($1::bigint, $2::bigint)",
-					   2, values, lengths, PGRES_TUPLES_OK);
-			if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
-			{
-				PQclear(r);
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("the hub sent no consistency proof")));
-			}
-			prooflen = PQgetlength(r, 0, 0);
-			proof = palloc(Max(prooflen, 1));
-			memcpy(proof, PQgetvalue(r, 0, 0), prooflen);
-			PQclear(r);
-		}
-		if (prooflen % DS_HASH_LEN != 0 ||
-			!ds_merkle_verify_consistency(ds_backend_hasher(), (uint64) cached_size,
-										  (uint64) th.tree_size, cached_root, th.root,
-										  (const uint8 (*)[DS_HASH_LEN]) proof,
-										  (int) (prooflen / DS_HASH_LEN)))
+		if (!consistent_at_hub(cached_size, cached_root, th.tree_size, th.root,
+							   &proof, &prooflen))
 		{
 			ds_witness_record_fork(cached_size, cached_root, &th, msg, msglen, sig,
 								   "the consistency proof does not verify", NULL);
@@ -2054,15 +2068,6 @@ check_peer_heads(RoundState *st, int64 size, const uint8 root[DS_HASH_LEN],
 	for (int i = 0; i < n; i++)
 	{
 		DsPeerHead *h = &heads[i];
-		const uint8 *old_root;
-		const uint8 *new_root;
-		int64		old_size;
-		int64		new_size;
-		PGresult   *r;
-		const char *values[2];
-		int			lengths[2] = {8, 8};
-		uint64		b1,
-					b2;
 		uint8	   *proof;
 		size_t		prooflen;
 		bool		ok;
@@ -2082,30 +2087,7 @@ check_peer_heads(RoundState *st, int64 size, const uint8 root[DS_HASH_LEN],
 								 "the hub signed a larger log for another node than it shows this node");
 			continue;
 		}
-		old_size = h->size;
-		old_root = h->root;
-		new_size = size;
-		new_root = root;
-		values[0] = int8_param(old_size, &b1);
-		values[1] = int8_param(new_size, &b2);
-		r = remote("SELECT dataspace.hub_consistency_proof($1::bigint, $2::bigint)",
-				   2, values, lengths, PGRES_TUPLES_OK);
-		if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
-		{
-			PQclear(r);
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("the hub sent no consistency proof")));
-		}
-		prooflen = PQgetlength(r, 0, 0);
-		proof = palloc(Max(prooflen, 1));
-		memcpy(proof, PQgetvalue(r, 0, 0), prooflen);
-		PQclear(r);
-		ok = prooflen % DS_HASH_LEN == 0 &&
-			ds_merkle_verify_consistency(ds_backend_hasher(), (uint64) old_size,
-										 (uint64) new_size, old_root, new_root,
-										 (const uint8 (*)[DS_HASH_LEN]) proof,
-										 (int) (prooflen / DS_HASH_LEN));
+		ok = consistent_at_hub(h->size, h->root, size, root, &proof, &prooflen);
 		ds_gossip_settle(h, size, root, ok,
 						 ok ? "the hub proved it a prefix of this node's log"
 						 : "the hub cannot prove it a prefix of this node's log");

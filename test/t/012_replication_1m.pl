@@ -32,9 +32,7 @@ my %id = (a => $a->safe_psql('postgres', 'SELECT dataspace.node_id()'),
 
 export_logins($a, $id{a}, $tmp, [ 'b', $b ]);
 
-ok($hub->poll_query_until('postgres', q{SELECT count(*) = 2 FROM dataspace.participant}),
-	'two nodes registered');
-$hub->safe_psql('postgres', 'SELECT dataspace.approve_participant(node_id) FROM dataspace.participant');
+approve_all($hub, $a, $b);
 
 my $twin = '00000000-0000-4000-8000-000000012a00';
 my $asset = '00000000-0000-4000-8000-000000012a01';
@@ -44,20 +42,9 @@ INSERT INTO dataspace.asset (id, twin_id, name, kind, visibility) VALUES
   ('$asset', '$twin', 'vibration', 'stream', 'public');
 });
 ok($b->poll_query_until('postgres', qq{
-SELECT (SELECT count(*) FROM dataspace.hub_catalog WHERE provider_id = '$id{a}') = 1
-   AND (SELECT count(*) FROM dataspace.participant WHERE status = 'approved') = 2}),
+SELECT count(*) = 1 FROM dataspace.hub_catalog WHERE provider_id = '$id{a}'}),
 	'node b finds the asset in the catalog');
-ok($a->poll_query_until('postgres', q{
-SELECT count(*) = 2 FROM dataspace.participant WHERE status = 'approved'}),
-	'node a caches the participants');
-
-my $k = $b->safe_psql('postgres', qq{
-SELECT dataspace.request_contract('$id{a}', '{$asset}', '{}', now() + interval '1 year')});
-ok($a->poll_query_until('postgres', qq{SELECT state = 'REQUESTED' FROM dataspace.contract WHERE id = '$k'}),
-	'the request reaches node a');
-is($a->safe_psql('postgres', qq{SELECT dataspace.accept_contract('$k')}), 'AGREED', 'node a accepts');
-ok($b->poll_query_until('postgres', qq{SELECT state = 'active' FROM dataspace.contract WHERE id = '$k'}),
-	'the contract is active at node b');
+my $k = agree_contract($b, $a, $id{a}, $asset, '{}');
 
 # 1,000,000 points in four statements; the sealer seals them (default
 # seal_max_points) while the consumer pulls

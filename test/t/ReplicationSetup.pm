@@ -1,7 +1,8 @@
 # The dataspace the replication tests share: a hub with one participant
 # role per node, nodes that sync with it quickly, a provider that serves
 # TLS with a self-signed certificate, and the provider's export logins for
-# its consumers (TLS only, as docs/replication.md sets them up).
+# its consumers (TLS only, as docs/replication.md sets them up), the
+# hub's approval of every node and a contract agreed through the hub.
 package ReplicationSetup;
 
 use strict;
@@ -9,8 +10,9 @@ use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use Test::More;
 
-our @EXPORT = qw(new_hub new_node tls_settings export_logins);
+our @EXPORT = qw(new_hub new_node tls_settings export_logins approve_all agree_contract);
 
 # new_hub(@node_names): a started hub with a participant role node_NAME for
 # each name; returns the hub and its public key in hex.
@@ -112,6 +114,42 @@ sub export_logins
 INSERT INTO dataspace.provider_login VALUES ('$provider_id', 'user=export_$n->[0] passfile=$pass')});
 	}
 	return;
+}
+
+# approve_all($hub, @nodes): wait for every node to register, approve them
+# all, and wait until each node caches them all as approved.
+sub approve_all
+{
+	my ($hub, @nodes) = @_;
+	my $n = scalar @nodes;
+	ok($hub->poll_query_until('postgres', "SELECT count(*) = $n FROM dataspace.participant"),
+		"$n nodes registered");
+	$hub->safe_psql('postgres', 'SELECT dataspace.approve_participant(node_id) FROM dataspace.participant');
+	for my $node (@nodes)
+	{
+		ok($node->poll_query_until('postgres',
+				"SELECT count(*) = $n FROM dataspace.participant WHERE status = 'approved'"),
+			$node->name . ' caches the approved participants');
+	}
+	return;
+}
+
+# agree_contract($consumer, $provider, $provider_id, $assets, $policy): the
+# consumer requests a contract on the assets (a comma-separated list of
+# ids) under the policy (JSON text) for a year, the provider accepts, and
+# the contract becomes active at the consumer; returns its id.
+sub agree_contract
+{
+	my ($consumer, $provider, $provider_id, $assets, $policy) = @_;
+	my $k = $consumer->safe_psql('postgres', qq{
+SELECT dataspace.request_contract('$provider_id', '{$assets}', '$policy', now() + interval '1 year')});
+	ok($provider->poll_query_until('postgres', qq{SELECT state = 'REQUESTED' FROM dataspace.contract WHERE id = '$k'}),
+		'the request reaches the provider');
+	is($provider->safe_psql('postgres', qq{SELECT dataspace.accept_contract('$k')}), 'AGREED',
+		'the provider accepts');
+	ok($consumer->poll_query_until('postgres', qq{SELECT state = 'active' FROM dataspace.contract WHERE id = '$k'}),
+		'the contract is active at the consumer');
+	return $k;
 }
 
 1;
