@@ -13,14 +13,130 @@
 
 #include <string.h>
 
+#include <openssl/core_dispatch.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/provider.h>
 
 struct ds_hasher
 {
 	EVP_MD	   *md;
 	EVP_MD_CTX *ctx;
+
+	/*
+	 * The provider's own SHA-256 functions and one context of theirs, when
+	 * they could be found and pass a known answer; otherwise NULL and the
+	 * EVP path is used.
+	 */
+	void	   *dctx;
+	OSSL_FUNC_digest_init_fn *init;
+	OSSL_FUNC_digest_update_fn *update;
+	OSSL_FUNC_digest_final_fn *final;
+	OSSL_FUNC_digest_freectx_fn *freectx;
 };
+
+/* SHA-256("abc"), FIPS 180-2 appendix B.1 */
+static const uint8_t sha256_abc[DS_HASH_LEN] = {
+	0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde,
+	0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
+	0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad
+};
+
+/* Whether an algorithm's name list ("SHA2-256:SHA-256:...") names md. */
+static bool
+names_md(const char *names, const EVP_MD *md)
+{
+	char		name[64];
+
+	while (*names != '\0')
+	{
+		size_t		len = strcspn(names, ":");
+
+		if (len < sizeof(name))
+		{
+			memcpy(name, names, len);
+			name[len] = '\0';
+			if (EVP_MD_is_a(md, name))
+				return true;
+		}
+		names += len;
+		if (*names == ':')
+			names++;
+	}
+	return false;
+}
+
+/*
+ * direct_init
+ *		Look up SHA-256 in the provider that EVP_MD_fetch chose and keep its
+ *		dispatch functions and one context.
+ *
+ * OpenSSL 3.0's EVP_DigestInit_ex2 frees and allocates the provider's
+ * context on every call (a malloc, a free and an OPENSSL_cleanse per hash);
+ * calling the same provider's functions through its public dispatch table
+ * hashes the short inputs here about twice as fast.  Nothing but the call
+ * path changes: the provider, and so the implementation, is the one EVP
+ * fetched.  If the functions cannot be found or do not give the known
+ * answer, the hasher stays on the EVP path.
+ */
+static void
+direct_init(ds_hasher *h)
+{
+	const OSSL_PROVIDER *prov = EVP_MD_get0_provider(h->md);
+	const OSSL_ALGORITHM *algs;
+	const OSSL_ALGORITHM *a;
+	OSSL_FUNC_digest_newctx_fn *newctx = NULL;
+	int			no_cache = 0;
+	int			found = 0;
+	uint8_t		out[DS_HASH_LEN];
+	size_t		outlen = 0;
+
+	if (prov == NULL)
+		return;
+	algs = OSSL_PROVIDER_query_operation(prov, OSSL_OP_DIGEST, &no_cache);
+	if (algs == NULL)
+		return;
+	for (a = algs; a->algorithm_names != NULL; a++)
+	{
+		if (!names_md(a->algorithm_names, h->md))
+			continue;
+		found++;
+		for (const OSSL_DISPATCH *d = a->implementation; d->function_id != 0; d++)
+			switch (d->function_id)
+			{
+				case OSSL_FUNC_DIGEST_NEWCTX:
+					newctx = OSSL_FUNC_digest_newctx(d);
+					break;
+				case OSSL_FUNC_DIGEST_INIT:
+					h->init = OSSL_FUNC_digest_init(d);
+					break;
+				case OSSL_FUNC_DIGEST_UPDATE:
+					h->update = OSSL_FUNC_digest_update(d);
+					break;
+				case OSSL_FUNC_DIGEST_FINAL:
+					h->final = OSSL_FUNC_digest_final(d);
+					break;
+				case OSSL_FUNC_DIGEST_FREECTX:
+					h->freectx = OSSL_FUNC_digest_freectx(d);
+					break;
+			}
+	}
+	OSSL_PROVIDER_unquery_operation(prov, OSSL_OP_DIGEST, algs);
+
+	/* exactly one implementation, so that it is the one EVP fetched */
+	if (found == 1 && newctx != NULL && h->init != NULL && h->update != NULL &&
+		h->final != NULL && h->freectx != NULL)
+		h->dctx = newctx(OSSL_PROVIDER_get0_provider_ctx(prov));
+	if (h->dctx != NULL &&
+		h->init(h->dctx, NULL) == 1 &&
+		h->update(h->dctx, (const unsigned char *) "abc", 3) == 1 &&
+		h->final(h->dctx, out, &outlen, sizeof(out)) == 1 &&
+		outlen == DS_HASH_LEN && memcmp(out, sha256_abc, DS_HASH_LEN) == 0)
+		return;
+	if (h->dctx != NULL)
+		h->freectx(h->dctx);
+	h->dctx = NULL;
+}
 
 /*
  * ds_hasher_new
@@ -43,6 +159,7 @@ ds_hasher_new(void)
 		ds_hasher_free(h);
 		return NULL;
 	}
+	direct_init(h);
 	return h;
 }
 
@@ -51,9 +168,17 @@ ds_hasher_free(ds_hasher *h)
 {
 	if (h == NULL)
 		return;
+	if (h->dctx != NULL)
+		h->freectx(h->dctx);
 	EVP_MD_CTX_free(h->ctx);
 	EVP_MD_free(h->md);
 	OPENSSL_free(h);
+}
+
+bool
+ds_hasher_is_direct(const ds_hasher *h)
+{
+	return h->dctx != NULL;
 }
 
 bool
@@ -61,6 +186,15 @@ ds_sha256(ds_hasher *h, const void *data, size_t len, uint8_t out[DS_HASH_LEN])
 {
 	unsigned int outlen = 0;
 
+	if (h->dctx != NULL)
+	{
+		size_t		n = 0;
+
+		return h->init(h->dctx, NULL) == 1 &&
+			h->update(h->dctx, data, len) == 1 &&
+			h->final(h->dctx, out, &n, DS_HASH_LEN) == 1 &&
+			n == DS_HASH_LEN;
+	}
 	if (EVP_DigestInit_ex2(h->ctx, h->md, NULL) != 1 ||
 		EVP_DigestUpdate(h->ctx, data, len) != 1 ||
 		EVP_DigestFinal_ex(h->ctx, out, &outlen) != 1)

@@ -50,6 +50,7 @@ typedef struct ds_hasher ds_hasher;
 
 extern ds_hasher *ds_hasher_new(void);
 extern void ds_hasher_free(ds_hasher *h);
+extern bool ds_hasher_is_direct(const ds_hasher *h);
 extern bool ds_sha256(ds_hasher *h, const void *data, size_t len,
 					  uint8_t out[DS_HASH_LEN]);
 

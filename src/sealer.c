@@ -605,9 +605,16 @@ ds_seal_round(const uint8 *only_asset, bool force)
 		 * filter.  The query is planned for these values (a custom plan),
 		 * so the array is a constant, which PostgreSQL searches by hash
 		 * when it is long; a sub-select over unnest() cost a SubPlan probe
-		 * per row.
+		 * per row.  With one batch (a COPY, or one transaction since the
+		 * last round) the bounds are equal and the filter is left out: it
+		 * was 2 % of sealing a 1M-point COPY.
 		 */
 		fetch_points(assets, NULL,
+					 nbatches == 1 ?
+					 "SELECT p.asset_id, p.seq, p.ts, p.value, p.batch_id"
+					 " FROM dataspace.point p"
+					 " WHERE p.batch_id OPERATOR(pg_catalog.>=) $2"
+					 " AND p.batch_id OPERATOR(pg_catalog.<=) $3" :
 					 "SELECT p.asset_id, p.seq, p.ts, p.value, p.batch_id"
 					 " FROM dataspace.point p"
 					 " WHERE p.batch_id OPERATOR(pg_catalog.>=) $2"

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "seal.h"
 #include "witness.h"
 
@@ -87,6 +89,28 @@ test_sha256(ds_hasher *h)
 	ok(ds_sha256(h, "abc", 3, d) && ds_sha256(h, "abc", 3, d) &&
 	   eq_hex(d, DS_HASH_LEN, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
 	   "SHA-256 with a reused context");
+
+	/*
+	 * The hasher calls the provider's SHA-256 functions directly (OpenSSL
+	 * 3's default provider has them); every length around the block
+	 * boundaries and the lengths hashed when sealing (57 and 65 bytes)
+	 * must give what OpenSSL's one-shot EVP_Digest gives.
+	 */
+	ok(ds_hasher_is_direct(h), "SHA-256 through the provider's functions");
+	{
+		uint8_t		in[300];
+		uint8_t		want[DS_HASH_LEN];
+		unsigned int wlen;
+		bool		same = true;
+
+		for (size_t i = 0; i < sizeof(in); i++)
+			in[i] = (uint8_t) (i * 151 + 7);
+		for (size_t len = 0; len <= sizeof(in); len++)
+			same = same && ds_sha256(h, in, len, d) &&
+				EVP_Digest(in, len, want, &wlen, EVP_sha256(), NULL) == 1 &&
+				wlen == DS_HASH_LEN && memcmp(d, want, DS_HASH_LEN) == 0;
+		ok(same, "SHA-256 equals EVP_Digest for every length from 0 to 300 bytes");
+	}
 }
 
 /* ---------------------------------------------------------------------
