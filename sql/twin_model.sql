@@ -191,7 +191,7 @@ SET ROLE dataspace_writer;
 SELECT dataspace.validate_model('{}');
 RESET ROLE;
 -- a role granted INSERT on twins and nothing else: the model and the
--- parent are still checked (the trigger does not run with its privileges)
+-- parent are still checked (the trigger runs with its owner's privileges)
 CREATE ROLE regress_twin_inserter;
 GRANT USAGE ON SCHEMA dataspace TO regress_twin_inserter;
 GRANT INSERT ON dataspace.twin TO regress_twin_inserter;
