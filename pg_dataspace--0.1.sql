@@ -919,9 +919,11 @@ CREATE TABLE dataspace.contract_step (
 	superseded_by bytea CHECK (pg_catalog.length(superseded_by) OPERATOR(pg_catalog.=) 32),
 	reissue_of bytea CHECK (pg_catalog.length(reissue_of) OPERATOR(pg_catalog.=) 32),
 	PRIMARY KEY (seq),
-	CHECK ((superseded_at IS NULL) OPERATOR(pg_catalog.=) (superseded_by IS NULL)),
+	CONSTRAINT contract_step_superseded_winner
+		CHECK ((superseded_at IS NULL) OPERATOR(pg_catalog.=) (superseded_by IS NULL)),
 	-- only a step of this node that the hub never took can be superseded
-	CHECK (superseded_at IS NULL OR (local AND delivered_at IS NULL AND hub_seq IS NULL))
+	CONSTRAINT contract_step_superseded_undelivered
+		CHECK (superseded_at IS NULL OR (local AND delivered_at IS NULL AND hub_seq IS NULL))
 );
 
 -- one chain per contract: a step number is taken once among the steps in force

@@ -995,6 +995,11 @@ plan_reconciliation(ContractRow *row, const ds_contract_step *st, bool me_provid
 	memset(rc, 0, sizeof(*rc));
 	if (st->step_no < 2)
 		return psprintf("step 1 of contract %s is already recorded", id);
+	/*
+	 * Read-write SPI calls: they see the steps this transaction stored
+	 * since its snapshot, such as an automatic step taken earlier in the
+	 * same round.
+	 */
 	args[0] = ds_uuid_datum(row->c.id);
 	args[1] = Int64GetDatum(st->step_no);
 	n = ds_spi_exec("SELECT step_no, step, local, delivered_at IS NOT NULL OR hub_seq IS NOT NULL,"
@@ -1002,7 +1007,7 @@ plan_reconciliation(ContractRow *row, const ds_contract_step *st, bool me_provid
 					" WHERE contract_id OPERATOR(pg_catalog.=) $1"
 					" AND step_no OPERATOR(pg_catalog.>=) $2 AND superseded_at IS NULL"
 					" ORDER BY step_no",
-					2, types, args, NULL, true, -1);
+					2, types, args, NULL, false, -1);
 	rc->losing = palloc0(sizeof(LosingStep) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
@@ -1040,7 +1045,7 @@ plan_reconciliation(ContractRow *row, const ds_contract_step *st, bool me_provid
 	if (ds_spi_exec("SELECT step_hash, to_state FROM dataspace.contract_step"
 					" WHERE contract_id OPERATOR(pg_catalog.=) $1"
 					" AND step_no OPERATOR(pg_catalog.=) $2 AND superseded_at IS NULL",
-					2, types, args, NULL, true, -1) != 1 ||
+					2, types, args, NULL, false, -1) != 1 ||
 		!spi_fixed_or_null(0, 1, head, DS_HASH_LEN) ||
 		strcmp(TextDatumGetCString(ds_spi_get(0, 2, &isnull)), from) != 0)
 		return psprintf("the steps of contract %s before step " INT64_FORMAT
@@ -1053,7 +1058,7 @@ plan_reconciliation(ContractRow *row, const ds_contract_step *st, bool me_provid
 					" WHERE contract_id OPERATOR(pg_catalog.=) $1"
 					" AND step_no OPERATOR(pg_catalog.<) $2 AND superseded_at IS NULL"
 					" ORDER BY step_no",
-					2, types, args, NULL, true, -1);
+					2, types, args, NULL, false, -1);
 	for (int i = 0; i < n; i++)
 	{
 		m = spi_bytes_copy(i, 1, &mlen, &isnull);
@@ -1378,7 +1383,10 @@ ds_contract_receive(const uint8 *canonical, size_t clen, const uint8 *msg,
 		return (*why = pstrdup("the step's signature does not verify")), NULL;
 	if (row.found && st.step_no <= row.last_step_no)
 	{
-		/* a step this node has: harmless if it is the very same one */
+		/*
+		 * A step this node has: harmless if it is the very same one.  Read
+		 * read-write, so as to see the steps this transaction stored.
+		 */
 		Datum		args[2] = {ds_uuid_datum(c.id), Int64GetDatum(st.step_no)};
 		Oid			types[2] = {UUIDOID, INT8OID};
 		uint8		have[DS_HASH_LEN];
@@ -1387,7 +1395,7 @@ ds_contract_receive(const uint8 *canonical, size_t clen, const uint8 *msg,
 		if (ds_spi_exec("SELECT step_hash FROM dataspace.contract_step"
 						" WHERE contract_id OPERATOR(pg_catalog.=) $1 AND step_no OPERATOR(pg_catalog.=) $2"
 						" AND superseded_at IS NULL",
-						2, types, args, NULL, true, -1) == 1 &&
+						2, types, args, NULL, false, -1) == 1 &&
 			spi_fixed_or_null(0, 1, have, DS_HASH_LEN) &&
 			ds_sha256(ds_backend_hasher(), msg, msglen, got) &&
 			memcmp(have, got, DS_HASH_LEN) == 0)

@@ -197,6 +197,12 @@ ok($b->log_contains(qr/WARNING:  contract $k1: this node's step 2 \(accept\) los
 	'offer 1: node b warns');
 my $lost = $b->safe_psql('postgres', qq{
 SELECT encode(step_hash, 'hex') FROM dataspace.contract_step WHERE contract_id = '$k1' AND superseded_at IS NOT NULL});
+my $won = $hub->safe_psql('postgres', qq{
+SELECT encode(step_hash, 'hex') FROM dataspace.contract_step WHERE contract_id = '$k1' AND step_no = 2});
+is($b->safe_psql('postgres', qq{
+SELECT (detail->'superseded'->0->>'step_hash') || ' ' || (detail->'by'->>'step_hash')
+  FROM dataspace.audit_log WHERE event = 'contract.reconcile' AND subject = '$k1'}),
+	"$lost $won", 'offer 1: the audit entry names the superseded step and the hub\'s step by their hashes');
 two_rounds($b);
 is($hub->safe_psql('postgres', qq{SELECT count(*) FROM dataspace.contract_step WHERE step_hash = '\\x$lost'}), '0',
 	'offer 1: the superseded step is not at the hub');
@@ -293,6 +299,28 @@ is(reconciled($a, $k5), "6 suspend, 7 resume > 6 revoke by $id{b} (back to activ
 is($a->safe_psql('postgres', qq{SELECT count(*) FROM dataspace.contract_step WHERE contract_id = '$k5' AND reissue_of IS NOT NULL}),
 	'0', 'contract 5: node a takes nothing again');
 
+# 6. An automatic step loses: node a, back at the hub, finds the
+# acceptance, agrees by itself, and then the consumer's rejection after
+# the acceptance; its agreement is superseded.
+my $k7 = offer();
+hold('a');
+is($b->safe_psql('postgres', qq{SELECT dataspace.accept_contract('$k7')}), 'ACCEPTED', 'offer 7: node b accepts');
+ok($hub->poll_query_until('postgres', qq{SELECT state = 'ACCEPTED' FROM dataspace.contract WHERE id = '$k7'}),
+	'offer 7: the acceptance is at the hub');
+is($b->safe_psql('postgres', qq{SELECT dataspace.reject_contract('$k7', 'changed my mind')}), 'TERMINATED',
+	'offer 7: node b rejects before node a agreed');
+ok($hub->poll_query_until('postgres', qq{SELECT state = 'TERMINATED' FROM dataspace.contract WHERE id = '$k7'}),
+	'offer 7: the rejection is at the hub');
+release('a');
+converge($k7, 'TERMINATED', 'offer 7', qw(offer accept reject));
+is(superseded($a, $k7), '3 agree true true -', 'offer 7: node a\'s agreement is superseded before it was sent');
+is(reconciled($a, $k7), "3 agree > 3 reject by $id{b} (back to ACCEPTED)",
+	'offer 7: node a\'s audit log records the reconciliation');
+is($a->safe_psql('postgres', qq{SELECT alarm FROM dataspace.contract WHERE id = '$k7'}),
+	"step 3 (agree) of this node lost to the counterparty's step 3 (reject) at the hub and is superseded."
+	  . " The contract has ended; nothing of this node's is taken again.",
+	'offer 7: node a\'s contract says its agreement lost');
+
 # later steps of the nodes flow: a new contract between them goes through
 my $k6 = active();
 is($a->safe_psql('postgres', qq{SELECT dataspace.suspend_contract('$k6', 'maintenance')}), 'suspended',
@@ -304,6 +332,29 @@ my $states = q{SELECT string_agg(id || ' ' || state, ', ' ORDER BY id) FROM data
 my $hub_states = $hub->safe_psql('postgres', $states);
 is($a->safe_psql('postgres', $states), $hub_states, 'node a holds every contract in the hub\'s state');
 is($b->safe_psql('postgres', $states), $hub_states, 'node b holds every contract in the hub\'s state');
+
+# 7. A winning step that does not verify is never applied: the hub shows
+# node b a withdrawal whose signature is not node a's.
+my $k8 = offer();
+hold('b');
+is($b->safe_psql('postgres', qq{SELECT dataspace.accept_contract('$k8')}), 'ACCEPTED',
+	'offer 8: node b accepts while away from the hub');
+is($a->safe_psql('postgres', qq{SELECT dataspace.reject_contract('$k8', 'withdrawn')}), 'TERMINATED',
+	'offer 8: node a withdraws the offer');
+ok($hub->poll_query_until('postgres', qq{SELECT state = 'TERMINATED' FROM dataspace.contract WHERE id = '$k8'}),
+	'offer 8: the withdrawal is at the hub first');
+$hub->safe_psql('postgres', qq{
+UPDATE dataspace.contract_step SET signature = decode(repeat('00', 64), 'hex')
+ WHERE contract_id = '$k8' AND step_no = 2});
+release('b');
+ok($b->poll_query_until('postgres', qq{
+SELECT alarm = 'refused step 2 from the hub: the step''s signature does not verify'
+  FROM dataspace.contract WHERE id = '$k8'}), 'offer 8: node b refuses the step');
+is($b->safe_psql('postgres', qq{
+SELECT c.state || ' ' || (SELECT count(*) FROM dataspace.contract_step s WHERE s.contract_id = c.id AND s.superseded_at IS NOT NULL)
+       || ' ' || (SELECT count(*) FROM dataspace.audit_log WHERE event = 'contract.reconcile' AND subject = '$k8')
+  FROM dataspace.contract c WHERE c.id = '$k8'}),
+	'ACCEPTED 0 0', 'offer 8: and keeps its own step: nothing superseded, nothing reconciled');
 
 $_->stop for ($a, $b, $hub);
 done_testing();
