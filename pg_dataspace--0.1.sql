@@ -894,12 +894,17 @@ CREATE SEQUENCE dataspace.contract_step_seq;
 /*
  * Every signed step of every contract, in order.  On a node, the steps it
  * made itself wait here (delivered_at NULL) until the hub-sync worker has
- * handed them to the hub: the outbox.
+ * handed them to the hub: the outbox.  A step of this node that crossed
+ * one of the counterparty's and lost at the hub is kept, superseded
+ * (superseded_at, superseded_by: the hash of the hub's step in its place),
+ * and never sent; the chain is the steps that are not superseded.  A step
+ * the node took again after such a loss names the one it carries out
+ * (reissue_of).
  */
 CREATE TABLE dataspace.contract_step (
 	contract_id uuid NOT NULL REFERENCES dataspace.contract (id),
 	step_no bigint NOT NULL,
-	seq bigint NOT NULL DEFAULT pg_catalog.nextval('dataspace.contract_step_seq'::pg_catalog.regclass) UNIQUE,
+	seq bigint NOT NULL DEFAULT pg_catalog.nextval('dataspace.contract_step_seq'::pg_catalog.regclass),
 	step text NOT NULL,
 	actor_id uuid NOT NULL,
 	from_state text NOT NULL,
@@ -912,11 +917,22 @@ CREATE TABLE dataspace.contract_step (
 	delivered_at timestamptz,
 	delivery_error text,
 	hub_seq bigint,
-	PRIMARY KEY (contract_id, step_no)
+	superseded_at timestamptz,
+	superseded_by bytea CHECK (pg_catalog.length(superseded_by) OPERATOR(pg_catalog.=) 32),
+	reissue_of bytea CHECK (pg_catalog.length(reissue_of) OPERATOR(pg_catalog.=) 32),
+	PRIMARY KEY (seq),
+	CONSTRAINT contract_step_superseded_winner
+		CHECK ((superseded_at IS NULL) OPERATOR(pg_catalog.=) (superseded_by IS NULL)),
+	-- only a step of this node that the hub never took can be superseded
+	CONSTRAINT contract_step_superseded_undelivered
+		CHECK (superseded_at IS NULL OR (local AND delivered_at IS NULL AND hub_seq IS NULL))
 );
 
+-- one chain per contract: a step number is taken once among the steps in force
+CREATE UNIQUE INDEX contract_step_chain_idx ON dataspace.contract_step (contract_id, step_no)
+	WHERE superseded_at IS NULL;
 CREATE INDEX contract_step_outbox_idx ON dataspace.contract_step (seq)
-	WHERE local AND delivered_at IS NULL;
+	WHERE local AND delivered_at IS NULL AND superseded_at IS NULL;
 
 /* Node: how far the worker has read the hub's steps. */
 CREATE TABLE dataspace.contract_sync_state (

@@ -374,6 +374,40 @@ SELECT public.try(format('SELECT dataspace.receive_contract_step(%L, %L, %L)', d
 -- this node's own step, sent back to it, is not applied as the other's
 SELECT public.try(format('SELECT dataspace.receive_contract_step(%L, %L, %L)', decode(:'k5s1_c', 'hex'),
   decode(:'k5s1_m', 'hex'), decode(:'k5s1_s', 'hex'))) AS own_step;
+-- a step carried by hand never overrides this node's own: only the hub's
+-- order does (the hub-sync worker), so nothing here is superseded
+SELECT step_no, step, local, superseded_at IS NULL AS in_force, superseded_by IS NULL AS no_winner,
+       reissue_of IS NULL AS not_reissued
+  FROM dataspace.contract_step WHERE contract_id = :'k5' ORDER BY seq;
+SELECT state, last_step_no, reason FROM dataspace.contract WHERE id = :'k5';
+-- the chain holds one step per number; a superseded step names its winner,
+-- and only a step of this node that the hub never took can be superseded
+\set VERBOSITY terse
+BEGIN;
+INSERT INTO dataspace.contract_step (contract_id, step_no, step, actor_id, from_state, to_state, message,
+                                     signature, step_hash, local)
+  SELECT contract_id, step_no, step, actor_id, from_state, to_state, message, signature, step_hash, local
+    FROM dataspace.contract_step WHERE contract_id = :'k5' AND step_no = 2;
+ROLLBACK;
+UPDATE dataspace.contract_step SET superseded_at = now() WHERE contract_id = :'k5' AND step_no = 2;
+UPDATE dataspace.contract_step SET superseded_at = now(), superseded_by = step_hash
+ WHERE contract_id = :'k1' AND step_no = 4;
+UPDATE dataspace.contract_step SET superseded_at = now(), superseded_by = step_hash, delivered_at = now()
+ WHERE contract_id = :'k5' AND step_no = 2;
+UPDATE dataspace.contract_step SET superseded_at = now(), superseded_by = '\x00'
+ WHERE contract_id = :'k5' AND step_no = 2;
+\set VERBOSITY default
+-- superseded, a step leaves the chain: the number is free for the hub's step
+BEGIN;
+UPDATE dataspace.contract_step SET superseded_at = now(), superseded_by = step_hash
+ WHERE contract_id = :'k5' AND step_no = 2;
+INSERT INTO dataspace.contract_step (contract_id, step_no, step, actor_id, from_state, to_state, message,
+                                     signature, step_hash)
+  SELECT contract_id, step_no, step, actor_id, from_state, to_state, message, signature, step_hash
+    FROM dataspace.contract_step WHERE contract_id = :'k5' AND step_no = 2;
+SELECT step_no, step, local, superseded_at IS NULL AS in_force FROM dataspace.contract_step
+ WHERE contract_id = :'k5' ORDER BY seq;
+ROLLBACK;
 
 -- the outbox: every local step waits for the hub-sync worker
 SELECT step, count(*) FILTER (WHERE delivered_at IS NULL) AS queued

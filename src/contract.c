@@ -30,6 +30,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -166,6 +167,7 @@ load_contract(const uint8 id[DS_UUID_LEN], bool for_update, bool with_last_step,
 				   " FROM dataspace.contract c LEFT JOIN dataspace.contract_step s"
 				   " ON %s s.contract_id OPERATOR(pg_catalog.=) c.id"
 				   " AND s.step_no OPERATOR(pg_catalog.=) c.last_step_no"
+				   " AND s.superseded_at IS NULL"
 				   " WHERE c.id OPERATOR(pg_catalog.=) $1%s",
 				   with_last_step ? "" : "false AND",
 				   for_update ? " FOR UPDATE OF c" : "");
@@ -315,17 +317,22 @@ store_new_contract(const uint8 *canonical, size_t len, const ds_contract *c,
 /*
  * store_step
  *		Record a step and move the contract: state, the actor's party
- *		signature if the step carries one, the chain head.
+ *		signature if the step carries one, the chain head.  origin is
+ *		"local" for a step this node made, "received" for the
+ *		counterparty's, "reissued" for one this node took again after its
+ *		first attempt lost at the hub (reissue_of: that attempt's hash).
  */
 static void
 store_step(const ds_contract *c, const ds_contract_step *st, const char *from,
 		   const char *to, const uint8 *msg, size_t msglen,
 		   const uint8 sig[DS_SIG_LEN], const uint8 step_hash[DS_HASH_LEN],
-		   bool local, bool by_provider)
+		   const char *origin, const uint8 *reissue_of, bool by_provider)
 {
-	Oid			types[10] = {UUIDOID, INT8OID, TEXTOID, UUIDOID, TEXTOID, TEXTOID, BYTEAOID,
-	BYTEAOID, BYTEAOID, BOOLOID};
-	Datum		args[10];
+	bool		local = strcmp(origin, "received") != 0;
+	Oid			types[11] = {UUIDOID, INT8OID, TEXTOID, UUIDOID, TEXTOID, TEXTOID, BYTEAOID,
+	BYTEAOID, BYTEAOID, BOOLOID, BYTEAOID};
+	Datum		args[11];
+	char		nulls[11] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	Oid			utypes[6] = {UUIDOID, TEXTOID, INT8OID, BYTEAOID, BYTEAOID, TEXTOID};
 	Datum		uargs[6];
 	char		unulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
@@ -341,10 +348,11 @@ store_step(const ds_contract *c, const ds_contract_step *st, const char *from,
 	args[7] = ds_bytea_datum(sig, DS_SIG_LEN);
 	args[8] = ds_bytea_datum(step_hash, DS_HASH_LEN);
 	args[9] = BoolGetDatum(local);
+	args[10] = bytes_datum_or_null(reissue_of != NULL, reissue_of, DS_HASH_LEN, &nulls[10]);
 	ds_spi_exec("INSERT INTO dataspace.contract_step (contract_id, step_no, step, actor_id,"
-				" from_state, to_state, message, signature, step_hash, local)"
-				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-				10, types, args, NULL, false, 1);
+				" from_state, to_state, message, signature, step_hash, local, reissue_of)"
+				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+				11, types, args, nulls, false, 1);
 
 	uargs[0] = ds_uuid_datum(st->contract_id);
 	uargs[1] = CStringGetTextDatum(to);
@@ -371,13 +379,14 @@ store_step(const ds_contract *c, const ds_contract_step *st, const char *from,
 
 		snprintf(event, sizeof(event), "contract.%s", st->step);
 		ds_audit_append(event, ds_uuid_text(st->contract_id),
-						ds_audit_json(6,
+						ds_audit_json(reissue_of ? 7 : 6,
 									  "step_no", psprintf(INT64_FORMAT, st->step_no),
 									  "actor", ds_uuid_text(st->actor_id),
 									  "from", from,
 									  "to", to,
 									  "step_hash", ds_hex(step_hash, DS_HASH_LEN),
-									  "origin", local ? "local" : "received"));
+									  "origin", origin,
+									  "reissue_of", reissue_of ? ds_hex(reissue_of, DS_HASH_LEN) : NULL));
 	}
 }
 
@@ -666,7 +675,7 @@ create_contract(FunctionCallInfo fcinfo, bool as_provider)
 					   as_provider ? other_pk : signer->public_key,
 					   &st, as_provider ? "OFFERED" : "REQUESTED", step_hash);
 	store_step(&c, &st, "", as_provider ? "OFFERED" : "REQUESTED", msg, msglen, sig,
-			   step_hash, true, as_provider);
+			   step_hash, "local", NULL, as_provider);
 	SPI_finish();
 	memcpy(result->data, c.id, DS_UUID_LEN);
 	PG_RETURN_UUID_P(result);
@@ -768,7 +777,8 @@ local_step(const uint8 id[DS_UUID_LEN], const char *step, const char *reason)
 	msg = sign_step(signer, &st, row.canonical, row.canonical_len, row.last_step_hash,
 					row.last_step_no + 1, step, reason, t->party_signature,
 					&msglen, sig, step_hash);
-	store_step(&row.c, &st, row.state, t->to, msg, msglen, sig, step_hash, true, me_provider);
+	store_step(&row.c, &st, row.state, t->to, msg, msglen, sig, step_hash, "local", NULL,
+			   me_provider);
 	result = MemoryContextStrdup(outer, t->to);
 	SPI_finish();
 	return result;
@@ -899,18 +909,420 @@ check_step(const uint8 *canonical, size_t clen, const ds_contract *c,
 	return NULL;
 }
 
+/* ---------------------------------------------------------------------
+ * Crossing steps: following the hub's order (docs/contracts.md)
+ *
+ * Both parties may act on a contract at about the same time; the hub keeps
+ * whichever step reaches it first and refuses the other.  The node whose
+ * step lost learns it when the hub shows the counterparty's step at the
+ * same number: it rolls its contract back to the state before its own
+ * losing steps, marks them superseded (kept, never sent), applies the
+ * hub's step, and records all of it in the audit log, in the transaction
+ * that applies the step.  An ending step it had asked for (reject, revoke,
+ * suspend) is taken again when the table still allows it; nothing else is.
+ * ---------------------------------------------------------------------
+ */
+
+/* One of this node's steps that lost to the counterparty's at the hub. */
+typedef struct LosingStep
+{
+	int64		step_no;
+	char		step[DS_STEP_NAME_MAX + 1];
+	uint8		hash[DS_HASH_LEN];
+	char	   *reason;			/* as signed; "" if none */
+} LosingStep;
+
+typedef struct Reconciliation
+{
+	int			nlosing;
+	LosingStep *losing;
+	char	   *reason;			/* the contract's reason before them, or NULL */
+} Reconciliation;
+
+/* Is this a step the nodes take by themselves (agree, verify, finalize)? */
+static bool
+step_is_automatic(const char *step)
+{
+	for (int i = 0; i < ds_contract_ntransitions; i++)
+		if (strcmp(ds_contract_transitions[i].step, step) == 0)
+			return strcmp(ds_contract_transitions[i].function, DS_STEP_AUTOMATIC) == 0;
+	return false;
+}
+
+/* Does no step at all lead on from this state (TERMINATED, revoked)? */
+static bool
+state_is_final(const char *state)
+{
+	for (int i = 0; i < ds_contract_ntransitions; i++)
+		if (strcmp(ds_contract_transitions[i].from, state) == 0)
+			return false;
+	return true;
+}
+
+/*
+ * plan_reconciliation
+ *		The hub shows the counterparty's step st at a number this node has
+ *		already used.  That is a crossing only if every step of this node's
+ *		chain from there on is its own and the hub never took it: under an
+ *		honest hub those are exactly the steps that lost.  Anything else (a
+ *		step of the counterparty at that number, or one of this node's
+ *		that the hub took) means two histories signed for one contract and
+ *		is refused.  On success row becomes, in memory only, the contract
+ *		as it was before the losing steps: state, chain head and this
+ *		node's party signature; rc lists the losing steps.  Nothing is
+ *		written, so that a winning step that then fails its checks changes
+ *		nothing.  Returns NULL, or why not.
+ */
+static char *
+plan_reconciliation(ContractRow *row, const ds_contract_step *st, bool me_provider,
+					Reconciliation *rc)
+{
+	Datum		args[2];
+	Oid			types[2] = {UUIDOID, INT8OID};
+	const uint8 *me = me_provider ? row->c.provider_id : row->c.consumer_id;
+	char	   *id = ds_uuid_text(row->c.id);
+	char	   *from = NULL;
+	uint8		head[DS_HASH_LEN];
+	bool		have_sig = false;
+	uint8		my_sig[DS_SIG_LEN];
+	bool		isnull;
+	uint8	   *m;
+	size_t		mlen;
+	ds_contract_step own;
+	int			n;
+	int			n_losing;
+
+	memset(rc, 0, sizeof(*rc));
+	if (st->step_no < 2)
+		return psprintf("step 1 of contract %s is already recorded", id);
+	/*
+	 * Read-write SPI calls: they see the steps this transaction stored
+	 * since its snapshot, such as an automatic step taken earlier in the
+	 * same round.
+	 */
+	args[0] = ds_uuid_datum(row->c.id);
+	args[1] = Int64GetDatum(st->step_no);
+	n = ds_spi_exec("SELECT step_no, step, local, delivered_at IS NOT NULL OR hub_seq IS NOT NULL,"
+					" step_hash, from_state, message FROM dataspace.contract_step"
+					" WHERE contract_id OPERATOR(pg_catalog.=) $1"
+					" AND step_no OPERATOR(pg_catalog.>=) $2 AND superseded_at IS NULL"
+					" ORDER BY step_no",
+					2, types, args, NULL, false, -1);
+	rc->losing = palloc0(sizeof(LosingStep) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		LosingStep *ls = &rc->losing[i];
+
+		ls->step_no = ds_spi_get_int64(i, 1);
+		strlcpy(ls->step, TextDatumGetCString(ds_spi_get(i, 2, &isnull)), sizeof(ls->step));
+		if (!DatumGetBool(ds_spi_get(i, 3, &isnull)))
+			return psprintf("step " INT64_FORMAT " of contract %s is already recorded:"
+							" this node holds the counterparty's step " INT64_FORMAT
+							" and the hub shows another in the same chain",
+							st->step_no, id, ls->step_no);
+		if (DatumGetBool(ds_spi_get(i, 4, &isnull)))
+			return psprintf("the hub took this node's step " INT64_FORMAT " of contract %s"
+							" and now shows another step " INT64_FORMAT " in its chain",
+							ls->step_no, id, st->step_no);
+		if (!spi_fixed_or_null(i, 5, ls->hash, DS_HASH_LEN))
+			return psprintf("this node's step " INT64_FORMAT " of contract %s has no hash",
+							ls->step_no, id);
+		if (i == 0)
+			from = TextDatumGetCString(ds_spi_get(i, 6, &isnull));
+		m = spi_bytes_copy(i, 7, &mlen, &isnull);
+		if (isnull || !ds_contract_step_decode(m, mlen, &own) || own.step_no != ls->step_no)
+			return psprintf("this node's step " INT64_FORMAT " of contract %s does not decode",
+							ls->step_no, id);
+		ls->reason = pnstrdup(own.reason, own.reason_len);
+	}
+	if (n == 0 || rc->losing[0].step_no != st->step_no)
+		return psprintf("the steps of contract %s from step " INT64_FORMAT " on are not in order",
+						id, st->step_no);
+	n_losing = n;
+
+	/* the chain head before them */
+	args[1] = Int64GetDatum(st->step_no - 1);
+	if (ds_spi_exec("SELECT step_hash, to_state FROM dataspace.contract_step"
+					" WHERE contract_id OPERATOR(pg_catalog.=) $1"
+					" AND step_no OPERATOR(pg_catalog.=) $2 AND superseded_at IS NULL",
+					2, types, args, NULL, false, -1) != 1 ||
+		!spi_fixed_or_null(0, 1, head, DS_HASH_LEN) ||
+		strcmp(TextDatumGetCString(ds_spi_get(0, 2, &isnull)), from) != 0)
+		return psprintf("the steps of contract %s before step " INT64_FORMAT
+						" do not lead to the state that step was taken in",
+						id, st->step_no);
+
+	/* this node's party signature and the reason, as they were before */
+	args[1] = Int64GetDatum(st->step_no);
+	n = ds_spi_exec("SELECT message FROM dataspace.contract_step"
+					" WHERE contract_id OPERATOR(pg_catalog.=) $1"
+					" AND step_no OPERATOR(pg_catalog.<) $2 AND superseded_at IS NULL"
+					" ORDER BY step_no",
+					2, types, args, NULL, false, -1);
+	for (int i = 0; i < n; i++)
+	{
+		m = spi_bytes_copy(i, 1, &mlen, &isnull);
+		if (isnull || !ds_contract_step_decode(m, mlen, &own))
+			return psprintf("a step of contract %s before step " INT64_FORMAT " does not decode",
+							id, st->step_no);
+		if (memcmp(own.actor_id, me, DS_UUID_LEN) == 0 && own.has_party_signature)
+		{
+			have_sig = true;
+			memcpy(my_sig, own.party_signature, DS_SIG_LEN);
+		}
+		if (own.reason_len > 0)
+			rc->reason = pnstrdup(own.reason, own.reason_len);
+	}
+
+	rc->nlosing = n_losing;
+	row->state = from;
+	row->last_step_no = st->step_no - 1;
+	memcpy(row->last_step_hash, head, DS_HASH_LEN);
+	if (me_provider)
+	{
+		row->has_provider_sig = have_sig;
+		if (have_sig)
+			memcpy(row->provider_sig, my_sig, DS_SIG_LEN);
+	}
+	else
+	{
+		row->has_consumer_sig = have_sig;
+		if (have_sig)
+			memcpy(row->consumer_sig, my_sig, DS_SIG_LEN);
+	}
+	return NULL;
+}
+
+/*
+ * apply_reconciliation
+ *		Write what plan_reconciliation decided, before the winning step is
+ *		stored: the losing steps superseded by it (kept, never sent), the
+ *		contract back at the state before them, and an audit entry naming
+ *		both sides.
+ */
+static void
+apply_reconciliation(const ContractRow *row, const Reconciliation *rc, bool me_provider,
+					 const ds_contract_step *winner, const uint8 winner_hash[DS_HASH_LEN])
+{
+	Oid			types[3] = {UUIDOID, INT8OID, BYTEAOID};
+	Datum		args[3];
+	Oid			ctypes[6] = {UUIDOID, TEXTOID, INT8OID, BYTEAOID, BYTEAOID, TEXTOID};
+	Datum		cargs[6];
+	char		cnulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	bool		has_sig = me_provider ? row->has_provider_sig : row->has_consumer_sig;
+	StringInfoData detail;
+	char	   *sql;
+
+	args[0] = ds_uuid_datum(row->c.id);
+	args[1] = Int64GetDatum(winner->step_no);
+	args[2] = ds_bytea_datum(winner_hash, DS_HASH_LEN);
+	if (ds_spi_exec("UPDATE dataspace.contract_step SET superseded_at = pg_catalog.now(),"
+					" superseded_by = $3"
+					" WHERE contract_id OPERATOR(pg_catalog.=) $1"
+					" AND step_no OPERATOR(pg_catalog.>=) $2 AND superseded_at IS NULL",
+					3, types, args, NULL, false, -1) != rc->nlosing)
+		elog(ERROR, "could not supersede the steps of contract %s", ds_uuid_text(row->c.id));
+
+	cargs[0] = ds_uuid_datum(row->c.id);
+	cargs[1] = CStringGetTextDatum(row->state);
+	cargs[2] = Int64GetDatum(row->last_step_no);
+	cargs[3] = ds_bytea_datum(row->last_step_hash, DS_HASH_LEN);
+	cargs[4] = bytes_datum_or_null(has_sig, me_provider ? row->provider_sig : row->consumer_sig,
+								   DS_SIG_LEN, &cnulls[4]);
+	if (rc->reason != NULL)
+		cargs[5] = CStringGetTextDatum(rc->reason);
+	else
+		cnulls[5] = 'n';
+	sql = psprintf("UPDATE dataspace.contract SET state = $2, last_step_no = $3,"
+				   " last_step_hash = $4, %s = $5, reason = $6, updated_at = pg_catalog.now()"
+				   " WHERE id OPERATOR(pg_catalog.=) $1",
+				   me_provider ? "provider_signature" : "consumer_signature");
+	ds_spi_exec(sql, 6, ctypes, cargs, cnulls, false, 1);
+
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "{\"superseded\": [");
+	for (int i = 0; i < rc->nlosing; i++)
+	{
+		appendStringInfo(&detail, "%s{\"step_no\": \"" INT64_FORMAT "\", \"step\": ",
+						 i > 0 ? ", " : "", rc->losing[i].step_no);
+		escape_json(&detail, rc->losing[i].step);
+		appendStringInfo(&detail, ", \"step_hash\": \"%s\"}",
+						 ds_hex(rc->losing[i].hash, DS_HASH_LEN));
+	}
+	appendStringInfoString(&detail, "], \"rolled_back_to\": ");
+	escape_json(&detail, row->state);
+	appendStringInfo(&detail, ", \"by\": {\"step_no\": \"" INT64_FORMAT "\", \"step\": ",
+					 winner->step_no);
+	escape_json(&detail, winner->step);
+	appendStringInfo(&detail, ", \"actor\": \"%s\", \"step_hash\": \"%s\"}}",
+					 ds_uuid_text(winner->actor_id), ds_hex(winner_hash, DS_HASH_LEN));
+	ds_audit_append("contract.reconcile", ds_uuid_text(row->c.id), detail.data);
+}
+
+/*
+ * take_automatic_step
+ *		After a step of the counterparty, the step this node takes by
+ *		itself in the state it led to (agree, verify, finalize), if any:
+ *		signed, stored and queued.  Returns the state it leads to, or NULL.
+ */
+static char *
+take_automatic_step(DsSigner *signer, const ContractRow *row, bool me_provider,
+					const ds_contract_step *prev, const uint8 prev_hash[DS_HASH_LEN],
+					const char *state)
+{
+	const ds_transition *next = ds_contract_automatic_step(state, me_provider);
+	ds_contract_step st;
+	uint8	   *msg;
+	size_t		msglen;
+	uint8		sig[DS_SIG_LEN];
+	uint8		hash[DS_HASH_LEN];
+
+	if (next == NULL)
+		return NULL;
+	msg = sign_step(signer, &st, row->canonical, row->canonical_len, prev_hash,
+					prev->step_no + 1, next->step, NULL, next->party_signature,
+					&msglen, sig, hash);
+	store_step(&row->c, &st, state, next->to, msg, msglen, sig, hash, "local", NULL,
+			   me_provider);
+	return pstrdup(next->to);
+}
+
+/*
+ * follow_reconciliation
+ *		The winning step is stored; what now of this node's intent?  The
+ *		last losing step the user asked for decides.  An ending one (reject,
+ *		revoke; suspend) is taken again, signed over the new chain head with
+ *		the same reason, when the table lets this node end the contract from
+ *		the state the hub's order led to: reject during the negotiation,
+ *		revoke during the agreement's life (suspend only as suspend).  It
+ *		only ever narrows what the contract allows.  Any other intent
+ *		(accept, resume) is not taken again: the node never grants on its
+ *		own, the user acts again if it is still wanted.  Automatic steps
+ *		follow the protocol from the new state, unless an ending intent is
+ *		pending.  Reports the reconciliation (WARNING, contract.alarm) and
+ *		returns the state the contract is in.
+ */
+static char *
+follow_reconciliation(DsSigner *signer, const ContractRow *row, const Reconciliation *rc,
+					  bool me_provider, const ds_contract_step *winner,
+					  const uint8 winner_hash[DS_HASH_LEN], const char *state)
+{
+	const LosingStep *intent = NULL;
+	const LosingStep *first = &rc->losing[0];
+	const ds_transition *again = NULL;
+	bool		ending = false;
+	const char *role = me_provider ? "provider" : "consumer";
+	const uint8 *my_kid = me_provider ? row->c.provider_key_id : row->c.consumer_key_id;
+	char	   *id = ds_uuid_text(row->c.id);
+	char	   *result = pstrdup(state);
+	char	   *outcome;
+	char	   *alarm;
+
+	for (int i = rc->nlosing - 1; i >= 0 && intent == NULL; i--)
+		if (!step_is_automatic(rc->losing[i].step))
+			intent = &rc->losing[i];
+	if (intent != NULL)
+	{
+		if (strcmp(intent->step, "suspend") == 0)
+		{
+			ending = true;
+			again = ds_contract_find_transition(state, "suspend", me_provider,
+												row->provider_initiated);
+		}
+		else if (strcmp(intent->step, "reject") == 0 || strcmp(intent->step, "revoke") == 0)
+		{
+			ending = true;
+			again = ds_contract_find_transition(state, "reject", me_provider,
+												row->provider_initiated);
+			if (again == NULL)
+				again = ds_contract_find_transition(state, "revoke", me_provider,
+													row->provider_initiated);
+		}
+	}
+
+	if (again != NULL && memcmp(my_kid, signer->key_id, DS_HASH_LEN) != 0)
+	{
+		outcome = psprintf("This node's %s is not taken again: the contract pins another key of this node.",
+						   intent->step);
+		again = NULL;
+	}
+	else if (again != NULL)
+	{
+		ds_contract_step st;
+		uint8	   *msg;
+		size_t		msglen;
+		uint8		sig[DS_SIG_LEN];
+		uint8		hash[DS_HASH_LEN];
+
+		msg = sign_step(signer, &st, row->canonical, row->canonical_len, winner_hash,
+						winner->step_no + 1, again->step, intent->reason,
+						again->party_signature, &msglen, sig, hash);
+		store_step(&row->c, &st, state, again->to, msg, msglen, sig, hash, "reissued",
+				   intent->hash, me_provider);
+		outcome = psprintf("This node's %s is taken again as step " INT64_FORMAT " (%s), which leads to %s.",
+						   intent->step, st.step_no, again->step, again->to);
+		result = pstrdup(again->to);
+	}
+	else if (state_is_final(state))
+		outcome = pstrdup("The contract has ended; nothing of this node's is taken again.");
+	else if (intent != NULL && ending)
+		outcome = psprintf("This node's %s is not taken again: the %s may not end the contract in state %s.",
+						   intent->step, role, state);
+	else if (intent != NULL)
+		outcome = psprintf("This node's %s is not taken again: a node never grants on its own; take it again if it is still wanted.",
+						   intent->step);
+	else
+		outcome = pstrdup("Only automatic steps of this node lost; it takes the next one the protocol gives it.");
+
+	/* the protocol's own next step, unless this node wanted the contract ended */
+	if (again == NULL && !ending)
+	{
+		char	   *next = take_automatic_step(signer, row, me_provider, winner, winner_hash, state);
+
+		if (next != NULL)
+			result = next;
+	}
+
+	ereport(WARNING,
+			(errmsg("contract %s: this node's step " INT64_FORMAT " (%s) lost to the counterparty's step " INT64_FORMAT " (%s) at the hub",
+					id, first->step_no, first->step, winner->step_no, winner->step),
+			 errdetail("%s superseded: kept in dataspace.contract_step and never sent. "
+					   "The contract follows the hub's order: it went back to %s, then to %s. %s",
+					   rc->nlosing > 1 ?
+					   psprintf("This node's steps " INT64_FORMAT " to " INT64_FORMAT " are",
+								first->step_no, rc->losing[rc->nlosing - 1].step_no) :
+					   psprintf("This node's step " INT64_FORMAT " is", first->step_no),
+					   row->state, state, outcome)));
+	alarm = psprintf("step " INT64_FORMAT " (%s) of this node lost to the counterparty's step " INT64_FORMAT
+					 " (%s) at the hub and is superseded. %s",
+					 first->step_no, first->step, winner->step_no, winner->step, outcome);
+	ds_spi_exec("UPDATE dataspace.contract SET alarm = $2 WHERE id OPERATOR(pg_catalog.=) $1",
+				2, (Oid[]) {UUIDOID, TEXTOID},
+				(Datum[]) {ds_uuid_datum(row->c.id), CStringGetTextDatum(alarm)},
+				NULL, false, 1);
+	return result;
+}
+
 /*
  * ds_contract_receive
  *		Apply a step the counterparty made: verified against the key the
  *		contract pins for it (for a new contract: the participant cache's
  *		key, which must be the pinned one), in order after the last step.
  *		If the step leaves the contract in a state whose next step is this
- *		node's to take by itself (agree, verify, finalize), it takes it.  Returns the state
- *		the contract is in, or NULL and why.  Call within SPI.
+ *		node's to take by itself (agree, verify, finalize), it takes it.
+ *
+ *		hub_order says the step comes in the order the hub recorded steps
+ *		(the hub-sync worker): a step at a number this node has already
+ *		used for steps the hub never took is then the winner of a crossing,
+ *		and the node reconciles (plan_reconciliation).  A step carried by
+ *		other means never overrides this node's own.
+ *
+ *		Returns the state the contract is in, or NULL and why.  Call within
+ *		SPI.
  */
 char *
 ds_contract_receive(const uint8 *canonical, size_t clen, const uint8 *msg,
-					size_t msglen, const uint8 *sig, char **why)
+					size_t msglen, const uint8 *sig, bool hub_order, char **why)
 {
 	DsSigner   *signer = ds_signer_load();
 	ds_contract c;
@@ -925,8 +1337,11 @@ ds_contract_receive(const uint8 *canonical, size_t clen, const uint8 *msg,
 	const uint8 *my_kid;
 	const uint8 *other_id;
 	const uint8 *other_kid;
+	Reconciliation rc;
+	bool		reconciling = false;
 
 	*why = NULL;
+	memset(&rc, 0, sizeof(rc));
 	if (!ds_contract_decode(canonical, clen, &c))
 		return (*why = pstrdup("malformed contract")), NULL;
 	if (!ds_contract_step_decode(msg, msglen, &st))
@@ -986,19 +1401,31 @@ ds_contract_receive(const uint8 *canonical, size_t clen, const uint8 *msg,
 	}
 	if (row.found && st.step_no <= row.last_step_no)
 	{
-		/* a step this node has: harmless if it is the very same one */
+		/*
+		 * A step this node has: harmless if it is the very same one.  Read
+		 * read-write, so as to see the steps this transaction stored.
+		 */
 		Datum		args[2] = {ds_uuid_datum(c.id), Int64GetDatum(st.step_no)};
 		Oid			types[2] = {UUIDOID, INT8OID};
 		uint8		have[DS_HASH_LEN];
 		uint8		got[DS_HASH_LEN];
 
 		if (ds_spi_exec("SELECT step_hash FROM dataspace.contract_step"
-						" WHERE contract_id OPERATOR(pg_catalog.=) $1 AND step_no OPERATOR(pg_catalog.=) $2",
-						2, types, args, NULL, true, -1) == 1 &&
+						" WHERE contract_id OPERATOR(pg_catalog.=) $1 AND step_no OPERATOR(pg_catalog.=) $2"
+						" AND superseded_at IS NULL",
+						2, types, args, NULL, false, -1) == 1 &&
 			spi_fixed_or_null(0, 1, have, DS_HASH_LEN) &&
 			ds_sha256(ds_backend_hasher(), msg, msglen, got) &&
 			memcmp(have, got, DS_HASH_LEN) == 0)
 			return pstrdup(row.state);
+		/* another step at a number this node used: a crossing, in the hub's order */
+		if (hub_order)
+		{
+			*why = plan_reconciliation(&row, &st, me_provider, &rc);
+			if (*why)
+				return NULL;
+			reconciling = true;
+		}
 	}
 	*why = check_step(canonical, clen, &c, msg, msglen, sig, &st, pk,
 					  &row, &t, &by_provider);
@@ -1011,28 +1438,20 @@ ds_contract_receive(const uint8 *canonical, size_t clen, const uint8 *msg,
 						   me_provider ? signer->public_key : other_pk,
 						   me_provider ? other_pk : signer->public_key,
 						   &st, t->to, step_hash);
+	if (reconciling)
+		apply_reconciliation(&row, &rc, me_provider, &st, step_hash);
 	store_step(&c, &st, row.found ? row.state : "", t->to, msg, msglen, sig, step_hash,
-			   false, by_provider);
+			   "received", NULL, by_provider);
+	if (reconciling)
+		return follow_reconciliation(signer, &row, &rc, me_provider, &st, step_hash, t->to);
 
 	/* the next step may be this node's to take by itself */
 	if (row.found)
 	{
-		const ds_transition *next = ds_contract_automatic_step(t->to, me_provider);
+		char	   *next = take_automatic_step(signer, &row, me_provider, &st, step_hash, t->to);
 
 		if (next != NULL)
-		{
-			ds_contract_step auto_st;
-			uint8	   *amsg;
-			size_t		amsglen;
-			uint8		asig[DS_SIG_LEN];
-			uint8		ahash[DS_HASH_LEN];
-
-			amsg = sign_step(signer, &auto_st, canonical, clen, step_hash, st.step_no + 1,
-							 next->step, NULL, next->party_signature, &amsglen, asig, ahash);
-			store_step(&c, &auto_st, t->to, next->to, amsg, amsglen, asig, ahash, true,
-					   me_provider);
-			return pstrdup(next->to);
-		}
+			return next;
 	}
 	return pstrdup(t->to);
 }
@@ -1061,7 +1480,7 @@ dataspace_receive_contract_step(PG_FUNCTION_ARGS)
 	SPI_connect();
 	state = ds_contract_receive((const uint8 *) VARDATA_ANY(cb), VARSIZE_ANY_EXHDR(cb),
 								(const uint8 *) VARDATA_ANY(mb), VARSIZE_ANY_EXHDR(mb),
-								(const uint8 *) VARDATA_ANY(sb), &why);
+								(const uint8 *) VARDATA_ANY(sb), false, &why);
 	if (state == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
@@ -1183,7 +1602,7 @@ ds_hub_contract_step(const uint8 submitter[DS_UUID_LEN], const char *payload)
 	if (!row.found)
 		store_new_contract(canonical, clen, &c, ppk, cpk, &st, t->to, step_hash);
 	store_step(&c, &st, row.found ? row.state : "", t->to, msg, msglen, sig, step_hash,
-			   false, by_provider);
+			   "received", NULL, by_provider);
 	ereport(LOG,
 			(errmsg("contract %s: step " INT64_FORMAT " (%s) by %s, now %s",
 					ds_uuid_text(c.id), st.step_no, st.step, ds_uuid_text(st.actor_id), t->to)));

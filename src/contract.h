@@ -16,7 +16,7 @@
 
 extern char *ds_contract_receive(const uint8 *canonical, size_t clen,
 								 const uint8 *msg, size_t msglen,
-								 const uint8 *sig, char **why);
+								 const uint8 *sig, bool hub_order, char **why);
 extern char *ds_hub_contract_step(const uint8 submitter[DS_UUID_LEN],
 								  const char *payload);
 

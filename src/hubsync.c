@@ -1242,7 +1242,10 @@ cache_catalog(RoundState *st)
  * contracts the hub recorded since the last round; the counterparty's are
  * verified and applied (contract.c), each in a subtransaction so that one
  * bad step does not stop the others; this node's own are marked
- * delivered.  Keys: the participants' keys the hub shows now are checked
+ * delivered.  A counterparty's step at a number this node used for steps
+ * the hub refused is a crossing the counterparty won: contract.c
+ * reconciles, superseding this node's steps, which are then neither sent
+ * nor holding anything back.  Keys: the participants' keys the hub shows now are checked
  * against the fingerprints the contracts pin, so a hub that substitutes a
  * key under an existing contract is reported.
  * ---------------------------------------------------------------------
@@ -1261,9 +1264,11 @@ push_contract_steps(RoundState *st)
 					" FROM dataspace.contract_step s JOIN dataspace.contract c"
 					" ON c.id OPERATOR(pg_catalog.=) s.contract_id"
 					" WHERE s.local AND s.delivered_at IS NULL AND s.delivery_error IS NULL"
+					" AND s.superseded_at IS NULL"
 					" AND NOT EXISTS (SELECT FROM dataspace.contract_step e"
 					" WHERE e.contract_id OPERATOR(pg_catalog.=) s.contract_id"
-					" AND e.step_no OPERATOR(pg_catalog.<) s.step_no AND e.delivery_error IS NOT NULL)"
+					" AND e.step_no OPERATOR(pg_catalog.<) s.step_no AND e.delivery_error IS NOT NULL"
+					" AND e.superseded_at IS NULL)"
 					" ORDER BY s.seq",
 					0, NULL, NULL, NULL, true, -1);
 	if (n == 0)
@@ -1273,6 +1278,7 @@ push_contract_steps(RoundState *st)
 		char	  **ids = palloc(sizeof(char *) * n);
 		int64	   *nos = palloc(sizeof(int64) * n);
 		char	  **payloads = palloc(sizeof(char *) * n);
+		bool	   *refused = palloc0(sizeof(bool) * n);
 
 		for (int i = 0; i < n; i++)
 		{
@@ -1284,10 +1290,20 @@ push_contract_steps(RoundState *st)
 		}
 		for (int i = 0; i < n; i++)
 		{
-			char	   *reason = submit(st, "contract_step", payloads[i]);
+			char	   *reason;
 			Oid			types[3] = {TEXTOID, INT8OID, TEXTOID};
 			Datum		args[3];
-			char		nulls[3] = {' ', ' ', reason ? ' ' : 'n'};
+			char		nulls[3] = {' ', ' ', ' '};
+			bool		held = false;
+
+			/* a refused step holds back the later ones of its contract, in this round too */
+			for (int j = 0; j < i && !held; j++)
+				held = refused[j] && strcmp(ids[j], ids[i]) == 0;
+			if (held)
+				continue;
+			reason = submit(st, "contract_step", payloads[i]);
+			refused[i] = reason != NULL;
+			nulls[2] = reason ? ' ' : 'n';
 
 			args[0] = CStringGetTextDatum(ids[i]);
 			args[1] = Int64GetDatum(nos[i]);
@@ -1300,7 +1316,7 @@ push_contract_steps(RoundState *st)
 						" delivered_at = CASE WHEN $3 IS NULL THEN pg_catalog.now() END,"
 						" delivery_error = $3"
 						" WHERE contract_id OPERATOR(pg_catalog.=) $1::uuid"
-						" AND step_no OPERATOR(pg_catalog.=) $2",
+						" AND step_no OPERATOR(pg_catalog.=) $2 AND superseded_at IS NULL",
 						3, types, args, nulls, false, 1);
 		}
 	}
@@ -1338,7 +1354,7 @@ receive_one_step(const uint8 *canonical, size_t clen, const uint8 *msg,
 	{
 		char	   *w = NULL;
 
-		if (ds_contract_receive(canonical, clen, msg, msglen, sig, &w) == NULL)
+		if (ds_contract_receive(canonical, clen, msg, msglen, sig, true, &w) == NULL)
 			why = MemoryContextStrdup(cxt, w);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
@@ -1413,17 +1429,28 @@ pull_contract_steps(RoundState *st)
 							" delivered_at = COALESCE(delivered_at, pg_catalog.now()),"
 							" delivery_error = NULL"
 							" WHERE contract_id OPERATOR(pg_catalog.=) $1 AND step_no OPERATOR(pg_catalog.=) $2"
-							" AND step_hash OPERATOR(pg_catalog.=) $3 AND local",
+							" AND step_hash OPERATOR(pg_catalog.=) $3 AND local AND superseded_at IS NULL",
 							4, types, args, NULL, false, -1) != 1)
-				why = psprintf("the hub holds a step " INT64_FORMAT " in this node's name that this node did not make",
-							   step_no);
+			{
+				/* a step the hub refused and this node then superseded cannot come back */
+				if (ds_spi_exec("SELECT FROM dataspace.contract_step"
+								" WHERE contract_id OPERATOR(pg_catalog.=) $1 AND step_no OPERATOR(pg_catalog.=) $2"
+								" AND step_hash OPERATOR(pg_catalog.=) $3 AND superseded_at IS NOT NULL",
+								3, types, args, NULL, true, -1) > 0)
+					why = psprintf("the hub now holds step " INT64_FORMAT " of this node, which it had refused and this node superseded",
+								   step_no);
+				else
+					why = psprintf("the hub holds a step " INT64_FORMAT " in this node's name that this node did not make",
+								   step_no);
+			}
 		}
 		else
 		{
 			why = receive_one_step(canonical, clen, msg, msglen, sig);
 			if (why == NULL)
 				ds_spi_exec("UPDATE dataspace.contract_step SET hub_seq = $3"
-							" WHERE contract_id OPERATOR(pg_catalog.=) $1 AND step_no OPERATOR(pg_catalog.=) $2",
+							" WHERE contract_id OPERATOR(pg_catalog.=) $1 AND step_no OPERATOR(pg_catalog.=) $2"
+							" AND superseded_at IS NULL",
 							3, (Oid[]) {UUIDOID, INT8OID, INT8OID},
 							(Datum[]) {ds_uuid_datum(contract_id), Int64GetDatum(step_no), Int64GetDatum(seq)},
 							NULL, false, -1);
