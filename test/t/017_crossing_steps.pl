@@ -348,8 +348,11 @@ UPDATE dataspace.contract_step SET signature = decode(repeat('00', 64), 'hex')
  WHERE contract_id = '$k8' AND step_no = 2});
 release('b');
 ok($b->poll_query_until('postgres', qq{
-SELECT alarm = 'refused step 2 from the hub: the step''s signature does not verify'
+SELECT alarm LIKE 'refused step 2 from the hub: the step''s signature does not verify under key % which contract $k8 pins for its provider'
   FROM dataspace.contract WHERE id = '$k8'}), 'offer 8: node b refuses the step');
+is($b->safe_psql('postgres', qq{
+SELECT count(*) FROM dataspace.audit_log WHERE event = 'contract.step_refused' AND subject = '$k8'}), '1',
+	'offer 8: and records the refusal in its audit log');
 is($b->safe_psql('postgres', qq{
 SELECT c.state || ' ' || (SELECT count(*) FROM dataspace.contract_step s WHERE s.contract_id = c.id AND s.superseded_at IS NOT NULL)
        || ' ' || (SELECT count(*) FROM dataspace.audit_log WHERE event = 'contract.reconcile' AND subject = '$k8')
