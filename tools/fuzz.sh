@@ -50,7 +50,7 @@ if [ "${1:-}" = "--seeds" ]; then
 fi
 
 seconds=${1:-${FUZZ_TIME:-20}}
-targets=${FUZZ_TARGETS:-fuzz_proof fuzz_policy fuzz_json fuzz_merkle fuzz_twinmodel}
+targets=${FUZZ_TARGETS:-fuzz_proof fuzz_policy fuzz_json fuzz_merkle fuzz_twinmodel fuzz_messages}
 passed=0
 failed=0
 
