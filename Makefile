@@ -38,6 +38,7 @@ OBJS = \
 	src/export.o \
 	src/purpose.o \
 	src/gossip.o \
+	src/alarm.o \
 	src/replication.o \
 	src/utility.o \
 	src/witness.o \

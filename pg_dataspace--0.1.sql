@@ -1576,6 +1576,20 @@ SELECT pg_catalog.pg_extension_config_dump('dataspace.purpose_declaration', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.purpose_declaration_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.contract_purpose', '');
 
+/*
+ * Clearing the hub-sync worker's alarms (contract.alarm,
+ * participant.key_alarm), audited with the text cleared.
+ */
+CREATE FUNCTION dataspace.clear_alarm(contract uuid) RETURNS text
+	AS 'MODULE_PATHNAME', 'dataspace_clear_alarm'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION dataspace.clear_key_alarm(participant uuid) RETURNS text
+	AS 'MODULE_PATHNAME', 'dataspace_clear_key_alarm'
+	LANGUAGE C VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+
 ---------------------------------------------------------------------------
 -- Privileges: PUBLIC gets nothing; see docs/security.md
 ---------------------------------------------------------------------------
@@ -1706,5 +1720,8 @@ GRANT SELECT ON dataspace.received_point, dataspace.received_seal, dataspace.all
 GRANT SELECT ON dataspace.contract_purpose, dataspace.purpose_declaration
 	TO dataspace_contract_admin;
 GRANT EXECUTE ON FUNCTION dataspace.declare_purpose(uuid, text) TO dataspace_contract_admin;
+-- alarms: contract administrators clear a contract's, admins a participant's
+GRANT EXECUTE ON FUNCTION dataspace.clear_alarm(uuid) TO dataspace_contract_admin;
+GRANT EXECUTE ON FUNCTION dataspace.clear_key_alarm(uuid) TO dataspace_admin;
 GRANT EXECUTE ON FUNCTION dataspace.verify_receipts(uuid) TO dataspace_reader, dataspace_admin;
 GRANT EXECUTE ON FUNCTION dataspace.restart_subscription(uuid) TO dataspace_admin;

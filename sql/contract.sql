@@ -434,6 +434,27 @@ SELECT public.try('DELETE FROM dataspace.contract_step') AS admin_deletes;
 RESET ROLE;
 SELECT public.try('DELETE FROM dataspace.contract_step') AS superuser_deletes;
 
+-- alarms: cleared by the contract administrators (contract) and admins
+-- (participant), the text kept in the audit log; the worker raises them,
+-- here they are set by hand
+UPDATE dataspace.contract SET alarm = 'refused step 9 from the hub: test' WHERE id = :'k1';
+UPDATE dataspace.participant SET key_alarm = 'the hub shows another key', key_alarm_at = now()
+ WHERE node_id = :'peer_id';
+SET ROLE regress_contract_reader;
+SELECT public.try(format('SELECT dataspace.clear_alarm(%L)', :'k1')) AS reader_clears;
+RESET ROLE;
+SET ROLE regress_contract_admin;
+SELECT dataspace.clear_alarm(:'k1') AS cleared;
+SELECT dataspace.clear_alarm(:'k1') AS nothing_left;
+SELECT public.try('SELECT dataspace.clear_alarm(''00000000-0000-4000-8000-00000000dddd'')') AS unknown;
+SELECT public.try(format('SELECT dataspace.clear_key_alarm(%L)', :'peer_id')) AS contract_admin_clears_key;
+RESET ROLE;
+SELECT dataspace.clear_key_alarm(:'peer_id') AS cleared_key;
+SELECT key_alarm, key_alarm_at FROM dataspace.participant WHERE node_id = :'peer_id';
+SELECT public.try('SELECT dataspace.clear_key_alarm(''00000000-0000-4000-8000-00000000dddd'')') AS unknown;
+SELECT event, subject IN (:'k1', :'peer_id') AS subject_ok, detail FROM dataspace.audit_log
+ WHERE event LIKE '%alarm_cleared' ORDER BY seq;
+
 -- clean up what the tests after this one do not expect
 DROP TABLE public.shared_points;
 DROP ROLE regress_contract_reader, regress_contract_nobody, regress_contract_admin;

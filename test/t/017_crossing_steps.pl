@@ -353,6 +353,15 @@ SELECT alarm LIKE 'refused step 2 from the hub: the step''s signature does not v
 is($b->safe_psql('postgres', qq{
 SELECT count(*) FROM dataspace.audit_log WHERE event = 'contract.step_refused' AND subject = '$k8'}), '1',
 	'offer 8: and records the refusal in its audit log');
+is($b->safe_psql('postgres', qq{SELECT dataspace.clear_alarm('$k8') LIKE 'refused step 2 from the hub:%'}), 't',
+	'offer 8: an operator clears the alarm, and gets its text');
+$b->safe_psql('postgres', 'SELECT dataspace.sync_now()');
+sleep(1);
+is($b->safe_psql('postgres', qq{
+SELECT (alarm IS NULL) || ' ' || (SELECT count(*) FROM dataspace.audit_log
+                                  WHERE event = 'contract.alarm_cleared' AND subject = '$k8')
+  FROM dataspace.contract WHERE id = '$k8'}), 'true 1',
+	'offer 8: a refusal is not raised again by later rounds; the clearing is audited');
 is($b->safe_psql('postgres', qq{
 SELECT c.state || ' ' || (SELECT count(*) FROM dataspace.contract_step s WHERE s.contract_id = c.id AND s.superseded_at IS NOT NULL)
        || ' ' || (SELECT count(*) FROM dataspace.audit_log WHERE event = 'contract.reconcile' AND subject = '$k8')
