@@ -284,11 +284,13 @@ fi
 say "   $(echo "$out" | sed -n 1p)"
 
 bold "Contract: plant-b requests the stream, plant-a accepts"
-echo_sql plant-b "SELECT dataspace.request_contract('$id_a', '{$TEMP}', '{\"max_age\": \"P30D\", \"onward_sharing\": false}', now() + interval '30 days')"
+policy='{"max_age": "P30D", "purpose": ["maintenance"], "onward_sharing": false}'
+echo_sql plant-b "SELECT dataspace.request_contract('$id_a', '{$TEMP}', '$policy', now() + interval '30 days')"
 contract=$(sql_on b factory -At -c "SELECT dataspace.request_contract('$id_a', '{$TEMP}',
-  '{\"max_age\": \"P30D\", \"onward_sharing\": false}', now() + interval '30 days')")
+  '$policy', now() + interval '30 days')")
 say "contract $contract, state REQUESTED on plant-b: signed by plant-b, both parties' keys"
-say "pinned; its policy allows points of the last 30 days and no onward sharing."
+say "pinned; its policy allows points of the last 30 days, for maintenance only, and no"
+say "onward sharing."
 say "The request travels through the hub, signed by plant-b; plant-a checks it:"
 wait_for a factory "plant-b's contract request reaching plant-a" \
 	"SELECT state = 'REQUESTED' FROM dataspace.contract WHERE id = '$contract'"
@@ -317,6 +319,10 @@ show_on b factory "SELECT s.step_no, s.step, p.name AS taken_by, s.from_state ||
    FROM dataspace.contract_step s LEFT JOIN dataspace.participant p ON p.node_id = s.actor_id
   WHERE s.contract_id = '$contract' ORDER BY s.step_no"
 
+bold "Purpose: plant-b declares what it uses the data for"
+say "plant-a exports only under a purpose the policy permits, declared and signed by plant-b:"
+show_on b factory "SELECT dataspace.declare_purpose('$contract', 'maintenance')"
+
 bold "Replication: the sealed points stream to plant-b over TLS"
 say "plant-b's replication worker connects with its login, answers plant-a's challenge"
 say "with its node key, pulls whole seals and checks each before it commits."
@@ -327,6 +333,9 @@ show_on b factory "SELECT provider_name AS provider, cursor AS chain_pos, seals_
 show "SELECT a.usename, s.ssl, s.version, a.application_name
    FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.usename = 'export_plant_b'"
 say "The private pressure stream was never offered and never left plant-a."
+say "plant-a keeps plant-b's signed declaration of purpose from each connection:"
+show "SELECT purpose, length(message) AS signed_bytes, length(signature) AS signature_bytes
+   FROM dataspace.purpose_declaration WHERE contract_id = '$contract' ORDER BY id DESC LIMIT 1"
 
 bold "SQL on plant-b: an analyst (an ordinary reader role) queries the received data"
 sql_on b factory -c "CREATE ROLE analyst LOGIN IN ROLE dataspace_reader"
@@ -344,6 +353,13 @@ wait_for b factory "plant-a's anchors of the temperature chain reaching plant-b"
 show_on b factory "SELECT anchor_id, head_pos AS anchored_chain_pos, ok, reason FROM dataspace.verify_anchor('$TEMP')"
 say "plant-b checks plant-a's anchors, proven in the hub's signed log, against the seals"
 say "it received: plant-a cannot rewrite what it anchored without plant-b noticing."
+wait_for b factory "a tree head of plant-a checked by plant-b" \
+	"SELECT count(*) > 0 FROM dataspace.peer_tree_head WHERE consistent" 60
+show_on b factory "SELECT p.name AS shown_by, h.tree_size, h.consistent, h.reason
+   FROM dataspace.peer_tree_head h LEFT JOIN dataspace.participant p ON p.node_id = h.peer_id
+  WHERE h.consistent IS NOT NULL ORDER BY h.id DESC LIMIT 2"
+say "Over the stream the two nodes also compared the hub's signed tree heads: a hub"
+say "showing them different logs would be caught on both (docs/witness.md)."
 
 bold "Tamper in transit: plant-b is offline while a superuser on plant-a changes a value"
 runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$work/b" -m fast -w stop >/dev/null
