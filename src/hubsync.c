@@ -1719,6 +1719,57 @@ publish_anchors(RoundState *st)
 }
 
 /*
+ * fetch_proof
+ *		Run one of the hub's proof functions, sql taking two bigints, and
+ *		copy out the proof; false if the hub returned none.
+ */
+static bool
+fetch_proof(const char *sql, int64 a, int64 b, uint8 **proof, size_t *prooflen)
+{
+	PGresult   *r;
+	uint64		b1,
+				b2;
+	const char *values[2];
+	int			lengths[2] = {8, 8};
+
+	values[0] = int8_param(a, &b1);
+	values[1] = int8_param(b, &b2);
+	r = remote(sql, 2, values, lengths, PGRES_TUPLES_OK);
+	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
+	{
+		PQclear(r);
+		return false;
+	}
+	*prooflen = PQgetlength(r, 0, 0);
+	*proof = palloc(Max(*prooflen, 1));
+	memcpy(*proof, PQgetvalue(r, 0, 0), *prooflen);
+	PQclear(r);
+	return true;
+}
+
+/*
+ * included_at_hub
+ *		Ask the hub for the inclusion proof of the anchor at leaf index in
+ *		the tree of size (root) and check it; the proof is returned for
+ *		keeping.  -1 if the hub returned none, 0 if it does not verify.
+ */
+static int
+included_at_hub(const uint8 *anchor, size_t alen, int64 index, int64 size,
+				const uint8 root[DS_HASH_LEN], uint8 **proof, size_t *prooflen)
+{
+	uint8		leaf[DS_HASH_LEN];
+
+	if (!fetch_proof("SELECT dataspace.hub_inclusion_proof($1::bigint, $2::bigint)",
+					 index, size, proof, prooflen))
+		return -1;
+	return ds_log_leaf_hash(ds_backend_hasher(), anchor, alen, leaf) &&
+		*prooflen % DS_HASH_LEN == 0 &&
+		ds_merkle_verify_path(ds_backend_hasher(), leaf, (uint64) index, (uint64) size,
+							  (const uint8 (*)[DS_HASH_LEN]) *proof,
+							  (int) (*prooflen / DS_HASH_LEN), root);
+}
+
+/*
  * consistent_at_hub
  *		Ask the hub for the consistency proof from (old_size, old_root) to
  *		(new_size, new_root) and check it; the proof is returned for
@@ -1729,27 +1780,11 @@ consistent_at_hub(int64 old_size, const uint8 old_root[DS_HASH_LEN],
 				  int64 new_size, const uint8 new_root[DS_HASH_LEN],
 				  uint8 **proof, size_t *prooflen)
 {
-	PGresult   *r;
-	uint64		b1,
-				b2;
-	const char *values[2];
-	int			lengths[2] = {8, 8};
-
-	values[0] = int8_param(old_size, &b1);
-	values[1] = int8_param(new_size, &b2);
-	r = remote("SELECT dataspace.hub_consistency_proof($1::bigint, $2::bigint)",
-			   2, values, lengths, PGRES_TUPLES_OK);
-	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
-	{
-		PQclear(r);
+	if (!fetch_proof("SELECT dataspace.hub_consistency_proof($1::bigint, $2::bigint)",
+					 old_size, new_size, proof, prooflen))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
 				 errmsg("the hub sent no consistency proof")));
-	}
-	*prooflen = PQgetlength(r, 0, 0);
-	*proof = palloc(Max(*prooflen, 1));
-	memcpy(*proof, PQgetvalue(r, 0, 0), *prooflen);
-	PQclear(r);
 	return *prooflen % DS_HASH_LEN == 0 &&
 		ds_merkle_verify_consistency(ds_backend_hasher(), (uint64) old_size,
 									 (uint64) new_size, old_root, new_root,
@@ -1886,13 +1921,11 @@ fetch_inclusion_proofs(RoundState *st, int64 size, const uint8 root[DS_HASH_LEN]
 		bytea	   *anchor = DatumGetByteaPP(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
 		int64		index;
 		PGresult   *r;
-		const char *values[2];
-		int			lengths[2];
-		uint64		b1,
-					b2;
-		uint8		leaf[DS_HASH_LEN];
+		const char *values[1];
+		int			lengths[1];
 		uint8	   *proof;
 		size_t		prooflen;
+		int			included;
 
 		values[0] = VARDATA_ANY(anchor);
 		lengths[0] = VARSIZE_ANY_EXHDR(anchor);
@@ -1908,26 +1941,11 @@ fetch_inclusion_proofs(RoundState *st, int64 size, const uint8 root[DS_HASH_LEN]
 		if (index >= size)
 			continue;			/* logged after the head we hold */
 
-		values[0] = int8_param(index, &b1);
-		values[1] = int8_param(size, &b2);
-		lengths[0] = lengths[1] = 8;
-		r = remote("SELECT dataspace.hub_inclusion_proof($1::bigint, $2::bigint)",
-				   2, values, lengths, PGRES_TUPLES_OK);
-		if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
-		{
-			PQclear(r);
+		included = included_at_hub((const uint8 *) VARDATA_ANY(anchor), VARSIZE_ANY_EXHDR(anchor),
+								   index, size, root, &proof, &prooflen);
+		if (included < 0)
 			continue;
-		}
-		prooflen = PQgetlength(r, 0, 0);
-		proof = palloc(Max(prooflen, 1));
-		memcpy(proof, PQgetvalue(r, 0, 0), prooflen);
-		PQclear(r);
-		if (!ds_log_leaf_hash(ds_backend_hasher(), (const uint8 *) VARDATA_ANY(anchor),
-							  VARSIZE_ANY_EXHDR(anchor), leaf) ||
-			prooflen % DS_HASH_LEN != 0 ||
-			!ds_merkle_verify_path(ds_backend_hasher(), leaf, (uint64) index, (uint64) size,
-								   (const uint8 (*)[DS_HASH_LEN]) proof,
-								   (int) (prooflen / DS_HASH_LEN), root))
+		if (included == 0)
 		{
 			ereport(WARNING,
 					(errmsg("the hub's inclusion proof of anchor " INT64_FORMAT " does not verify", id)));
@@ -2019,10 +2037,9 @@ fetch_received_anchors(RoundState *st, int64 size, const uint8 root[DS_HASH_LEN]
 			size_t		alen = alens[k];
 			uint8	   *anchor = anchors[k];
 			ds_anchor	a;
-			PGresult   *r;
-			uint8		leaf[DS_HASH_LEN];
 			uint8	   *proof;
 			size_t		prooflen;
+			int			included;
 
 			if (!ds_anchor_decode(anchor, alen, &a) ||
 				memcmp(a.node_id, provider->data, DS_UUID_LEN) != 0 ||
@@ -2034,25 +2051,10 @@ fetch_received_anchors(RoundState *st, int64 size, const uint8 root[DS_HASH_LEN]
 								ds_uuid_text(asset->data))));
 				break;
 			}
-			values[0] = int8_param(index, &b1);
-			values[1] = int8_param(size, &b2);
-			lengths[0] = lengths[1] = 8;
-			r = remote("SELECT dataspace.hub_inclusion_proof($1::bigint, $2::bigint)",
-					   2, values, lengths, PGRES_TUPLES_OK);
-			if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
-			{
-				PQclear(r);
+			included = included_at_hub(anchor, alen, index, size, root, &proof, &prooflen);
+			if (included < 0)
 				break;
-			}
-			prooflen = PQgetlength(r, 0, 0);
-			proof = palloc(Max(prooflen, 1));
-			memcpy(proof, PQgetvalue(r, 0, 0), prooflen);
-			PQclear(r);
-			if (!ds_log_leaf_hash(ds_backend_hasher(), anchor, alen, leaf) ||
-				prooflen % DS_HASH_LEN != 0 ||
-				!ds_merkle_verify_path(ds_backend_hasher(), leaf, (uint64) index, (uint64) size,
-									   (const uint8 (*)[DS_HASH_LEN]) proof,
-									   (int) (prooflen / DS_HASH_LEN), root))
+			if (included == 0)
 			{
 				ereport(WARNING,
 						(errmsg("the hub's inclusion proof of leaf " INT64_FORMAT " (asset %s) does not verify",
