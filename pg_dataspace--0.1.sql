@@ -133,16 +133,19 @@ CREATE FUNCTION dataspace.current_batch() RETURNS bigint
 	AS 'MODULE_PATHNAME', 'dataspace_current_batch'
 	LANGUAGE C STABLE STRICT;
 
-CREATE FUNCTION dataspace.point_asset_ok(asset uuid) RETURNS boolean
+CREATE FUNCTION dataspace.point_asset_ok(asset uuid, seq bigint, batch bigint) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'dataspace_point_asset_ok'
 	LANGUAGE C STABLE STRICT;
 
 /*
  * One row per data point of a local stream asset.  seq comes from a
  * sequence (unique and increasing per asset; gaps allowed), batch_id tags
- * the points of one transaction so that the sealer can find them.  Both
- * defaults keep COPY on its batched path (nextval and a STABLE function).
- * There is deliberately no per-row trigger: see docs/architecture.md.
+ * the points of one transaction.  Both defaults keep COPY on its batched
+ * path (nextval and a STABLE function).  There is deliberately no per-row
+ * trigger: the CHECK function notes each row's seq for the statement
+ * trigger, which lists the transaction's runs (asset, seq range) in
+ * pending_batch; see docs/architecture.md.  point_seq must keep CACHE 1:
+ * the runs are bounded by the sequence's last value.
  */
 CREATE TABLE dataspace.point (
 	asset_id uuid NOT NULL,
@@ -156,26 +159,33 @@ CREATE TABLE dataspace.point (
 			   AND ts OPERATOR(pg_catalog.<) '100000-01-01 00:00:00+00'),
 	CONSTRAINT point_value_finite
 		CHECK (value OPERATOR(pg_catalog.>) '-Infinity'::float8 AND value OPERATOR(pg_catalog.<) 'Infinity'::float8),
-	CONSTRAINT point_asset_is_local_stream CHECK (dataspace.point_asset_ok(asset_id))
+	CONSTRAINT point_asset_is_local_stream CHECK (dataspace.point_asset_ok(asset_id, seq, batch_id))
 );
 
 /*
- * One BRIN index, not one per column: the sealer finds a batch's points by
- * batch_id, time-range queries use ts, and a multi-column BRIN index
- * serves either column alone (each is summarized on its own).  On
- * PostgreSQL 15 every inserted row sets up a BRIN index's revmap access
- * again, so one index with two columns costs COPY about half of what two
- * indexes cost (bench/RESULTS.md).
+ * Time-range queries on an append-ordered table.  The sealer does not use
+ * it: it reads runs through the primary key.  On PostgreSQL 15 every
+ * inserted row sets up a BRIN index's revmap access again, so there is
+ * one BRIN index and no other (bench/RESULTS.md).
  */
-CREATE INDEX point_brin ON dataspace.point USING brin (batch_id, ts);
+CREATE INDEX point_brin ON dataspace.point USING brin (ts);
 
-/* Batches queued at insert time by the statement trigger. */
+/*
+ * Runs of points queued at insert time by the statement trigger: the
+ * points of one batch and asset lie within [first_seq, last_seq].  One row
+ * per statement and asset; no index, since the sealer takes every
+ * committed row at once.
+ */
 CREATE TABLE dataspace.pending_batch (
-	batch_id bigint PRIMARY KEY,
+	batch_id bigint NOT NULL,
+	asset_id uuid NOT NULL,
+	first_seq bigint NOT NULL,
+	last_seq bigint NOT NULL,
+	points bigint NOT NULL,
 	queued_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
-/* Parts of batches the sealer holds back to seal them together later. */
+/* Runs the sealer has taken from pending_batch and not sealed yet. */
 CREATE TABLE dataspace.pending_run (
 	asset_id uuid NOT NULL,
 	batch_id bigint NOT NULL,
@@ -235,6 +245,8 @@ CREATE FUNCTION dataspace.refuse_change_trigger() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'dataspace_refuse_change_trigger'
 	LANGUAGE C;
 
+CREATE TRIGGER point_queue_start BEFORE INSERT ON dataspace.point
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.point_queue_trigger();
 CREATE TRIGGER point_queue AFTER INSERT ON dataspace.point
 	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.point_queue_trigger();
 
@@ -1617,7 +1629,7 @@ GRANT EXECUTE ON FUNCTION dataspace.node_info(), dataspace.verify_seal(bigint),
 GRANT INSERT (asset_id, ts, value) ON dataspace.point TO dataspace_writer;
 GRANT SELECT (id, twin_id, name, kind) ON dataspace.asset TO dataspace_writer;
 GRANT USAGE ON SEQUENCE dataspace.point_seq TO dataspace_writer;
-GRANT EXECUTE ON FUNCTION dataspace.current_batch(), dataspace.point_asset_ok(uuid),
+GRANT EXECUTE ON FUNCTION dataspace.current_batch(), dataspace.point_asset_ok(uuid, bigint, bigint),
 	dataspace.seal_pending(uuid) TO dataspace_writer;
 
 -- twin and asset administration

@@ -9,8 +9,9 @@ COPY dataspace.point (asset_id, ts, value) FROM stdin;
 00000000-0000-4000-8000-0000000000a1	2026-01-01 00:01:01+00	-0
 00000000-0000-4000-8000-0000000000a2	2026-01-01 00:01:00+00	1.013
 \.
--- both statements are queued, nothing sealed yet
-SELECT count(*) AS pending_batches FROM dataspace.pending_batch;
+-- both statements are queued as runs (one per statement and asset), nothing sealed yet
+SELECT a.name, q.first_seq, q.last_seq, q.points, dense_rank() OVER (ORDER BY q.batch_id) AS batch
+  FROM dataspace.pending_batch q JOIN dataspace.asset a ON a.id = q.asset_id ORDER BY q.first_seq;
 SELECT seq, ts, value FROM dataspace.point ORDER BY seq;
 SELECT dataspace.seal_pending() AS seals;
 SELECT count(*) AS pending_batches FROM dataspace.pending_batch;
@@ -55,7 +56,41 @@ INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-80
 ROLLBACK TO s;
 INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a2', '2026-01-01 00:03:01+00', 6);
 COMMIT;
-SELECT count(*) AS pending_batches FROM dataspace.pending_batch;
+-- runs of the committed statements only; the rolled-back points (seq 24, 26) are in none
+SELECT a.name, q.first_seq, q.last_seq, q.points, dense_rank() OVER (ORDER BY q.batch_id) AS batch
+  FROM dataspace.pending_batch q JOIN dataspace.asset a ON a.id = q.asset_id ORDER BY q.first_seq;
+-- a statement's points stay queued when a subtransaction inside it aborts
+-- after queueing points of its own
+CREATE FUNCTION pg_temp.insert_and_fail(v double precision) RETURNS double precision
+LANGUAGE plpgsql AS $$
+BEGIN
+	BEGIN
+		INSERT INTO dataspace.point (asset_id, ts, value)
+		VALUES ('00000000-0000-4000-8000-0000000000a2', '2026-01-01 00:05:00+00', v);
+		PERFORM 1 / 0;
+	EXCEPTION WHEN division_by_zero THEN
+		NULL;
+	END;
+	RETURN v;
+END $$;
+INSERT INTO dataspace.point (asset_id, ts, value)
+SELECT '00000000-0000-4000-8000-0000000000a1', '2026-01-01 00:05:00+00'::timestamptz + i * interval '1 second',
+       pg_temp.insert_and_fail(i)
+  FROM generate_series(1, 3) i;
+SELECT a.name, q.first_seq, q.last_seq, q.points, dense_rank() OVER (ORDER BY q.batch_id) AS batch
+  FROM dataspace.pending_batch q JOIN dataspace.asset a ON a.id = q.asset_id ORDER BY q.first_seq;
+-- notes made by calling the check function by hand: below the floor they
+-- are ignored, above the sequence's last value the run is cut
+BEGIN;
+SELECT dataspace.point_asset_ok('00000000-0000-4000-8000-0000000000a1', 1, dataspace.current_batch()) AS before_any_insert;
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01 00:06:00+00', 1);
+SELECT dataspace.point_asset_ok('00000000-0000-4000-8000-0000000000a1', 1, dataspace.current_batch()) AS below_floor,
+       dataspace.point_asset_ok('00000000-0000-4000-8000-0000000000a1', 9000000000000000000, dataspace.current_batch()) AS far_ahead,
+       dataspace.point_asset_ok('00000000-0000-4000-8000-0000000000a2', 9000000000000000000, 1) AS other_batch;
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01 00:06:01+00', 2);
+SELECT a.name, q.first_seq, q.last_seq, q.points, dense_rank() OVER (ORDER BY q.batch_id) AS batch
+  FROM dataspace.pending_batch q JOIN dataspace.asset a ON a.id = q.asset_id ORDER BY q.first_seq;
+COMMIT;
 SELECT dataspace.seal_pending() AS seals;
 SELECT a.name, s.chain_pos, s.point_count, cardinality(s.batch_ids) AS batches
   FROM dataspace.seal s JOIN dataspace.asset a ON a.id = s.asset_id ORDER BY s.id;

@@ -6,10 +6,19 @@
  *
  * Nothing here runs per row except two cheap functions: the STABLE default
  * dataspace.current_batch() (a cached number) and the CHECK function
- * dataspace.point_asset_ok() (a cached lookup).  Per-row triggers are
- * avoided on purpose: any BEFORE ROW trigger or volatile default turns
- * COPY into row-by-row inserts.  The statement trigger queues the
- * transaction's batch once; the sealer seals it after commit.
+ * dataspace.point_asset_ok() (a cached lookup, and a note of the row's seq
+ * in backend memory).  Per-row triggers are avoided on purpose: any BEFORE
+ * ROW trigger or volatile default turns COPY into row-by-row inserts.  The
+ * statement trigger writes the statement's runs (batch, asset, seq range)
+ * to dataspace.pending_batch; the sealer reads each run's points through
+ * the primary key after commit.
+ *
+ * The runs are what writers say, so they are bounded by what the writer's
+ * session can have drawn: a seq above the point_seq value read when the
+ * transaction's first INSERT statement started, and at most its value when
+ * the statement ended.  A writer calling point_asset_ok() by hand can only
+ * widen a run of its own batch within that window; the sealer seals the
+ * rows it finds, never the notes.
  *
  *-------------------------------------------------------------------------
  */
@@ -39,11 +48,35 @@ PG_FUNCTION_INFO_V1(dataspace_refuse_change_trigger);
 /* The batch of the current transaction; 0 until its first point. */
 static int64 xact_batch = 0;
 
-/* Nesting level whose subtransaction queued xact_batch; 0 = not queued. */
-static int	xact_batch_queued_level = 0;
+/*
+ * point_seq's last value when the transaction's first INSERT statement
+ * began; -1 before that.  Every seq drawn later is above it.
+ */
+static int64 xact_seq_floor = -1;
 
 /* Whether to wake the sealer when this transaction commits. */
 static bool xact_wake_sealer = false;
+
+/*
+ * Rows noted by point_asset_ok and not yet written to pending_batch, per
+ * asset, batch and the subtransaction that inserted them (so that an
+ * aborted subtransaction's rows can be forgotten).  In
+ * TopTransactionContext.
+ */
+typedef struct PointNote
+{
+	pg_uuid_t	asset;
+	int64		batch;
+	SubTransactionId subid;
+	int64		first_seq;
+	int64		last_seq;
+	int64		points;
+} PointNote;
+
+static PointNote *notes = NULL;
+static int	nnotes = 0;
+static int	notes_cap = 0;
+static int	last_note = 0;
 
 /* Assets checked by point_asset_ok in this (sub)transaction. */
 #define ASSET_CACHE_SIZE 16
@@ -79,6 +112,11 @@ ingest_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			ds_ingest_reset();
+			xact_wake_sealer = false;
+			xact_seq_floor = -1;
+			/* TopTransactionContext, and the notes in it, go away */
+			notes = NULL;
+			nnotes = notes_cap = last_note = 0;
 			break;
 		default:
 			break;
@@ -89,20 +127,22 @@ static void
 ingest_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						SubTransactionId parentSubid, void *arg)
 {
-	int			level = GetCurrentTransactionNestLevel();
-
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
-		/* the pending row went away with the subtransaction */
-		if (xact_batch_queued_level >= level)
-			xact_batch_queued_level = 0;
+		int			kept = 0;
+
+		/*
+		 * Forget the rows of the subtransaction and of its children (whose
+		 * ids are larger: they began later).  Runs already written went
+		 * away with them.
+		 */
+		for (int i = 0; i < nnotes; i++)
+			if (notes[i].subid < mySubid)
+				notes[kept++] = notes[i];
+		nnotes = kept;
+		last_note = 0;
 		/* so did the row locks taken on the assets */
 		asset_cache_len = 0;
-	}
-	else if (event == SUBXACT_EVENT_COMMIT_SUB)
-	{
-		if (xact_batch_queued_level >= level)
-			xact_batch_queued_level = level - 1;
 	}
 }
 
@@ -162,9 +202,82 @@ void
 ds_ingest_reset(void)
 {
 	xact_batch = 0;
-	xact_batch_queued_level = 0;
-	xact_wake_sealer = false;
 	asset_cache_len = 0;
+}
+
+/*
+ * point_seq_last_value
+ *		The last value point_seq handed out, to any session; 0 before the
+ *		first.  With CACHE 1, every value drawn later is larger.
+ */
+static int64
+point_seq_last_value(void)
+{
+	Oid			seq = get_relname_relid("point_seq", ds_schema_oid());
+	LOCAL_FCINFO(fcinfo, 1);
+	Datum		result;
+
+	if (!OidIsValid(seq))
+		elog(ERROR, "sequence dataspace.point_seq does not exist");
+	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = ObjectIdGetDatum(seq);
+	fcinfo->args[0].isnull = false;
+	result = pg_sequence_last_value(fcinfo);
+	return fcinfo->isnull ? 0 : DatumGetInt64(result);
+}
+
+/*
+ * note_point
+ *		Count a row of the transaction's batch in its run.  Rows that do
+ *		not carry the batch (a restore of a dump) or a seq drawn since the
+ *		floor was read are not the write path's, and are not noted.
+ */
+static void
+note_point(const pg_uuid_t *asset, int64 seq, int64 batch)
+{
+	SubTransactionId subid;
+	PointNote  *n;
+
+	if (batch != xact_batch || xact_batch == 0 || xact_seq_floor < 0 ||
+		seq <= xact_seq_floor)
+		return;
+	subid = GetCurrentSubTransactionId();
+
+	/* rows of one statement are mostly of one asset: try the last first */
+	n = nnotes > 0 ? &notes[last_note] : NULL;
+	if (n == NULL || n->batch != batch || n->subid != subid ||
+		memcmp(n->asset.data, asset->data, UUID_LEN) != 0)
+	{
+		n = NULL;
+		for (int i = 0; i < nnotes && n == NULL; i++)
+			if (notes[i].batch == batch && notes[i].subid == subid &&
+				memcmp(notes[i].asset.data, asset->data, UUID_LEN) == 0)
+			{
+				n = &notes[i];
+				last_note = i;
+			}
+	}
+	if (n == NULL)
+	{
+		if (nnotes == notes_cap)
+		{
+			notes_cap = notes_cap == 0 ? 8 : notes_cap * 2;
+			notes = notes == NULL
+				? MemoryContextAlloc(TopTransactionContext, sizeof(PointNote) * notes_cap)
+				: repalloc(notes, sizeof(PointNote) * notes_cap);
+		}
+		last_note = nnotes++;
+		n = &notes[last_note];
+		memcpy(n->asset.data, asset->data, UUID_LEN);
+		n->batch = batch;
+		n->subid = subid;
+		n->first_seq = seq;
+		n->last_seq = seq;
+		n->points = 0;
+	}
+	n->first_seq = Min(n->first_seq, seq);
+	n->last_seq = Max(n->last_seq, seq);
+	n->points++;
 }
 
 /*
@@ -189,11 +302,12 @@ dataspace_current_batch(PG_FUNCTION_ARGS)
 }
 
 /*
- * dataspace.point_asset_ok(asset uuid) returns boolean
+ * dataspace.point_asset_ok(asset uuid, seq bigint, batch bigint) returns boolean
  *		CHECK constraint of dataspace.point: the asset exists, is a stream,
- *		and is this node's own.  Acts like a foreign key without its per-row
- *		trigger: the first lookup of an asset in a transaction takes a
- *		KEY SHARE lock on its row (so it cannot be deleted under us) and is
+ *		and is this node's own; the row is then noted in its run for the
+ *		statement trigger (note_point).  Acts like a foreign key without its
+ *		per-row trigger: the first lookup of an asset in a transaction takes
+ *		a KEY SHARE lock on its row (so it cannot be deleted under us) and is
  *		then cached until the transaction or subtransaction ends.
  *
  *		The lock is what makes the check a guarantee, as a foreign key's is:
@@ -207,6 +321,8 @@ Datum
 dataspace_point_asset_ok(PG_FUNCTION_ARGS)
 {
 	pg_uuid_t  *asset = PG_GETARG_UUID_P(0);
+	int64		seq = PG_GETARG_INT64(1);
+	int64		batch = PG_GETARG_INT64(2);
 	DsSavedUser saved;
 	Oid			types[1] = {UUIDOID};
 	Datum		values[1];
@@ -217,7 +333,10 @@ dataspace_point_asset_ok(PG_FUNCTION_ARGS)
 
 	for (int i = 0; i < asset_cache_len; i++)
 		if (memcmp(asset_cache[i].data, asset->data, UUID_LEN) == 0)
+		{
+			note_point(asset, seq, batch);
 			PG_RETURN_BOOL(true);
+		}
 
 	register_callbacks();
 	values[0] = UUIDPGetDatum(asset);
@@ -256,44 +375,82 @@ dataspace_point_asset_ok(PG_FUNCTION_ARGS)
 
 	if (asset_cache_len < ASSET_CACHE_SIZE)
 		memcpy(asset_cache[asset_cache_len++].data, asset->data, UUID_LEN);
+	note_point(asset, seq, batch);
 	PG_RETURN_BOOL(true);
 }
 
 /*
- * point_queue trigger (AFTER INSERT ... FOR EACH STATEMENT)
- *		List the transaction's batch in dataspace.pending_batch, once, so
- *		that every point is either sealed or pending.  Rows that arrive
- *		with their batch id already set (a restore of a dump) drew no batch,
- *		and nothing is queued for them: they keep the seals they came with.
+ * point_queue triggers (BEFORE and AFTER INSERT ... FOR EACH STATEMENT)
+ *		Before the transaction's first INSERT statement, read the floor of
+ *		its seq values.  After each statement, list the runs it noted in
+ *		dataspace.pending_batch (one row per batch and asset), so that
+ *		every point is either sealed or pending.  Runs of an enclosing
+ *		subtransaction are left to its own statement: if this one aborts,
+ *		they must stay.  Rows that arrive with their batch id already set (a
+ *		restore of a dump) are not noted, and nothing is queued for them:
+ *		they keep the seals they came with.
  */
 Datum
 dataspace_point_queue_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	SubTransactionId subid = GetCurrentSubTransactionId();
 	DsSavedUser saved;
-	Oid			types[1] = {INT8OID};
-	Datum		values[1];
+	Oid			types[5] = {INT8OID, UUIDOID, INT8OID, INT8OID, INT8OID};
+	Datum		values[5];
+	int64		ceiling;
+	int			kept = 0;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
 		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
 		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-		elog(ERROR, "point_queue_trigger must fire AFTER INSERT FOR EACH STATEMENT");
+		elog(ERROR, "point_queue_trigger must fire BEFORE or AFTER INSERT FOR EACH STATEMENT");
 
-	if (xact_batch == 0 || xact_batch_queued_level > 0)
+	if (TRIGGER_FIRED_BEFORE(trigdata->tg_event))
+	{
+		if (xact_seq_floor < 0)
+		{
+			register_callbacks();
+			ds_become_owner(&saved);
+			xact_seq_floor = point_seq_last_value();
+			ds_restore_user(&saved);
+		}
+		return PointerGetDatum(NULL);
+	}
+
+	if (nnotes == 0)
 		return PointerGetDatum(NULL);
 
-	values[0] = Int64GetDatum(xact_batch);
 	ds_become_owner(&saved);
+	ceiling = point_seq_last_value();
 	SPI_connect();
-	run_saved_plan(saved_plan(&queue_plan,
-							  "INSERT INTO dataspace.pending_batch (batch_id) VALUES ($1)"
-							  " ON CONFLICT DO NOTHING", 1, types),
-				   values, false, "queueing a batch");
+	for (int i = 0; i < nnotes; i++)
+	{
+		PointNote  *n = &notes[i];
+
+		if (n->subid < subid)
+		{
+			notes[kept++] = *n;
+			continue;
+		}
+		if (Min(n->last_seq, ceiling) < n->first_seq)
+			continue;
+		values[0] = Int64GetDatum(n->batch);
+		values[1] = UUIDPGetDatum(&n->asset);
+		values[2] = Int64GetDatum(n->first_seq);
+		values[3] = Int64GetDatum(Min(n->last_seq, ceiling));
+		values[4] = Int64GetDatum(n->points);
+		run_saved_plan(saved_plan(&queue_plan,
+								  "INSERT INTO dataspace.pending_batch"
+								  " (batch_id, asset_id, first_seq, last_seq, points)"
+								  " VALUES ($1, $2, $3, $4, $5)", 5, types),
+					   values, false, "queueing a run");
+		xact_wake_sealer = true;
+	}
 	SPI_finish();
 	ds_restore_user(&saved);
-
-	xact_batch_queued_level = GetCurrentTransactionNestLevel();
-	xact_wake_sealer = true;
+	nnotes = kept;
+	last_note = 0;
 	return PointerGetDatum(NULL);
 }
 

@@ -5,9 +5,10 @@
  *		and the background sealer that runs rounds after commits.
  *
  * Writers never touch a seal chain.  Each transaction's points carry its
- * batch id and the batch is listed in dataspace.pending_batch; one sealer
- * at a time (an advisory lock) turns committed batches into seals, at READ
- * COMMITTED, so that it always sees the chain head the previous sealer
+ * batch id, and each statement lists its runs (batch, asset, seq range) in
+ * dataspace.pending_batch; one sealer at a time (an advisory lock) moves
+ * committed runs to dataspace.pending_run and turns them into seals, at
+ * READ COMMITTED, so that it always sees the chain head the previous sealer
  * committed.  Reading the head under a REPEATABLE READ snapshot would fork
  * the chain; seal_pending() therefore refuses to run in such transactions.
  *
@@ -36,7 +37,6 @@
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -67,12 +67,12 @@ typedef struct SPoint
 
 typedef struct AssetWork
 {
-	pg_uuid_t	asset_id;		/* hash key */
+	pg_uuid_t	asset_id;
 	int			npoints;
 	int			cap;
 	SPoint	   *points;
-	TimestampTz oldest;			/* earliest queued_at of its pending points */
-	int64		held_points;	/* points already held in pending_run */
+	TimestampTz oldest;			/* earliest queued_at of its pending runs */
+	int64		held_points;	/* points its pending runs were noted with */
 } AssetWork;
 
 typedef struct AssetConfig
@@ -87,15 +87,6 @@ cmp_spoint(const void *a, const void *b)
 {
 	int64		x = ((const SPoint *) a)->seq;
 	int64		y = ((const SPoint *) b)->seq;
-
-	return (x > y) - (x < y);
-}
-
-static int
-cmp_spoint_batch(const void *a, const void *b)
-{
-	int64		x = ((const SPoint *) a)->batch_id;
-	int64		y = ((const SPoint *) b)->batch_id;
 
 	return (x > y) - (x < y);
 }
@@ -129,26 +120,6 @@ require_read_committed(const char *what)
 				 errhint("Run it in a READ COMMITTED transaction, or on its own.")));
 }
 
-static AssetWork *
-asset_work(HTAB *assets, const uint8 asset_id[DS_UUID_LEN])
-{
-	pg_uuid_t	key;
-	bool		found;
-	AssetWork  *w;
-
-	memcpy(key.data, asset_id, DS_UUID_LEN);
-	w = hash_search(assets, &key, HASH_ENTER, &found);
-	if (!found)
-	{
-		w->npoints = 0;
-		w->cap = 0;
-		w->points = NULL;
-		w->oldest = DT_NOEND;
-		w->held_points = 0;
-	}
-	return w;
-}
-
 static void
 add_point(AssetWork *w, int64 seq, TimestampTz ts, double value, int64 batch)
 {
@@ -170,73 +141,64 @@ add_point(AssetWork *w, int64 seq, TimestampTz ts, double value, int64 batch)
 /* What fetch_point_row needs: where the rows go. */
 typedef struct FetchState
 {
-	HTAB	   *assets;
-	AssetWork  *only;
-	AssetWork  *last;			/* the asset of the previous row */
+	AssetWork  *w;
 	MemoryContext keep;
 } FetchState;
 
 /*
  * fetch_point_row
- *		Add one row of fetch_points' query to its asset's work list.  The
- *		previous row's asset is tried before the hash table: a batch's
- *		points are mostly of one asset.
+ *		Add one row (seq, ts, value, batch_id) of fetch_points' query to the
+ *		asset's work list.
  */
 static void
 fetch_point_row(Datum *values, bool *isnull, void *arg)
 {
 	FetchState *st = (FetchState *) arg;
-	AssetWork  *w = st->only;
-	int			off = 0;
 	MemoryContext old;
 
-	old = MemoryContextSwitchTo(st->keep);
-	if (w == NULL)
-	{
-		pg_uuid_t  *a = DatumGetUUIDP(values[0]);
-
-		if (st->last != NULL &&
-			memcmp(st->last->asset_id.data, a->data, DS_UUID_LEN) == 0)
-			w = st->last;
-		else
-			w = st->last = asset_work(st->assets, a->data);
-		off = 1;
-	}
-	if (isnull[off] || isnull[off + 1] || isnull[off + 2] || isnull[off + 3])
+	if (isnull[0] || isnull[1] || isnull[2] || isnull[3])
 		elog(ERROR, "unexpected null in a point");
-	add_point(w,
-			  DatumGetInt64(values[off]),
-			  DatumGetTimestampTz(values[off + 1]),
-			  DatumGetFloat8(values[off + 2]),
-			  DatumGetInt64(values[off + 3]));
+	old = MemoryContextSwitchTo(st->keep);
+	add_point(st->w,
+			  DatumGetInt64(values[0]),
+			  DatumGetTimestampTz(values[1]),
+			  DatumGetFloat8(values[2]),
+			  DatumGetInt64(values[3]));
 	MemoryContextSwitchTo(old);
 }
 
 /*
  * fetch_points
- *		Run a query returning (asset_id, seq, ts, value, batch_id) and add
- *		its rows to the per-asset work lists.  When asset_id is given, the
- *		query returns (seq, ts, value, batch_id) of that asset.  The rows
- *		go straight from the executor into the work lists (ds_spi_scan),
- *		without an SPI tuple table in between.
+ *		Read the points of an asset's pending runs into its work list,
+ *		through the primary key: each run is a seq range of one asset, and
+ *		the batch id keeps out other transactions' points in the range.
+ *		The rows go straight from the executor into the work list
+ *		(ds_spi_scan), without an SPI tuple table in between.
  */
 static void
-fetch_points(HTAB *assets, AssetWork *only, const char *sql, int nargs,
-			 Oid *types, Datum *values, MemoryContext keep)
+fetch_points(AssetWork *w, MemoryContext keep)
 {
+	Oid			types[1] = {UUIDOID};
+	Datum		values[1];
 	FetchState	st;
 
-	st.assets = assets;
-	st.only = only;
-	st.last = NULL;
+	st.w = w;
 	st.keep = keep;
+	values[0] = UUIDPGetDatum(&w->asset_id);
 
 	/*
 	 * Not read-only: the query must take a new snapshot, later than the
-	 * one that claimed the batches from the queue, or it could miss the
+	 * one that claimed the runs from the queue, or it could miss the
 	 * points of a batch committed in between.
 	 */
-	(void) ds_spi_scan(sql, nargs, types, values, false, fetch_point_row, &st);
+	(void) ds_spi_scan("SELECT p.seq, p.ts, p.value, p.batch_id"
+					   " FROM dataspace.pending_run r JOIN dataspace.point p"
+					   " ON p.asset_id OPERATOR(pg_catalog.=) r.asset_id"
+					   " AND p.seq OPERATOR(pg_catalog.>=) r.first_seq"
+					   " AND p.seq OPERATOR(pg_catalog.<=) r.last_seq"
+					   " AND p.batch_id OPERATOR(pg_catalog.=) r.batch_id"
+					   " WHERE r.asset_id OPERATOR(pg_catalog.=) $1",
+					   1, types, values, false, fetch_point_row, &st);
 }
 
 static void
@@ -261,44 +223,6 @@ load_config(const uint8 asset_id[DS_UUID_LEN], AssetConfig *cfg)
 	cfg->max_points = DatumGetInt32(ds_spi_get(0, 1, &isnull));
 	cfg->min_points = DatumGetInt32(ds_spi_get(0, 2, &isnull));
 	cfg->max_delay = *DatumGetIntervalP(ds_spi_get(0, 3, &isnull));
-}
-
-/*
- * hold_points
- *		Keep an asset's new points pending: one pending_run row per batch.
- */
-static void
-hold_points(AssetWork *w, const int64 *batches, const TimestampTz *queued, int nbatches)
-{
-	Oid			types[6] = {UUIDOID, INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
-	Datum		values[6];
-	int			i = 0;
-
-	qsort(w->points, w->npoints, sizeof(SPoint), cmp_spoint_batch);
-	while (i < w->npoints)
-	{
-		int64		batch = w->points[i].batch_id;
-		int64		lo = PG_INT64_MAX;
-		int64		hi = PG_INT64_MIN;
-		int64		n = 0;
-		int64	   *b;
-
-		for (; i < w->npoints && w->points[i].batch_id == batch; i++, n++)
-		{
-			lo = Min(lo, w->points[i].seq);
-			hi = Max(hi, w->points[i].seq);
-		}
-		b = bsearch(&batch, batches, nbatches, sizeof(int64), cmp_int64);
-		values[0] = UUIDPGetDatum(&w->asset_id);
-		values[1] = Int64GetDatum(batch);
-		values[2] = Int64GetDatum(lo);
-		values[3] = Int64GetDatum(hi);
-		values[4] = Int64GetDatum(n);
-		values[5] = TimestampTzGetDatum(b ? queued[b - batches] : GetCurrentTimestamp());
-		ds_spi_exec("INSERT INTO dataspace.pending_run (asset_id, batch_id, first_seq,"
-					" last_seq, points, queued_at) VALUES ($1, $2, $3, $4, $5, $6)",
-					6, types, values, NULL, false, 1);
-	}
 }
 
 /*
@@ -420,20 +344,18 @@ delay_passed(TimestampTz oldest, const Interval *delay, TimestampTz now)
 
 /*
  * seal_one_asset
- *		Seal (or hold) one asset's pending points in a subtransaction, so
- *		that one damaged asset does not stop the others: on error its points
- *		are put back in the queue and the error is logged as a warning.
+ *		Seal one asset's pending runs, if they are due, in a subtransaction,
+ *		so that one damaged asset does not stop the others: on error the
+ *		runs stay pending and the error is logged as a warning.
  */
 static int64
 seal_one_asset(AssetWork *w, const uint8 *only_asset, bool force,
-			   const int64 *batches, const TimestampTz *queued, int nbatches,
 			   DsSigner *signer, MemoryContext round_cxt)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	AssetConfig cfg;
 	volatile int64 made = 0;	/* set inside PG_TRY */
-	int			nnew;
 	bool		seal_now;
 	TimestampTz now = GetCurrentTimestamp();
 
@@ -442,39 +364,23 @@ seal_one_asset(AssetWork *w, const uint8 *only_asset, bool force,
 		seal_now = memcmp(only_asset, w->asset_id.data, DS_UUID_LEN) == 0;
 	else
 		seal_now = force ||
-			w->npoints + w->held_points >= cfg.min_points ||
+			w->held_points >= cfg.min_points ||
 			delay_passed(w->oldest, &cfg.max_delay, now);
-
 	if (!seal_now)
-	{
-		hold_points(w, batches, queued, nbatches);
 		return 0;
-	}
 
-	nnew = w->npoints;
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(round_cxt);
 	PG_TRY();
 	{
-		if (w->held_points > 0)
-		{
-			Oid			types[1] = {UUIDOID};
-			Datum		values[1];
+		Oid			types[1] = {UUIDOID};
+		Datum		values[1];
 
-			values[0] = UUIDPGetDatum(&w->asset_id);
-			fetch_points(NULL, w,
-						 "SELECT p.seq, p.ts, p.value, p.batch_id"
-						 " FROM dataspace.pending_run r JOIN dataspace.point p"
-						 " ON p.asset_id OPERATOR(pg_catalog.=) r.asset_id"
-						 " AND p.seq OPERATOR(pg_catalog.>=) r.first_seq"
-						 " AND p.seq OPERATOR(pg_catalog.<=) r.last_seq"
-						 " AND p.batch_id OPERATOR(pg_catalog.=) r.batch_id"
-						 " WHERE r.asset_id OPERATOR(pg_catalog.=) $1",
-						 1, types, values, round_cxt);
-			ds_spi_exec("DELETE FROM dataspace.pending_run"
-						" WHERE asset_id OPERATOR(pg_catalog.=) $1",
-						1, types, values, NULL, false, -1);
-		}
+		fetch_points(w, round_cxt);
+		values[0] = UUIDPGetDatum(&w->asset_id);
+		ds_spi_exec("DELETE FROM dataspace.pending_run"
+					" WHERE asset_id OPERATOR(pg_catalog.=) $1",
+					1, types, values, NULL, false, -1);
 		if (w->npoints > 0)
 			made = seal_asset(w, &cfg, signer);
 		ReleaseCurrentSubTransaction();
@@ -492,6 +398,7 @@ seal_one_asset(AssetWork *w, const uint8 *only_asset, bool force,
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
 
+		/* the rollback put the asset's runs back in pending_run */
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
 				 errmsg("could not seal asset %s: %s",
@@ -499,12 +406,6 @@ seal_one_asset(AssetWork *w, const uint8 *only_asset, bool force,
 				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
 				 edata->hint ? errhint("%s Its points stay pending meanwhile.", edata->hint)
 				 : errhint("Its points stay pending; the sealer tries again in its next round.")));
-		/*
-		 * Keep the new points listed: their batches left pending_batch in
-		 * the outer transaction.  Held runs were never removed.
-		 */
-		w->npoints = nnew;
-		hold_points(w, batches, queued, nbatches);
 		made = 0;
 		FreeErrorData(edata);
 	}
@@ -525,13 +426,9 @@ ds_seal_round(const uint8 *only_asset, bool force)
 	MemoryContext round_cxt;
 	MemoryContext oldcxt;
 	DsSavedUser saved;
-	HASHCTL		hctl;
-	HTAB	   *assets;
-	HASH_SEQ_STATUS hs;
-	AssetWork  *w;
-	int			nbatches;
-	int64	   *batches = NULL;
-	TimestampTz *queued = NULL;
+	int			nassets;
+	AssetWork  *assets;
+	uint64		claimed;
 	DsSigner   *signer = NULL;
 	int64		made = 0;
 	int			guc_level;
@@ -542,18 +439,12 @@ ds_seal_round(const uint8 *only_asset, bool force)
 	round_cxt = AllocSetContextCreate(CurrentMemoryContext, "dataspace seal round",
 									  ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(round_cxt);
-	memset(&hctl, 0, sizeof(hctl));
-	hctl.keysize = sizeof(pg_uuid_t);
-	hctl.entrysize = sizeof(AssetWork);
-	hctl.hcxt = round_cxt;
-	assets = hash_create("dataspace seal round assets", 64, &hctl,
-						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
 	ds_become_owner(&saved);
 	SPI_connect();
 
 	/*
-	 * The batch lookups must use the BRIN index, even before ANALYZE; the
+	 * The run lookups must use the primary key, even before ANALYZE; the
 	 * cost penalty that forces it would otherwise make every round's small
 	 * queries JIT-compile (about 130 ms each).  Both settings are undone at
 	 * the end of the round, not of the caller's transaction.
@@ -564,93 +455,39 @@ ds_seal_round(const uint8 *only_asset, bool force)
 	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 
-	/* committed batches queued since the last round */
-	ds_spi_exec("DELETE FROM dataspace.pending_batch RETURNING batch_id, queued_at",
+	/*
+	 * Committed runs queued since the last round move to pending_run, one
+	 * row per asset and batch: no point is read to hold them back.
+	 */
+	ds_spi_exec("WITH claimed AS (DELETE FROM dataspace.pending_batch RETURNING *)"
+				" INSERT INTO dataspace.pending_run AS r"
+				" (asset_id, batch_id, first_seq, last_seq, points, queued_at)"
+				" SELECT asset_id, batch_id, pg_catalog.min(first_seq), pg_catalog.max(last_seq),"
+				" pg_catalog.sum(points)::bigint, pg_catalog.min(queued_at)"
+				" FROM claimed GROUP BY asset_id, batch_id"
+				" ON CONFLICT (asset_id, batch_id) DO UPDATE SET"
+				" first_seq = LEAST(r.first_seq, excluded.first_seq),"
+				" last_seq = GREATEST(r.last_seq, excluded.last_seq),"
+				" points = r.points OPERATOR(pg_catalog.+) excluded.points,"
+				" queued_at = LEAST(r.queued_at, excluded.queued_at)",
 				0, NULL, NULL, NULL, false, -1);
-	nbatches = (int) SPI_processed;
-	if (nbatches > 0)
-	{
-		Datum	   *elems;
-		Oid			types[3] = {INT8ARRAYOID, INT8OID, INT8OID};
-		Datum		values[3];
-		int64	   *sorted;
+	claimed = SPI_processed;
 
-		MemoryContextSwitchTo(round_cxt);
-		batches = palloc(sizeof(int64) * nbatches);
-		queued = palloc(sizeof(TimestampTz) * nbatches);
-		sorted = palloc(sizeof(int64) * nbatches);
-		elems = palloc(sizeof(Datum) * nbatches);
-		for (int i = 0; i < nbatches; i++)
-		{
-			sorted[i] = ds_spi_get_int64(i, 1);
-			elems[i] = Int64GetDatum(sorted[i]);
-		}
-		qsort(sorted, nbatches, sizeof(int64), cmp_int64);
-		for (int i = 0; i < nbatches; i++)
-		{
-			bool		isnull;
-			int64		b = ds_spi_get_int64(i, 1);
-			int64	   *pos = bsearch(&b, sorted, nbatches, sizeof(int64), cmp_int64);
-
-			batches[pos - sorted] = b;
-			queued[pos - sorted] = DatumGetTimestampTz(ds_spi_get(i, 2, &isnull));
-		}
-		values[0] = PointerGetDatum(construct_array(elems, nbatches, INT8OID, 8,
-													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		values[1] = Int64GetDatum(batches[0]);
-		values[2] = Int64GetDatum(batches[nbatches - 1]);
-
-		/*
-		 * The batch bounds are the BRIN index's quals; the array is a
-		 * filter.  The query is planned for these values (a custom plan),
-		 * so the array is a constant, which PostgreSQL searches by hash
-		 * when it is long; a sub-select over unnest() cost a SubPlan probe
-		 * per row.  With one batch (a COPY, or one transaction since the
-		 * last round) the bounds are equal and the filter is left out: it
-		 * was 2 % of sealing a 1M-point COPY.
-		 */
-		fetch_points(assets, NULL,
-					 nbatches == 1 ?
-					 "SELECT p.asset_id, p.seq, p.ts, p.value, p.batch_id"
-					 " FROM dataspace.point p"
-					 " WHERE p.batch_id OPERATOR(pg_catalog.>=) $2"
-					 " AND p.batch_id OPERATOR(pg_catalog.<=) $3" :
-					 "SELECT p.asset_id, p.seq, p.ts, p.value, p.batch_id"
-					 " FROM dataspace.point p"
-					 " WHERE p.batch_id OPERATOR(pg_catalog.>=) $2"
-					 " AND p.batch_id OPERATOR(pg_catalog.<=) $3"
-					 " AND p.batch_id OPERATOR(pg_catalog.=) ANY ($1)",
-					 3, types, values, round_cxt);
-		/* the oldest queue time of each asset's new points */
-		hash_seq_init(&hs, assets);
-		while ((w = hash_seq_search(&hs)) != NULL)
-			for (int i = 0; i < w->npoints; i++)
-			{
-				int64	   *pos = bsearch(&w->points[i].batch_id, batches, nbatches,
-										  sizeof(int64), cmp_int64);
-
-				if (pos != NULL && queued[pos - batches] < w->oldest)
-					w->oldest = queued[pos - batches];
-			}
-	}
-
-	/* runs held back by earlier rounds */
+	/* every asset with pending runs, new or held by earlier rounds */
 	ds_spi_exec("SELECT asset_id, pg_catalog.sum(points)::bigint, pg_catalog.min(queued_at)"
 				" FROM dataspace.pending_run GROUP BY asset_id",
 				0, NULL, NULL, NULL, false, -1);
 	MemoryContextSwitchTo(round_cxt);
-	for (uint64 i = 0; i < SPI_processed; i++)
+	nassets = (int) SPI_processed;
+	assets = palloc0(sizeof(AssetWork) * Max(nassets, 1));
+	for (int i = 0; i < nassets; i++)
 	{
-		uint8		a[DS_UUID_LEN];
+		AssetWork  *w = &assets[i];
 		bool		isnull;
-		TimestampTz t;
 
-		ds_spi_get_uuid((int) i, 1, a);
-		w = asset_work(assets, a);
-		w->held_points = ds_spi_get_int64((int) i, 2);
-		t = DatumGetTimestampTz(ds_spi_get((int) i, 3, &isnull));
-		if (t < w->oldest)
-			w->oldest = t;
+		ds_spi_get_uuid(i, 1, w->asset_id.data);
+		w->held_points = ds_spi_get_int64(i, 2);
+		w->oldest = DatumGetTimestampTz(ds_spi_get(i, 3, &isnull));
 	}
 
 	/*
@@ -658,13 +495,11 @@ ds_seal_round(const uint8 *only_asset, bool force)
 	 * key file) are errors of the whole round, with their own hints, not
 	 * failures of one asset: load the signing key before the asset loop.
 	 */
-	if (hash_get_num_entries(assets) > 0)
+	if (nassets > 0)
 		signer = ds_signer_load();
 
-	hash_seq_init(&hs, assets);
-	while ((w = hash_seq_search(&hs)) != NULL)
-		made += seal_one_asset(w, only_asset, force, batches, queued, nbatches,
-							   signer, round_cxt);
+	for (int i = 0; i < nassets; i++)
+		made += seal_one_asset(&assets[i], only_asset, force, signer, round_cxt);
 
 	AtEOXact_GUC(true, guc_level);
 	SPI_finish();
@@ -676,7 +511,7 @@ ds_seal_round(const uint8 *only_asset, bool force)
 	 * This transaction's own batch, if it had one, has just been sealed or
 	 * moved to pending_run: its later points must start a new batch.
 	 */
-	if (nbatches > 0)
+	if (claimed > 0)
 		ds_ingest_reset();
 
 	/*

@@ -241,7 +241,8 @@ load_pending(const pg_uuid_t *asset, int *n, MemoryContext keep)
 	int64	   *ids;
 
 	values[0] = UUIDPGetDatum(asset);
-	ds_spi_exec("SELECT batch_id FROM dataspace.pending_batch UNION"
+	ds_spi_exec("SELECT batch_id FROM dataspace.pending_batch"
+				" WHERE asset_id OPERATOR(pg_catalog.=) $1 UNION"
 				" SELECT batch_id FROM dataspace.pending_run"
 				" WHERE asset_id OPERATOR(pg_catalog.=) $1",
 				1, types, values, NULL, true, -1);
