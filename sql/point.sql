@@ -107,3 +107,30 @@ SELECT dataspace.seal_pending();
 ROLLBACK;
 SELECT ok, count(*) FROM dataspace.verify_asset('00000000-0000-4000-8000-0000000000a1') GROUP BY ok;
 SELECT ok, count(*) FROM dataspace.verify_asset('00000000-0000-4000-8000-0000000000a2') GROUP BY ok;
+-- a point_seq with a cache would hand out values below a run's floor
+ALTER SEQUENCE dataspace.point_seq CACHE 20;
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01 00:07:00+00', 1);
+ALTER SEQUENCE dataspace.point_seq CACHE 1;
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01 00:07:00+00', 1);
+SELECT dataspace.seal_pending() AS seals;
+-- one statement carrying the points of many assets, interleaved: one run
+-- per asset, each sealed on its own (rolled back afterwards)
+BEGIN;
+INSERT INTO dataspace.asset (id, twin_id, name, kind)
+SELECT ('00000000-0000-4000-8000-0000000010' || lpad(to_hex(i), 2, '0'))::uuid,
+       '00000000-0000-4000-8000-000000000003', 'sensor ' || i, 'stream'
+  FROM generate_series(1, 40) i;
+INSERT INTO dataspace.point (asset_id, ts, value)
+SELECT ('00000000-0000-4000-8000-0000000010' || lpad(to_hex(1 + i % 40), 2, '0'))::uuid,
+       '2026-01-02 00:00:00+00'::timestamptz + i * interval '1 second', i
+  FROM generate_series(0, 399) i;
+SELECT count(*) AS runs, sum(points) AS points, count(DISTINCT asset_id) AS assets,
+       bool_and(last_seq - first_seq = 360) AS each_run_spans_its_points
+  FROM dataspace.pending_batch WHERE asset_id::text LIKE '00000000-0000-4000-8000-0000000010%';
+SELECT dataspace.seal_pending() AS seals;
+SELECT count(*) AS seals, sum(point_count) AS points FROM dataspace.seal
+ WHERE asset_id::text LIKE '00000000-0000-4000-8000-0000000010%';
+SELECT count(*) FILTER (WHERE v.ok) AS verified, count(*) AS rows
+  FROM dataspace.asset a, dataspace.verify_asset(a.id) v
+ WHERE a.id::text LIKE '00000000-0000-4000-8000-0000000010%';
+ROLLBACK;

@@ -25,6 +25,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_sequence.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
@@ -33,8 +34,10 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "ingest.h"
 #include "keys.h"
@@ -58,30 +61,42 @@ static int64 xact_seq_floor = -1;
 static bool xact_wake_sealer = false;
 
 /*
- * Rows noted by point_asset_ok and not yet written to pending_batch, per
- * asset, batch and the subtransaction that inserted them (so that an
- * aborted subtransaction's rows can be forgotten).  In
- * TopTransactionContext.
+ * The transaction's per-row state, in hash tables in TopTransactionContext
+ * (one COPY may carry the points of thousands of assets).  Each entry
+ * remembers the subtransaction that made it, so that an aborted
+ * subtransaction's entries can be forgotten; a subtransaction started
+ * later has a larger id.  The entry of the previous row is tried first:
+ * consecutive rows are mostly of one asset.
  */
-typedef struct PointNote
+
+/* An asset point_asset_ok looked up and locked (KEY SHARE) */
+typedef struct CheckedAsset
+{
+	pg_uuid_t	asset;			/* hash key */
+	SubTransactionId subid;
+} CheckedAsset;
+
+static HTAB *checked_assets = NULL;
+static CheckedAsset *last_checked = NULL;
+
+/* Rows noted by point_asset_ok and not yet written to pending_batch */
+typedef struct NoteKey
 {
 	pg_uuid_t	asset;
-	int64		batch;
 	SubTransactionId subid;
+	int64		batch;
+} NoteKey;
+
+typedef struct PointNote
+{
+	NoteKey		key;			/* hash key; zeroed before it is filled */
 	int64		first_seq;
 	int64		last_seq;
 	int64		points;
 } PointNote;
 
-static PointNote *notes = NULL;
-static int	nnotes = 0;
-static int	notes_cap = 0;
-static int	last_note = 0;
-
-/* Assets checked by point_asset_ok in this (sub)transaction. */
-#define ASSET_CACHE_SIZE 16
-static pg_uuid_t asset_cache[ASSET_CACHE_SIZE];
-static int	asset_cache_len = 0;
+static HTAB *notes = NULL;
+static PointNote *last_note = NULL;
 
 /* Set only while drop_points deletes whole sealed runs. */
 bool		ds_retention_in_progress = false;
@@ -114,9 +129,11 @@ ingest_xact_callback(XactEvent event, void *arg)
 			ds_ingest_reset();
 			xact_wake_sealer = false;
 			xact_seq_floor = -1;
-			/* TopTransactionContext, and the notes in it, go away */
+			/* TopTransactionContext, and the tables in it, go away */
+			checked_assets = NULL;
+			last_checked = NULL;
 			notes = NULL;
-			nnotes = notes_cap = last_note = 0;
+			last_note = NULL;
 			break;
 		default:
 			break;
@@ -127,23 +144,52 @@ static void
 ingest_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						SubTransactionId parentSubid, void *arg)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-	{
-		int			kept = 0;
+	HASH_SEQ_STATUS hs;
 
-		/*
-		 * Forget the rows of the subtransaction and of its children (whose
-		 * ids are larger: they began later).  Runs already written went
-		 * away with them.
-		 */
-		for (int i = 0; i < nnotes; i++)
-			if (notes[i].subid < mySubid)
-				notes[kept++] = notes[i];
-		nnotes = kept;
-		last_note = 0;
-		/* so did the row locks taken on the assets */
-		asset_cache_len = 0;
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+
+	/*
+	 * Forget the rows of the subtransaction and of its children: they are
+	 * gone, and so are the runs they wrote and the row locks they took on
+	 * the assets.
+	 */
+	if (notes != NULL)
+	{
+		PointNote  *n;
+
+		hash_seq_init(&hs, notes);
+		while ((n = hash_seq_search(&hs)) != NULL)
+			if (n->key.subid >= mySubid)
+				(void) hash_search(notes, &n->key, HASH_REMOVE, NULL);
+		last_note = NULL;
 	}
+	if (checked_assets != NULL)
+	{
+		CheckedAsset *c;
+
+		hash_seq_init(&hs, checked_assets);
+		while ((c = hash_seq_search(&hs)) != NULL)
+			if (c->subid >= mySubid)
+				(void) hash_search(checked_assets, &c->asset, HASH_REMOVE, NULL);
+		last_checked = NULL;
+	}
+}
+
+/*
+ * xact_table
+ *		A hash table in TopTransactionContext.
+ */
+static HTAB *
+xact_table(const char *name, Size keysize, Size entrysize)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = keysize;
+	ctl.entrysize = entrysize;
+	ctl.hcxt = TopTransactionContext;
+	return hash_create(name, 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
 static void
@@ -202,16 +248,18 @@ void
 ds_ingest_reset(void)
 {
 	xact_batch = 0;
-	asset_cache_len = 0;
 }
 
 /*
  * point_seq_last_value
  *		The last value point_seq handed out, to any session; 0 before the
- *		first.  With CACHE 1, every value drawn later is larger.
+ *		first.  With CACHE 1, every value drawn later is larger; with a
+ *		larger cache a backend hands out values it fetched earlier, and the
+ *		runs would miss them, so with check_cache a changed sequence is
+ *		refused.
  */
 static int64
-point_seq_last_value(void)
+point_seq_last_value(bool check_cache)
 {
 	Oid			seq = get_relname_relid("point_seq", ds_schema_oid());
 	LOCAL_FCINFO(fcinfo, 1);
@@ -219,6 +267,22 @@ point_seq_last_value(void)
 
 	if (!OidIsValid(seq))
 		elog(ERROR, "sequence dataspace.point_seq does not exist");
+	if (check_cache)
+	{
+		HeapTuple	tup = SearchSysCache1(SEQRELID, ObjectIdGetDatum(seq));
+		int64		cache;
+
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for sequence %u", seq);
+		cache = ((Form_pg_sequence) GETSTRUCT(tup))->seqcache;
+		ReleaseSysCache(tup);
+		if (cache != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("sequence dataspace.point_seq has CACHE " INT64_FORMAT, cache),
+					 errdetail("Pending runs are bounded by the sequence's last value, which needs CACHE 1."),
+					 errhint("ALTER SEQUENCE dataspace.point_seq CACHE 1;")));
+	}
 	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
 	fcinfo->args[0].value = ObjectIdGetDatum(seq);
 	fcinfo->args[0].isnull = false;
@@ -236,44 +300,33 @@ static void
 note_point(const pg_uuid_t *asset, int64 seq, int64 batch)
 {
 	SubTransactionId subid;
-	PointNote  *n;
+	PointNote  *n = last_note;
 
 	if (batch != xact_batch || xact_batch == 0 || xact_seq_floor < 0 ||
 		seq <= xact_seq_floor)
 		return;
 	subid = GetCurrentSubTransactionId();
 
-	/* rows of one statement are mostly of one asset: try the last first */
-	n = nnotes > 0 ? &notes[last_note] : NULL;
-	if (n == NULL || n->batch != batch || n->subid != subid ||
-		memcmp(n->asset.data, asset->data, UUID_LEN) != 0)
+	if (n == NULL || n->key.batch != batch || n->key.subid != subid ||
+		memcmp(n->key.asset.data, asset->data, UUID_LEN) != 0)
 	{
-		n = NULL;
-		for (int i = 0; i < nnotes && n == NULL; i++)
-			if (notes[i].batch == batch && notes[i].subid == subid &&
-				memcmp(notes[i].asset.data, asset->data, UUID_LEN) == 0)
-			{
-				n = &notes[i];
-				last_note = i;
-			}
-	}
-	if (n == NULL)
-	{
-		if (nnotes == notes_cap)
+		NoteKey		key;
+		bool		found;
+
+		memset(&key, 0, sizeof(key));
+		memcpy(key.asset.data, asset->data, UUID_LEN);
+		key.subid = subid;
+		key.batch = batch;
+		if (notes == NULL)
+			notes = xact_table("dataspace point notes", sizeof(NoteKey), sizeof(PointNote));
+		n = hash_search(notes, &key, HASH_ENTER, &found);
+		if (!found)
 		{
-			notes_cap = notes_cap == 0 ? 8 : notes_cap * 2;
-			notes = notes == NULL
-				? MemoryContextAlloc(TopTransactionContext, sizeof(PointNote) * notes_cap)
-				: repalloc(notes, sizeof(PointNote) * notes_cap);
+			n->first_seq = seq;
+			n->last_seq = seq;
+			n->points = 0;
 		}
-		last_note = nnotes++;
-		n = &notes[last_note];
-		memcpy(n->asset.data, asset->data, UUID_LEN);
-		n->batch = batch;
-		n->subid = subid;
-		n->first_seq = seq;
-		n->last_seq = seq;
-		n->points = 0;
+		last_note = n;
 	}
 	n->first_seq = Min(n->first_seq, seq);
 	n->last_seq = Max(n->last_seq, seq);
@@ -331,12 +384,17 @@ dataspace_point_asset_ok(PG_FUNCTION_ARGS)
 	char	   *name;
 	bool		local;
 
-	for (int i = 0; i < asset_cache_len; i++)
-		if (memcmp(asset_cache[i].data, asset->data, UUID_LEN) == 0)
-		{
-			note_point(asset, seq, batch);
-			PG_RETURN_BOOL(true);
-		}
+	CheckedAsset *c = last_checked;
+
+	if (c == NULL || memcmp(c->asset.data, asset->data, UUID_LEN) != 0)
+		c = checked_assets == NULL ? NULL
+			: hash_search(checked_assets, asset, HASH_FIND, NULL);
+	if (c != NULL)
+	{
+		last_checked = c;
+		note_point(asset, seq, batch);
+		PG_RETURN_BOOL(true);
+	}
 
 	register_callbacks();
 	values[0] = UUIDPGetDatum(asset);
@@ -373,8 +431,12 @@ dataspace_point_asset_ok(PG_FUNCTION_ARGS)
 				 errmsg("asset \"%s\" is provided by another node", name),
 				 errdetail("Points of assets received from other nodes arrive through replication only.")));
 
-	if (asset_cache_len < ASSET_CACHE_SIZE)
-		memcpy(asset_cache[asset_cache_len++].data, asset->data, UUID_LEN);
+	if (checked_assets == NULL)
+		checked_assets = xact_table("dataspace checked assets", sizeof(pg_uuid_t),
+									sizeof(CheckedAsset));
+	c = hash_search(checked_assets, asset, HASH_ENTER, NULL);
+	c->subid = GetCurrentSubTransactionId();
+	last_checked = c;
 	note_point(asset, seq, batch);
 	PG_RETURN_BOOL(true);
 }
@@ -399,7 +461,8 @@ dataspace_point_queue_trigger(PG_FUNCTION_ARGS)
 	Oid			types[5] = {INT8OID, UUIDOID, INT8OID, INT8OID, INT8OID};
 	Datum		values[5];
 	int64		ceiling;
-	int			kept = 0;
+	HASH_SEQ_STATUS hs;
+	PointNote  *n;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
 		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
@@ -412,31 +475,25 @@ dataspace_point_queue_trigger(PG_FUNCTION_ARGS)
 		{
 			register_callbacks();
 			ds_become_owner(&saved);
-			xact_seq_floor = point_seq_last_value();
+			xact_seq_floor = point_seq_last_value(true);
 			ds_restore_user(&saved);
 		}
 		return PointerGetDatum(NULL);
 	}
 
-	if (nnotes == 0)
+	if (notes == NULL || hash_get_num_entries(notes) == 0)
 		return PointerGetDatum(NULL);
 
 	ds_become_owner(&saved);
-	ceiling = point_seq_last_value();
+	ceiling = point_seq_last_value(false);
 	SPI_connect();
-	for (int i = 0; i < nnotes; i++)
+	hash_seq_init(&hs, notes);
+	while ((n = hash_seq_search(&hs)) != NULL)
 	{
-		PointNote  *n = &notes[i];
-
-		if (n->subid < subid)
-		{
-			notes[kept++] = *n;
+		if (n->key.subid < subid || Min(n->last_seq, ceiling) < n->first_seq)
 			continue;
-		}
-		if (Min(n->last_seq, ceiling) < n->first_seq)
-			continue;
-		values[0] = Int64GetDatum(n->batch);
-		values[1] = UUIDPGetDatum(&n->asset);
+		values[0] = Int64GetDatum(n->key.batch);
+		values[1] = UUIDPGetDatum(&n->key.asset);
 		values[2] = Int64GetDatum(n->first_seq);
 		values[3] = Int64GetDatum(Min(n->last_seq, ceiling));
 		values[4] = Int64GetDatum(n->points);
@@ -449,8 +506,13 @@ dataspace_point_queue_trigger(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	ds_restore_user(&saved);
-	nnotes = kept;
-	last_note = 0;
+
+	/* only now: an error above must leave the notes as they were */
+	hash_seq_init(&hs, notes);
+	while ((n = hash_seq_search(&hs)) != NULL)
+		if (n->key.subid >= subid)
+			(void) hash_search(notes, &n->key, HASH_REMOVE, NULL);
+	last_note = NULL;
 	return PointerGetDatum(NULL);
 }
 

@@ -1,0 +1,89 @@
+#!/bin/bash
+# Instruction counts of a COPY and of sealing it, counted by callgrind in a
+# single-user backend (postgres --single): exact and repeatable, where the
+# CPU times of bulk.sh swing with the machine's load.  Not a benchmark of
+# speed (valgrind runs SHA-256 without the CPU's SHA instructions, so the
+# seal's hashing counts are not those of a real run): it says where the
+# instructions go and compares two builds exactly.
+#
+#   dataspace   COPY of N points into dataspace.point, then seal_pending()
+#   plain       the same COPY into a plain table (identity seq + primary key)
+#   bare        the same COPY into a bare table (no index)
+#
+# Prints millions of instructions, inclusive, of the COPY (DoCopy) and its
+# parts, and of the seal round (ds_seal_round) and its reads.
+#
+# Usage: bench/instructions.sh   (as root; BENCH_POINTS=100000)
+set -eu
+. "$(dirname "$0")/lib.sh"
+N=${BENCH_POINTS:-100000}
+ASSET=$BENCH_ASSET
+
+command -v valgrind >/dev/null || apt-get install -y -q valgrind >/dev/null
+bench_init
+bench_start instructions
+sql postgres -c "CREATE DATABASE bench" >/dev/null
+sql bench -c "CREATE EXTENSION pg_dataspace" -c "SELECT FROM dataspace.node_info()" >/dev/null
+bench_asset bench "$ASSET"
+points=$BENCH_WORK/points-$N.tsv
+sqlat bench -c "COPY (SELECT '$ASSET'::uuid,
+		timestamptz '2026-01-01 00:00:00+00' + i * interval '10 ms',
+		round((50 + 10 * sin(i / 1000.0))::numeric, 4)
+	FROM generate_series(1, $N) i) TO '$points'"
+sql bench -c "CREATE TABLE bench_plain (asset_id uuid NOT NULL,
+		seq bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL,
+		value double precision NOT NULL, PRIMARY KEY (asset_id, seq))" \
+	-c "CREATE TABLE bench_bare (asset_id uuid, seq bigint GENERATED ALWAYS AS IDENTITY,
+		ts timestamptz, value double precision)" -c "CHECKPOINT" >/dev/null
+data=$BENCH_PGDATA
+bench_stop
+
+# count VARIANT SQL...: the statements, one per line, in a single-user
+# backend on a fresh copy of the prepared cluster
+count() {
+	v=$1
+	shift
+	rm -rf "$BENCH_WORK/cg-$v"
+	cp -a "$data" "$BENCH_WORK/cg-$v"
+	printf '%s\n' "$@" >"$BENCH_WORK/cg-$v.sql"
+	chmod 644 "$BENCH_WORK/cg-$v.sql"
+	runuser -u postgres -- valgrind --tool=callgrind --dump-instr=no \
+		--callgrind-out-file="$BENCH_WORK/cg-$v.out" \
+		"$PGBIN/postgres" --single -D "$BENCH_WORK/cg-$v" -c jit=off bench \
+		<"$BENCH_WORK/cg-$v.sql" >"$BENCH_WORK/cg-$v.log" 2>&1 ||
+		{ tail -20 "$BENCH_WORK/cg-$v.log"; die "$v: single-user backend failed"; }
+	grep -q ERROR "$BENCH_WORK/cg-$v.log" && { grep ERROR "$BENCH_WORK/cg-$v.log"; die "$v: statement failed"; }
+	callgrind_annotate --inclusive=yes --threshold=100 "$BENCH_WORK/cg-$v.out" 2>/dev/null >"$BENCH_WORK/cg-$v.txt"
+	rm -rf "$BENCH_WORK/cg-$v"
+}
+
+# ir VARIANT FUNCTION: inclusive instructions of FUNCTION, millions
+ir() {
+	awk -v f="$2" '{ gsub(",", "", $1) }
+		$1 ~ /^[0-9]+$/ && $0 ~ ("[:( ]" f " ") { printf "%.1f", $1 / 1e6; found = 1; exit }
+		END { if (!found) printf "-" }' "$BENCH_WORK/cg-$1.txt"
+}
+
+log "callgrind: dataspace"
+count dataspace "COPY dataspace.point (asset_id, ts, value) FROM '$points'" \
+	"SELECT dataspace.seal_pending()"
+log "callgrind: plain"
+count plain "COPY bench_plain (asset_id, ts, value) FROM '$points'"
+log "callgrind: bare"
+count bare "COPY bench_bare (asset_id, ts, value) FROM '$points'"
+
+echo
+echo "== instructions: COPY of $N points, then seal_pending() (callgrind, single-user backend)"
+bench_machine
+echo "$(valgrind --version); millions of instructions, inclusive"
+printf '%-28s %12s %12s %12s\n' "" dataspace plain bare
+for f in DoCopy NextCopyFrom btinsert brininsert nextval_internal ExecConstraints \
+	heap_multi_insert ExecInsertIndexTuples AfterTriggerEndQuery; do
+	printf '%-28s %12s %12s %12s\n' "$f" "$(ir dataspace $f)" "$(ir plain $f)" "$(ir bare $f)"
+done
+echo
+printf '%-28s %12s\n' "" dataspace
+for f in ds_seal_round fetch_points ds_spi_scan seal_asset ds_leaf_nonce ds_leaf_hash \
+	ds_merkle_add ds_signer_sign; do
+	printf '%-28s %12s\n' "$f" "$(ir dataspace $f)"
+done
