@@ -203,42 +203,6 @@ register_callbacks(void)
 }
 
 /*
- * saved_plan
- *		The plan of sql in *slot, prepared and kept on first use.  Must be
- *		called inside SPI_connect.
- */
-static SPIPlanPtr
-saved_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
-{
-	if (*slot == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed (%s): %s",
-				 SPI_result_code_string(SPI_result), sql);
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed: %s", sql);
-		*slot = plan;
-	}
-	return *slot;
-}
-
-/*
- * run_saved_plan
- *		Execute a saved plan as ds_spi_exec executes a statement.
- */
-static void
-run_saved_plan(SPIPlanPtr plan, Datum *values, bool read_only, const char *what)
-{
-	int			rc = SPI_execute_plan(plan, values, NULL, read_only, 0);
-
-	if (rc < 0)
-		elog(ERROR, "SPI_execute_plan failed (%s): %s",
-			 SPI_result_code_string(rc), what);
-}
-
-/*
  * ds_ingest_reset
  *		Forget the transaction's batch.  The sealer calls this too after it
  *		sealed the current transaction's own points, so that points inserted
@@ -400,12 +364,11 @@ dataspace_point_asset_ok(PG_FUNCTION_ARGS)
 	values[0] = UUIDPGetDatum(asset);
 	ds_become_owner(&saved);
 	SPI_connect();
-	run_saved_plan(saved_plan(&asset_plan,
-							  "SELECT a.kind, a.name, a.node_id OPERATOR(pg_catalog.=) n.node_id"
-							  " FROM dataspace.asset a LEFT JOIN dataspace.node n ON true"
-							  " WHERE a.id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE OF a",
-							  1, types),
-				   values, false, "asset lookup");
+	(void) ds_spi_exec_kept(&asset_plan,
+							"SELECT a.kind, a.name, a.node_id OPERATOR(pg_catalog.=) n.node_id"
+							" FROM dataspace.asset a LEFT JOIN dataspace.node n ON true"
+							" WHERE a.id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE OF a",
+							1, types, values, NULL, false, -1);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
@@ -497,11 +460,11 @@ dataspace_point_queue_trigger(PG_FUNCTION_ARGS)
 		values[2] = Int64GetDatum(n->first_seq);
 		values[3] = Int64GetDatum(Min(n->last_seq, ceiling));
 		values[4] = Int64GetDatum(n->points);
-		run_saved_plan(saved_plan(&queue_plan,
-								  "INSERT INTO dataspace.pending_batch"
-								  " (batch_id, asset_id, first_seq, last_seq, points)"
-								  " VALUES ($1, $2, $3, $4, $5)", 5, types),
-					   values, false, "queueing a run");
+		(void) ds_spi_exec_kept(&queue_plan,
+								"INSERT INTO dataspace.pending_batch"
+								" (batch_id, asset_id, first_seq, last_seq, points)"
+								" VALUES ($1, $2, $3, $4, $5)",
+								5, types, values, NULL, false, 1);
 		xact_wake_sealer = true;
 	}
 	SPI_finish();

@@ -328,14 +328,16 @@ lock_node_identity(void)
 bool
 ds_node_load(DsNode *node)
 {
+	static SPIPlanPtr node_plan = NULL;
 	MemoryContext outer = CurrentMemoryContext;
 	DsSavedUser saved;
 	bool		found;
 
 	ds_become_owner(&saved);
 	SPI_connect();
-	ds_spi_exec("SELECT node_id, name, system_identifier, database_oid, database_name::text"
-				" FROM dataspace.node", 0, NULL, NULL, NULL, false, -1);
+	ds_spi_exec_kept(&node_plan,
+					 "SELECT node_id, name, system_identifier, database_oid, database_name::text"
+					 " FROM dataspace.node", 0, NULL, NULL, NULL, false, -1);
 	found = SPI_processed == 1;
 	if (found)
 	{
@@ -551,8 +553,13 @@ ds_signer_load_key(const uint8 *key_id)
 							ds_hex(key_id, DS_HASH_LEN), node.name)));
 	}
 	else
-		ds_spi_exec("SELECT key_id, public_key, wrapped_private_key FROM dataspace.node_key"
-					" WHERE retired_at IS NULL", 0, NULL, NULL, NULL, false, -1);
+	{
+		static SPIPlanPtr current_plan = NULL;
+
+		ds_spi_exec_kept(&current_plan,
+						 "SELECT key_id, public_key, wrapped_private_key FROM dataspace.node_key"
+						 " WHERE retired_at IS NULL", 0, NULL, NULL, NULL, false, -1);
+	}
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -56,6 +56,14 @@ PGDLLEXPORT void dataspace_sealer_main(Datum main_arg);
 /* advisory lock key (second half) held by whoever seals */
 #define SEALER_LOCK_KEY 0x7365616c
 
+/* The statements of every seal round, planned once per backend. */
+static SPIPlanPtr claim_plan = NULL;
+static SPIPlanPtr pending_plan = NULL;
+static SPIPlanPtr fetch_plan = NULL;
+static SPIPlanPtr delete_runs_plan = NULL;
+static SPIPlanPtr head_plan = NULL;
+static SPIPlanPtr config_plan = NULL;
+
 
 typedef struct SPoint
 {
@@ -181,24 +189,40 @@ fetch_points(AssetWork *w, MemoryContext keep)
 	Oid			types[1] = {UUIDOID};
 	Datum		values[1];
 	FetchState	st;
+	int			guc_level;
 
 	st.w = w;
 	st.keep = keep;
 	values[0] = UUIDPGetDatum(&w->asset_id);
 
 	/*
+	 * Each run is read by its own scan of the primary key's range: OFFSET 0
+	 * keeps the planner from joining the runs to all of the asset's points
+	 * (a hash join over every point of the asset, in every round), and the
+	 * scan is a bitmap scan, not an index scan: a run is read whole, in
+	 * heap order (seal_asset sorts), and a 100,000-point run read by index
+	 * scan cost twice the instructions (bench/RESULTS.md).  Undone after
+	 * the query.
+	 */
+	guc_level = NewGUCNestLevel();
+	(void) set_config_option("enable_indexscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+
+	/*
 	 * Not read-only: the query must take a new snapshot, later than the
 	 * one that claimed the runs from the queue, or it could miss the
 	 * points of a batch committed in between.
 	 */
-	(void) ds_spi_scan("SELECT p.seq, p.ts, p.value, p.batch_id"
-					   " FROM dataspace.pending_run r JOIN dataspace.point p"
-					   " ON p.asset_id OPERATOR(pg_catalog.=) r.asset_id"
-					   " AND p.seq OPERATOR(pg_catalog.>=) r.first_seq"
-					   " AND p.seq OPERATOR(pg_catalog.<=) r.last_seq"
-					   " AND p.batch_id OPERATOR(pg_catalog.=) r.batch_id"
+	(void) ds_spi_scan_kept(&fetch_plan, "SELECT p.seq, p.ts, p.value, p.batch_id"
+					   " FROM dataspace.pending_run r CROSS JOIN LATERAL"
+					   " (SELECT seq, ts, value, batch_id FROM dataspace.point"
+					   "  WHERE asset_id OPERATOR(pg_catalog.=) r.asset_id"
+					   "  AND seq OPERATOR(pg_catalog.>=) r.first_seq"
+					   "  AND seq OPERATOR(pg_catalog.<=) r.last_seq"
+					   "  AND batch_id OPERATOR(pg_catalog.=) r.batch_id OFFSET 0) p"
 					   " WHERE r.asset_id OPERATOR(pg_catalog.=) $1",
 					   1, types, values, false, fetch_point_row, &st);
+	AtEOXact_GUC(true, guc_level);
 }
 
 static void
@@ -209,9 +233,9 @@ load_config(const uint8 asset_id[DS_UUID_LEN], AssetConfig *cfg)
 	bool		isnull;
 
 	values[0] = ds_uuid_datum(asset_id);
-	ds_spi_exec("SELECT seal_max_points, seal_min_points, seal_max_delay"
-				" FROM dataspace.asset WHERE id OPERATOR(pg_catalog.=) $1",
-				1, types, values, NULL, true, -1);
+	ds_spi_exec_kept(&config_plan, "SELECT seal_max_points, seal_min_points, seal_max_delay"
+					 " FROM dataspace.asset WHERE id OPERATOR(pg_catalog.=) $1",
+					 1, types, values, NULL, true, -1);
 	if (SPI_processed != 1)
 	{
 		/* the CHECK constraint makes this impossible short of tampering */
@@ -245,9 +269,9 @@ seal_asset(AssetWork *w, const AssetConfig *cfg, DsSigner *signer)
 	qsort(w->points, w->npoints, sizeof(SPoint), cmp_spoint);
 
 	values[0] = UUIDPGetDatum(&w->asset_id);
-	ds_spi_exec("SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
-				" WHERE asset_id OPERATOR(pg_catalog.=) $1 ORDER BY chain_pos DESC LIMIT 1",
-				1, types, values, NULL, false, -1);
+	ds_spi_exec_kept(&head_plan, "SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
+					 " WHERE asset_id OPERATOR(pg_catalog.=) $1 ORDER BY chain_pos DESC LIMIT 1",
+					 1, types, values, NULL, false, -1);
 	if (SPI_processed == 1)
 	{
 		DsSealRow	head;
@@ -378,9 +402,9 @@ seal_one_asset(AssetWork *w, const uint8 *only_asset, bool force,
 
 		fetch_points(w, round_cxt);
 		values[0] = UUIDPGetDatum(&w->asset_id);
-		ds_spi_exec("DELETE FROM dataspace.pending_run"
-					" WHERE asset_id OPERATOR(pg_catalog.=) $1",
-					1, types, values, NULL, false, -1);
+		ds_spi_exec_kept(&delete_runs_plan, "DELETE FROM dataspace.pending_run"
+						 " WHERE asset_id OPERATOR(pg_catalog.=) $1",
+						 1, types, values, NULL, false, -1);
 		if (w->npoints > 0)
 			made = seal_asset(w, &cfg, signer);
 		ReleaseCurrentSubTransaction();
@@ -459,7 +483,8 @@ ds_seal_round(const uint8 *only_asset, bool force)
 	 * Committed runs queued since the last round move to pending_run, one
 	 * row per asset and batch: no point is read to hold them back.
 	 */
-	ds_spi_exec("WITH claimed AS (DELETE FROM dataspace.pending_batch RETURNING *)"
+	ds_spi_exec_kept(&claim_plan,
+					 "WITH claimed AS (DELETE FROM dataspace.pending_batch RETURNING *)"
 				" INSERT INTO dataspace.pending_run AS r"
 				" (asset_id, batch_id, first_seq, last_seq, points, queued_at)"
 				" SELECT asset_id, batch_id, pg_catalog.min(first_seq), pg_catalog.max(last_seq),"
@@ -474,8 +499,9 @@ ds_seal_round(const uint8 *only_asset, bool force)
 	claimed = SPI_processed;
 
 	/* every asset with pending runs, new or held by earlier rounds */
-	ds_spi_exec("SELECT asset_id, pg_catalog.sum(points)::bigint, pg_catalog.min(queued_at)"
-				" FROM dataspace.pending_run GROUP BY asset_id",
+	ds_spi_exec_kept(&pending_plan,
+					 "SELECT asset_id, pg_catalog.sum(points)::bigint, pg_catalog.min(queued_at)"
+					 " FROM dataspace.pending_run GROUP BY asset_id",
 				0, NULL, NULL, NULL, false, -1);
 	MemoryContextSwitchTo(round_cxt);
 	nassets = (int) SPI_processed;

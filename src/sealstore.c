@@ -103,6 +103,7 @@ ds_seal_row_read(int row, DsSealRow *out)
 int64
 ds_seal_row_insert(DsSealRow *r)
 {
+	static SPIPlanPtr insert_plan = NULL;
 	Oid			types[16] = {UUIDOID, UUIDOID, INT8OID, INT8ARRAYOID, INT8OID, INT8OID,
 		INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, BYTEAOID, BYTEAOID, BYTEAOID,
 	BYTEAOID, BYTEAOID, BYTEAOID, TIMESTAMPTZOID};
@@ -133,7 +134,8 @@ ds_seal_row_insert(DsSealRow *r)
 	values[14] = ds_bytea_datum(r->signature, DS_SIG_LEN);
 	values[15] = TimestampTzGetDatum(ds_unix_us_to_ts(r->s.sealed_at_us));
 
-	ds_spi_exec("INSERT INTO dataspace.seal (asset_id, node_id, chain_pos, batch_ids,"
+	ds_spi_exec_kept(&insert_plan,
+					 "INSERT INTO dataspace.seal (asset_id, node_id, chain_pos, batch_ids,"
 				" first_seq, last_seq, point_count, min_ts, max_ts, merkle_root,"
 				" prev_hash, seal_hash, blinding_seed, key_id, signature, sealed_at)"
 				" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"

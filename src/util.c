@@ -78,6 +78,54 @@ ds_spi_exec(const char *sql, int nargs, Oid *types, Datum *values,
 	return (int) SPI_processed;
 }
 
+/*
+ * ds_spi_kept_plan
+ *		The plan of sql in *slot, prepared on first use and kept for the
+ *		backend's life (SPI_keepplan).  For statements run in every
+ *		transaction of the write path or in every seal round: parsing and
+ *		planning them again each time cost more than running them.  The
+ *		plan cache replans a kept plan when what it depends on changes
+ *		(the extension dropped and created again, a new index, ANALYZE).
+ *		Must be called inside SPI_connect.
+ */
+SPIPlanPtr
+ds_spi_kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed (%s): %s",
+				 SPI_result_code_string(SPI_result), sql);
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed: %s", sql);
+		*slot = plan;
+	}
+	return *slot;
+}
+
+/*
+ * ds_spi_exec_kept
+ *		ds_spi_exec through a kept plan (ds_spi_kept_plan).
+ */
+int
+ds_spi_exec_kept(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types,
+				 Datum *values, const char *nulls, bool read_only, int expected)
+{
+	int			rc;
+
+	rc = SPI_execute_plan(ds_spi_kept_plan(slot, sql, nargs, types),
+						  values, nulls, read_only, 0);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed (%s): %s",
+			 SPI_result_code_string(rc), sql);
+	if (expected >= 0 && SPI_processed != (uint64) expected)
+		elog(ERROR, "unexpected row count " UINT64_FORMAT " (expected %d): %s",
+			 SPI_processed, expected, sql);
+	return (int) SPI_processed;
+}
+
 /* A DestReceiver that hands each result row to a callback. */
 typedef struct DsScanReceiver
 {
@@ -124,29 +172,17 @@ scan_destroy(DestReceiver *self)
 }
 
 /*
- * ds_spi_scan
- *		Run one query through SPI and pass every result row to fn as the
- *		executor produced it, without storing it: no SPI tuple table, no
- *		per-row heap_form_tuple copy, no SPI_getbinval.  For queries over
- *		many points (a seal round, verification).  The values passed to fn
- *		are valid only during the call; pass-by-reference ones must be
- *		copied.  Not read-only statements take a new snapshot, as
- *		SPI_execute and SPI_cursor_open do.  Returns the number of rows.
+ * scan_plan
+ *		Run a prepared query, handing each row to fn.
  */
-uint64
-ds_spi_scan(const char *sql, int nargs, Oid *types, Datum *values,
-			bool read_only, ds_scan_row_fn fn, void *arg)
+static uint64
+scan_plan(SPIPlanPtr plan, const char *sql, int nargs, Oid *types, Datum *values,
+		  bool read_only, ds_scan_row_fn fn, void *arg)
 {
-	SPIPlanPtr	plan;
 	SPIExecuteOptions opts;
 	ParamListInfo params;
 	DsScanReceiver recv;
 	int			rc;
-
-	plan = SPI_prepare(sql, nargs, types);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed (%s): %s",
-			 SPI_result_code_string(SPI_result), sql);
 
 	params = makeParamList(nargs);
 	for (int i = 0; i < nargs; i++)
@@ -179,8 +215,45 @@ ds_spi_scan(const char *sql, int nargs, Oid *types, Datum *values,
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan_extended failed (%s): %s",
 			 SPI_result_code_string(rc), sql);
-	SPI_freeplan(plan);
 	return recv.rows;
+}
+
+/*
+ * ds_spi_scan
+ *		Run one query through SPI and pass every result row to fn as the
+ *		executor produced it, without storing it: no SPI tuple table, no
+ *		per-row heap_form_tuple copy, no SPI_getbinval.  For queries over
+ *		many points (a seal round, verification).  The values passed to fn
+ *		are valid only during the call; pass-by-reference ones must be
+ *		copied.  Not read-only statements take a new snapshot, as
+ *		SPI_execute and SPI_cursor_open do.  Returns the number of rows.
+ */
+uint64
+ds_spi_scan(const char *sql, int nargs, Oid *types, Datum *values,
+			bool read_only, ds_scan_row_fn fn, void *arg)
+{
+	SPIPlanPtr	plan;
+	uint64		rows;
+
+	plan = SPI_prepare(sql, nargs, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed (%s): %s",
+			 SPI_result_code_string(SPI_result), sql);
+	rows = scan_plan(plan, sql, nargs, types, values, read_only, fn, arg);
+	SPI_freeplan(plan);
+	return rows;
+}
+
+/*
+ * ds_spi_scan_kept
+ *		ds_spi_scan through a kept plan (ds_spi_kept_plan).
+ */
+uint64
+ds_spi_scan_kept(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types,
+				 Datum *values, bool read_only, ds_scan_row_fn fn, void *arg)
+{
+	return scan_plan(ds_spi_kept_plan(slot, sql, nargs, types), sql, nargs, types,
+					 values, read_only, fn, arg);
 }
 
 Datum

@@ -59,6 +59,16 @@ typedef void (*ds_scan_row_fn) (Datum *values, bool *isnull, void *arg);
 extern uint64 ds_spi_scan(const char *sql, int nargs, Oid *types, Datum *values,
 						  bool read_only, ds_scan_row_fn fn, void *arg);
 
+/* The same through plans prepared once per backend and kept. */
+extern SPIPlanPtr ds_spi_kept_plan(SPIPlanPtr *slot, const char *sql, int nargs,
+								   Oid *types);
+extern int	ds_spi_exec_kept(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types,
+							 Datum *values, const char *nulls, bool read_only,
+							 int expected);
+extern uint64 ds_spi_scan_kept(SPIPlanPtr *slot, const char *sql, int nargs,
+							   Oid *types, Datum *values, bool read_only,
+							   ds_scan_row_fn fn, void *arg);
+
 extern Datum ds_spi_get(int row, int col, bool *isnull);
 extern int64 ds_spi_get_int64(int row, int col);
 extern void ds_spi_get_bytes(int row, int col, uint8 *out, size_t len);
