@@ -83,7 +83,7 @@ for f in DoCopy NextCopyFrom btinsert brininsert nextval_internal ExecConstraint
 done
 echo
 printf '%-28s %12s\n' "" dataspace
-for f in ds_seal_round fetch_points ds_spi_scan seal_asset ds_leaf_nonce ds_leaf_hash \
+for f in ds_seal_round fetch_points ds_spi_scan ds_spi_scan_kept seal_asset ds_leaf_nonce ds_leaf_hash \
 	ds_merkle_add ds_signer_sign; do
 	printf '%-28s %12s\n' "$f" "$(ir dataspace $f)"
 done
