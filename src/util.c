@@ -62,20 +62,25 @@ ds_restore_user(const DsSavedUser *saved)
  *		Execute one statement through SPI; error out unless it succeeds and,
  *		when expected >= 0, returns or affects exactly that many rows.
  */
-int
-ds_spi_exec(const char *sql, int nargs, Oid *types, Datum *values,
-			const char *nulls, bool read_only, int expected)
+/* The checks of ds_spi_exec and ds_spi_exec_kept, after SPI ran sql. */
+static int
+exec_result(int rc, const char *sql, int expected)
 {
-	int			rc;
-
-	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, 0);
 	if (rc < 0)
-		elog(ERROR, "SPI_execute_with_args failed (%s): %s",
-			 SPI_result_code_string(rc), sql);
+		elog(ERROR, "SPI failed (%s): %s", SPI_result_code_string(rc), sql);
 	if (expected >= 0 && SPI_processed != (uint64) expected)
 		elog(ERROR, "unexpected row count " UINT64_FORMAT " (expected %d): %s",
 			 SPI_processed, expected, sql);
 	return (int) SPI_processed;
+}
+
+int
+ds_spi_exec(const char *sql, int nargs, Oid *types, Datum *values,
+			const char *nulls, bool read_only, int expected)
+{
+	return exec_result(SPI_execute_with_args(sql, nargs, types, values, nulls,
+											 read_only, 0),
+					   sql, expected);
 }
 
 /*
@@ -113,17 +118,9 @@ int
 ds_spi_exec_kept(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types,
 				 Datum *values, const char *nulls, bool read_only, int expected)
 {
-	int			rc;
-
-	rc = SPI_execute_plan(ds_spi_kept_plan(slot, sql, nargs, types),
-						  values, nulls, read_only, 0);
-	if (rc < 0)
-		elog(ERROR, "SPI_execute_plan failed (%s): %s",
-			 SPI_result_code_string(rc), sql);
-	if (expected >= 0 && SPI_processed != (uint64) expected)
-		elog(ERROR, "unexpected row count " UINT64_FORMAT " (expected %d): %s",
-			 SPI_processed, expected, sql);
-	return (int) SPI_processed;
+	return exec_result(SPI_execute_plan(ds_spi_kept_plan(slot, sql, nargs, types),
+										values, nulls, read_only, 0),
+					   sql, expected);
 }
 
 /* A DestReceiver that hands each result row to a callback. */
