@@ -22,6 +22,7 @@ char	   *dataspace_node_name = NULL;
 char	   *dataspace_key_file = NULL;
 char	   *dataspace_database = NULL;
 int			dataspace_sealer_naptime = 1000;
+int			dataspace_sealer_min_interval = 10;
 char	   *dataspace_hub = NULL;
 char	   *dataspace_hub_public_key = NULL;
 char	   *dataspace_endpoint = NULL;
@@ -140,6 +141,18 @@ dataspace_define_gucs(void)
 							   startup_only,
 							   0,
 							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("dataspace.sealer_min_interval",
+							"Shortest time between the starts of two rounds of the background sealer.",
+							"Commits that queue points in the meantime are sealed "
+							"together in the next round, instead of one round each.",
+							&dataspace_sealer_min_interval,
+							10,
+							0,
+							1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("dataspace.sealer_naptime",
 							"Longest time the background sealer sleeps between rounds.",

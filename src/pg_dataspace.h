@@ -26,6 +26,7 @@ extern char *dataspace_node_name;
 extern char *dataspace_key_file;
 extern char *dataspace_database;
 extern int	dataspace_sealer_naptime;
+extern int	dataspace_sealer_min_interval;
 extern char *dataspace_hub;
 extern char *dataspace_hub_public_key;
 extern char *dataspace_endpoint;

@@ -765,6 +765,7 @@ dataspace_sealer_main(Datum main_arg)
 	for (;;)
 	{
 		long		timeout = backoff_ms > 0 ? backoff_ms : dataspace_sealer_naptime;
+		TimestampTz started;
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 timeout, PG_WAIT_EXTENSION);
@@ -775,7 +776,28 @@ dataspace_sealer_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
+		started = GetCurrentTimestamp();
 		(void) sealer_round_in_transaction();
 		backoff_ms = 0;
+
+		/*
+		 * Every commit that queued points sets the latch.  A round costs
+		 * about a millisecond however few points it seals, so under many
+		 * small transactions the sealer would spend itself on rounds: let
+		 * the commits of the next few milliseconds gather into one.  The
+		 * latch stays set meanwhile; only the timeout wakes this wait.
+		 */
+		if (dataspace_sealer_min_interval > 0)
+		{
+			long		elapsed_ms = (long) ((GetCurrentTimestamp() - started) / 1000);
+
+			if (elapsed_ms < dataspace_sealer_min_interval)
+			{
+				(void) WaitLatch(NULL, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 dataspace_sealer_min_interval - elapsed_ms,
+								 PG_WAIT_EXTENSION);
+				CHECK_FOR_INTERRUPTS();
+			}
+		}
 	}
 }
