@@ -215,6 +215,20 @@ ds_ingest_reset(void)
 }
 
 /*
+ * sequence_oid
+ *		The OID of one of the extension's sequences.
+ */
+static Oid
+sequence_oid(const char *name)
+{
+	Oid			seq = get_relname_relid(name, ds_schema_oid());
+
+	if (!OidIsValid(seq))
+		elog(ERROR, "sequence dataspace.%s does not exist", name);
+	return seq;
+}
+
+/*
  * point_seq_last_value
  *		The last value point_seq handed out, to any session; 0 before the
  *		first.  With CACHE 1, every value drawn later is larger; with a
@@ -225,12 +239,10 @@ ds_ingest_reset(void)
 static int64
 point_seq_last_value(bool check_cache)
 {
-	Oid			seq = get_relname_relid("point_seq", ds_schema_oid());
+	Oid			seq = sequence_oid("point_seq");
 	LOCAL_FCINFO(fcinfo, 1);
 	Datum		result;
 
-	if (!OidIsValid(seq))
-		elog(ERROR, "sequence dataspace.point_seq does not exist");
 	if (check_cache)
 	{
 		HeapTuple	tup = SearchSysCache1(SEQRELID, ObjectIdGetDatum(seq));
@@ -308,12 +320,8 @@ dataspace_current_batch(PG_FUNCTION_ARGS)
 {
 	if (xact_batch == 0)
 	{
-		Oid			seq = get_relname_relid("batch_seq", ds_schema_oid());
-
-		if (!OidIsValid(seq))
-			elog(ERROR, "sequence dataspace.batch_seq does not exist");
 		register_callbacks();
-		xact_batch = nextval_internal(seq, false);
+		xact_batch = nextval_internal(sequence_oid("batch_seq"), false);
 	}
 	PG_RETURN_INT64(xact_batch);
 }

@@ -118,7 +118,9 @@ is($hub2->safe_psql('postgres', q{SELECT encode(public_key, 'hex') FROM dataspac
 my $before = $hub->safe_psql('postgres', 'SELECT max(tree_size) FROM dataspace.witness_tree_head');
 $b->append_conf('postgresql.conf', 'dataspace.hub = \'host=' . $hub2->host . ' port=' . $hub2->port
 	  . " dbname=postgres user=node_b'\n");
-$b->reload;
+# a restart, not a reload: after a reload b's hub-sync worker could still
+# anchor b's next seal at the original hub before it rereads the setting
+$b->restart;
 
 # both branches grow: a anchors at the hub, b at the copy
 $a->safe_psql('postgres', qq{
