@@ -114,7 +114,8 @@ CREATE TABLE dataspace.asset (
 	seal_min_points integer NOT NULL DEFAULT 1
 		CHECK (seal_min_points OPERATOR(pg_catalog.>=) 1),
 	seal_max_delay interval NOT NULL DEFAULT '0'
-		CHECK (seal_max_delay OPERATOR(pg_catalog.>=) '0'::interval),
+		CHECK (seal_max_delay OPERATOR(pg_catalog.>=) '0'::interval
+			   AND seal_max_delay OPERATOR(pg_catalog.<=) '1 year'::interval),
 	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	UNIQUE (twin_id, name)
 );
@@ -379,12 +380,13 @@ BEGIN
 					  HINT = 'Use ''double''.';
 		END IF;
 		IF NEW.seal_max_points OPERATOR(pg_catalog.<) 1 OR NEW.seal_max_points OPERATOR(pg_catalog.>) 1000000 OR NEW.seal_min_points OPERATOR(pg_catalog.<) 1
-		   OR NEW.seal_max_delay OPERATOR(pg_catalog.<) '0'::interval THEN
+		   OR NEW.seal_max_delay OPERATOR(pg_catalog.<) '0'::interval
+		   OR NEW.seal_max_delay OPERATOR(pg_catalog.>) '1 year'::interval THEN
 			RAISE EXCEPTION 'invalid sealing settings for asset "%"', NEW.name
 				USING ERRCODE = 'invalid_parameter_value',
 					  DETAIL = pg_catalog.format('seal_max_points is %s, seal_min_points %s, seal_max_delay %s.',
 												 NEW.seal_max_points, NEW.seal_min_points, NEW.seal_max_delay),
-					  HINT = 'seal_max_points must lie between 1 and 1000000, seal_min_points be at least 1, seal_max_delay not negative.';
+					  HINT = 'seal_max_points must lie between 1 and 1000000, seal_min_points be at least 1, seal_max_delay between 0 and 1 year.';
 		END IF;
 	END IF;
 	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN

@@ -70,3 +70,12 @@ SELECT count(*) > 0 AS seals, bool_and(v.ok) AS all_ok,
   FROM dataspace.asset a, dataspace.verify_asset(a.id) v JOIN dataspace.seal s ON s.id = v.seal_id
  WHERE a.id IN ('00000000-0000-4000-8000-0000000000a1', '00000000-0000-4000-8000-0000000000b1',
                 '00000000-0000-4000-8000-0000000000d1');
+-- the cut-off must be finite: it is signed as microseconds since 1970
+SELECT dataspace.drop_points('00000000-0000-4000-8000-0000000000d1', 'infinity');
+SELECT dataspace.drop_points('00000000-0000-4000-8000-0000000000d1', '-infinity');
+-- seal_max_delay is bounded, so that due times stay in range
+UPDATE dataspace.asset SET seal_min_points = 100, seal_max_delay = '300000 years'
+ WHERE id = '00000000-0000-4000-8000-0000000000d1';
+UPDATE dataspace.asset SET seal_min_points = 100, seal_max_delay = '1 year'
+ WHERE id = '00000000-0000-4000-8000-0000000000d1';
+SELECT seal_min_points, seal_max_delay FROM dataspace.asset WHERE id = '00000000-0000-4000-8000-0000000000d1';

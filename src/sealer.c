@@ -597,6 +597,12 @@ dataspace_drop_points(PG_FUNCTION_ARGS)
 	ds_msg		m;
 	TimestampTz now = GetCurrentTimestamp();
 
+	if (TIMESTAMP_NOT_FINITE(before))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("retention cut-off must be finite"),
+				 errdetail("The signed retention record holds the cut-off as microseconds since 1970."),
+				 errhint("To drop every sealed point, pass now().")));
 	require_read_committed("dataspace.drop_points()");
 	lock_sealer();
 	ds_become_owner(&saved);

@@ -176,7 +176,8 @@ check_seal_header(ds_hasher *h, const DsKeyring *ring, const VSeal *seal,
 /*
  * load_retained_through
  *		The highest chain position covered by a retention record whose
- *		signature verifies and whose message matches its row.
+ *		signature verifies, under a key valid and not compromised when the
+ *		record was made, and whose message matches its row.
  */
 static int64
 load_retained_through(const pg_uuid_t *asset, const DsKeyring *ring)
@@ -223,6 +224,15 @@ load_retained_through(const pg_uuid_t *asset, const DsKeyring *ring)
 			VARSIZE_ANY_EXHDR(stored) != m.len ||
 			memcmp(VARDATA_ANY(stored), expect, m.len) != 0 ||
 			!ds_ed25519_verify(key->public_key, expect, m.len, sig))
+			continue;
+
+		/*
+		 * As for seals: a record signed when its key was compromised, or
+		 * outside the key's validity, could have been made by anyone
+		 * holding the key, to hide deleted points.
+		 */
+		if ((key->revoked && dropped >= key->compromised_since) ||
+			dropped < key->created_at || dropped >= key->retired_at)
 			continue;
 		through = Max(through, pos);
 	}
