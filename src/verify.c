@@ -62,7 +62,8 @@ typedef struct VSeal
 	bool		report;			/* in the result */
 	const char *reason;			/* first failure, NULL while fine */
 	bool		retained;		/* points dropped under a valid record */
-	ds_merkle	merkle;
+	ds_merkle  *merkle;			/* from its first point until its last */
+	int			root_ok;		/* -1 until the root is computed */
 	int64		found;			/* member points seen */
 } VSeal;
 
@@ -337,6 +338,27 @@ find_owner(const VScan *st, int64 batch, int64 seq)
 }
 
 /*
+ * finish_root
+ *		Compare the root of a seal's points so far with the signed one, and
+ *		free the tree.
+ */
+static void
+finish_root(ds_hasher *h, VSeal *v)
+{
+	uint8		root[DS_HASH_LEN];
+	ds_merkle	empty;
+
+	if (v->merkle == NULL)
+		ds_merkle_init(&empty);
+	if (!ds_merkle_root(h, v->merkle ? v->merkle : &empty, root))
+		elog(ERROR, "could not hash a Merkle root");
+	v->root_ok = memcmp(root, v->row.s.root, DS_HASH_LEN) == 0;
+	if (v->merkle)
+		pfree(v->merkle);
+	v->merkle = NULL;
+}
+
+/*
  * verify_point_row
  *		One point of verify_run's pass, in seq order: add its leaf to the
  *		seal that covers it, or account for it as pending or not sealed.
@@ -366,12 +388,25 @@ verify_point_row(Datum *values, bool *isnull, void *arg)
 			st->orphan_run = 0;
 		}
 		owner->found++;
-		if (owner->row.malformed)
-			return;
+		if (owner->row.malformed || owner->found > owner->row.s.point_count)
+			return;				/* a point added: the root no longer matters */
+		if (owner->merkle == NULL)
+		{
+			owner->merkle = MemoryContextAlloc(st->cxt, sizeof(ds_merkle));
+			ds_merkle_init(owner->merkle);
+		}
 		if (!ds_leaf_nonce(st->h, owner->row.seed, st->asset->data, seq, nonce) ||
 			!ds_leaf_hash(st->h, st->asset->data, seq, ds_ts_to_unix_us(ts), value, nonce, leaf) ||
-			!ds_merkle_add(st->h, &owner->merkle, leaf))
+			!ds_merkle_add(st->h, owner->merkle, leaf))
 			elog(ERROR, "could not hash point");
+
+		/*
+		 * The seal's last point: compute its root now and let its tree go,
+		 * so that a pass over many seals holds the trees of only those
+		 * whose points are still coming.
+		 */
+		if (owner->found == owner->row.s.point_count)
+			finish_root(st->h, owner);
 		return;
 	}
 	if (!st->want_loose || ts < st->from || ts > st->to)
@@ -438,10 +473,24 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	ds_become_owner(&saved);
 	SPI_connect();
 
+	/*
+	 * One seal needs only itself and the seal before it in the chain (its
+	 * link); an interval needs every seal, for the links and to tell a
+	 * point of a seal outside the interval from one in no seal.
+	 */
 	values[0] = UUIDPGetDatum(asset);
-	ds_spi_exec("SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
-				" WHERE asset_id OPERATOR(pg_catalog.=) $1 ORDER BY chain_pos",
-				1, types, values, NULL, true, -1);
+	values[1] = Int64GetDatum(only_seal);
+	if (only_seal > 0)
+		ds_spi_exec("SELECT " DS_SEAL_COLUMNS " FROM (SELECT " DS_SEAL_COLUMNS
+					" FROM dataspace.seal WHERE asset_id OPERATOR(pg_catalog.=) $1"
+					" AND chain_pos OPERATOR(pg_catalog.<=) (SELECT chain_pos FROM dataspace.seal"
+					"  WHERE id OPERATOR(pg_catalog.=) $2)"
+					" ORDER BY chain_pos DESC LIMIT 2) s ORDER BY chain_pos",
+					2, types, values, NULL, true, -1);
+	else
+		ds_spi_exec("SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
+					" WHERE asset_id OPERATOR(pg_catalog.=) $1 ORDER BY chain_pos",
+					1, types, values, NULL, true, -1);
 	nseals = (int) SPI_processed;
 	seals = MemoryContextAllocZero(cxt, sizeof(VSeal) * Max(nseals, 1));
 	{
@@ -452,7 +501,7 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 			VSeal	   *v = &seals[i];
 
 			ds_seal_row_read(i, &v->row);
-			ds_merkle_init(&v->merkle);
+			v->root_ok = -1;
 			if (only_seal > 0)
 				v->report = v->row.id == only_seal;
 			else
@@ -528,7 +577,6 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	{
 		VSeal	   *v = &seals[i];
 		const char *reason = v->reason;
-		uint8		root[DS_HASH_LEN];
 
 		if (!v->report)
 			continue;
@@ -543,9 +591,13 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 				reason = R_POINT_MISSING;
 			else if (v->found > v->row.s.point_count)
 				reason = R_POINT_ADDED;
-			else if (!ds_merkle_root(h, &v->merkle, root) ||
-					 memcmp(root, v->row.s.root, DS_HASH_LEN) != 0)
-				reason = R_VALUE_CHANGED;
+			else
+			{
+				if (v->root_ok < 0)
+					finish_root(h, v);
+				if (!v->root_ok)
+					reason = R_VALUE_CHANGED;
+			}
 		}
 		add_row(res, v->row.id, reason == NULL ? 1 : 0, reason);
 	}
