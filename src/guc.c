@@ -23,6 +23,7 @@ char	   *dataspace_key_file = NULL;
 char	   *dataspace_database = NULL;
 int			dataspace_sealer_naptime = 1000;
 int			dataspace_sealer_min_interval = 10;
+int			dataspace_sealer_chunk_points = 1000000;
 char	   *dataspace_hub = NULL;
 char	   *dataspace_hub_public_key = NULL;
 char	   *dataspace_endpoint = NULL;
@@ -152,6 +153,19 @@ dataspace_define_gucs(void)
 							1000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("dataspace.sealer_chunk_points",
+							"Most points the sealer holds in memory for one asset at once.",
+							"An asset's pending runs are sealed in parts of at most this "
+							"many points (32 bytes each); a larger run is read in windows "
+							"of this many seq values.",
+							&dataspace_sealer_chunk_points,
+							1000000,
+							1,
+							100000000,
+							PGC_SUSET,
+							0,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("dataspace.sealer_naptime",

@@ -27,6 +27,7 @@ extern char *dataspace_key_file;
 extern char *dataspace_database;
 extern int	dataspace_sealer_naptime;
 extern int	dataspace_sealer_min_interval;
+extern int	dataspace_sealer_chunk_points;
 extern char *dataspace_hub;
 extern char *dataspace_hub_public_key;
 extern char *dataspace_endpoint;

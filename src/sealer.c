@@ -60,7 +60,11 @@ PGDLLEXPORT void dataspace_sealer_main(Datum main_arg);
 static SPIPlanPtr claim_plan = NULL;
 static SPIPlanPtr pending_plan = NULL;
 static SPIPlanPtr fetch_plan = NULL;
-static SPIPlanPtr delete_runs_plan = NULL;
+static SPIPlanPtr window_plan = NULL;
+static SPIPlanPtr runs_plan = NULL;
+static SPIPlanPtr run_done_plan = NULL;
+static SPIPlanPtr run_advance_plan = NULL;
+static SPIPlanPtr run_done_plan_prefix = NULL;
 static SPIPlanPtr head_plan = NULL;
 static SPIPlanPtr config_plan = NULL;
 
@@ -180,23 +184,25 @@ fetch_point_row(Datum *values, bool *isnull, void *arg)
 
 /*
  * fetch_points
- *		Read the points of an asset's pending runs into its work list,
- *		through the primary key: each run is a seq range of one asset, and
- *		the batch id keeps out other transactions' points in the range.
- *		The rows go straight from the executor into the work list
- *		(ds_spi_scan), without an SPI tuple table in between.
+ *		Read the points of an asset's pending runs that start at or before
+ *		seq last_first into its work list, through the primary key: each
+ *		run is a seq range of one asset, and the batch id keeps out other
+ *		transactions' points in the range.  The rows go straight from the
+ *		executor into the work list (ds_spi_scan), without an SPI tuple
+ *		table in between.
  */
 static void
-fetch_points(AssetWork *w, MemoryContext keep)
+fetch_points(AssetWork *w, MemoryContext keep, int64 last_first)
 {
-	Oid			types[1] = {UUIDOID};
-	Datum		values[1];
+	Oid			types[2] = {UUIDOID, INT8OID};
+	Datum		values[2];
 	FetchState	st;
 	int			guc_level;
 
 	st.w = w;
 	st.keep = keep;
 	values[0] = UUIDPGetDatum(&w->asset_id);
+	values[1] = Int64GetDatum(last_first);
 
 	/*
 	 * Each run is read by its own scan of the primary key's range: OFFSET 0
@@ -221,13 +227,44 @@ fetch_points(AssetWork *w, MemoryContext keep)
 	(void) ds_spi_scan_kept(&fetch_plan, "SELECT p.seq, p.ts, p.value, p.batch_id"
 					   " FROM (SELECT asset_id, batch_id, first_seq, last_seq"
 					   "  FROM dataspace.pending_run WHERE asset_id OPERATOR(pg_catalog.=) $1"
+					   "  AND first_seq OPERATOR(pg_catalog.<=) $2"
 					   "  ORDER BY first_seq OFFSET 0) r CROSS JOIN LATERAL"
 					   " (SELECT seq, ts, value, batch_id FROM dataspace.point"
 					   "  WHERE asset_id OPERATOR(pg_catalog.=) r.asset_id"
 					   "  AND seq OPERATOR(pg_catalog.>=) r.first_seq"
 					   "  AND seq OPERATOR(pg_catalog.<=) r.last_seq"
 					   "  AND batch_id OPERATOR(pg_catalog.=) r.batch_id OFFSET 0) p",
-					   1, types, values, false, fetch_point_row, &st);
+					   2, types, values, false, fetch_point_row, &st);
+	AtEOXact_GUC(true, guc_level);
+}
+
+/*
+ * fetch_window
+ *		Read the points of one run (asset, batch) with seq in [lo, hi].
+ */
+static void
+fetch_window(AssetWork *w, MemoryContext keep, int64 batch, int64 lo, int64 hi)
+{
+	Oid			types[4] = {UUIDOID, INT8OID, INT8OID, INT8OID};
+	Datum		values[4];
+	FetchState	st;
+	int			guc_level;
+
+	st.w = w;
+	st.keep = keep;
+	values[0] = UUIDPGetDatum(&w->asset_id);
+	values[1] = Int64GetDatum(batch);
+	values[2] = Int64GetDatum(lo);
+	values[3] = Int64GetDatum(hi);
+	/* a bitmap scan, as in fetch_points */
+	guc_level = NewGUCNestLevel();
+	(void) set_config_option("enable_indexscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) ds_spi_scan_kept(&window_plan, "SELECT seq, ts, value, batch_id FROM dataspace.point"
+							" WHERE asset_id OPERATOR(pg_catalog.=) $1"
+							" AND batch_id OPERATOR(pg_catalog.=) $2"
+							" AND seq OPERATOR(pg_catalog.>=) $3 AND seq OPERATOR(pg_catalog.<=) $4",
+							4, types, values, false, fetch_point_row, &st);
 	AtEOXact_GUC(true, guc_level);
 }
 
@@ -361,6 +398,108 @@ seal_asset(AssetWork *w, const AssetConfig *cfg, DsSigner *signer)
 	return nseals;
 }
 
+/*
+ * seal_runs
+ *		Seal all of an asset's pending runs, in parts of at most
+ *		dataspace.sealer_chunk_points points: the longest prefix of the
+ *		runs (in order of first_seq) whose noted points fit, or, for a run
+ *		larger than that, a window of that many seq values of it, which
+ *		holds at most that many of the asset's points.  A seal never spans
+ *		two parts, so two seals that share a batch still have disjoint seq
+ *		ranges.  Returns the number of seals made.
+ */
+static int64
+seal_runs(AssetWork *w, const AssetConfig *cfg, DsSigner *signer, MemoryContext round_cxt)
+{
+	MemoryContext part_cxt = AllocSetContextCreate(round_cxt, "dataspace seal part",
+												   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext oldcxt = MemoryContextSwitchTo(part_cxt);
+	int64		chunk = dataspace_sealer_chunk_points;
+	int64		made = 0;
+
+	for (;;)
+	{
+		Oid			types[4] = {UUIDOID, INT8OID, INT8OID, INT8OID};
+		Datum		values[4];
+		int			nruns;
+		int			take = 0;
+		int64		sum = 0;
+
+		MemoryContextReset(part_cxt);
+		w->points = NULL;
+		w->cap = 0;
+		w->npoints = 0;
+		w->unsorted = false;
+
+		values[0] = UUIDPGetDatum(&w->asset_id);
+		values[1] = Int64GetDatum(chunk);
+		ds_spi_exec_kept(&runs_plan, "SELECT batch_id, first_seq, last_seq, points"
+						 " FROM dataspace.pending_run WHERE asset_id OPERATOR(pg_catalog.=) $1"
+						 " ORDER BY first_seq, batch_id LIMIT $2",
+						 2, types, values, NULL, false, -1);
+		nruns = (int) SPI_processed;
+		if (nruns == 0)
+			break;
+		while (take < nruns)
+		{
+			int64		p = ds_spi_get_int64(take, 4);
+
+			if (take > 0 && sum + p > chunk)
+				break;
+			sum += p;
+			take++;
+		}
+
+		if (sum > chunk)
+		{
+			/* one run, larger than a part: its next window of seq values */
+			int64		batch = ds_spi_get_int64(0, 1);
+			int64		lo = ds_spi_get_int64(0, 2);
+			int64		last = ds_spi_get_int64(0, 3);
+			int64		hi = lo > last - (chunk - 1) ? last : lo + (chunk - 1);
+
+			SPI_freetuptable(SPI_tuptable);
+			fetch_window(w, part_cxt, batch, lo, hi);
+			values[1] = Int64GetDatum(batch);
+			values[2] = Int64GetDatum(hi);
+			values[3] = Int64GetDatum(w->npoints);
+			if (hi == last)
+				ds_spi_exec_kept(&run_done_plan, "DELETE FROM dataspace.pending_run"
+								 " WHERE asset_id OPERATOR(pg_catalog.=) $1"
+								 " AND batch_id OPERATOR(pg_catalog.=) $2",
+								 2, types, values, NULL, false, 1);
+			else
+				ds_spi_exec_kept(&run_advance_plan, "UPDATE dataspace.pending_run"
+								 " SET first_seq = $3 OPERATOR(pg_catalog.+) 1,"
+								 " points = GREATEST(points OPERATOR(pg_catalog.-) $4, 1)"
+								 " WHERE asset_id OPERATOR(pg_catalog.=) $1"
+								 " AND batch_id OPERATOR(pg_catalog.=) $2",
+								 4, types, values, NULL, false, 1);
+		}
+		else
+		{
+			/* the runs that fit, and any others starting at the same seq */
+			int64		last_first = ds_spi_get_int64(take - 1, 2);
+
+			SPI_freetuptable(SPI_tuptable);
+			fetch_points(w, part_cxt, last_first);
+			values[1] = Int64GetDatum(last_first);
+			ds_spi_exec_kept(&run_done_plan_prefix, "DELETE FROM dataspace.pending_run"
+							 " WHERE asset_id OPERATOR(pg_catalog.=) $1"
+							 " AND first_seq OPERATOR(pg_catalog.<=) $2",
+							 2, types, values, NULL, false, -1);
+		}
+		if (w->npoints > 0)
+			made += seal_asset(w, cfg, signer);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(part_cxt);
+	w->points = NULL;
+	w->cap = 0;
+	w->npoints = 0;
+	return made;
+}
+
 static bool
 delay_passed(TimestampTz oldest, const Interval *delay, TimestampTz now)
 {
@@ -404,16 +543,7 @@ seal_one_asset(AssetWork *w, const uint8 *only_asset, bool force,
 	MemoryContextSwitchTo(round_cxt);
 	PG_TRY();
 	{
-		Oid			types[1] = {UUIDOID};
-		Datum		values[1];
-
-		fetch_points(w, round_cxt);
-		values[0] = UUIDPGetDatum(&w->asset_id);
-		ds_spi_exec_kept(&delete_runs_plan, "DELETE FROM dataspace.pending_run"
-						 " WHERE asset_id OPERATOR(pg_catalog.=) $1",
-						 1, types, values, NULL, false, -1);
-		if (w->npoints > 0)
-			made = seal_asset(w, &cfg, signer);
+		made = seal_runs(w, &cfg, signer, round_cxt);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
