@@ -1715,7 +1715,7 @@ GRANT SELECT ON dataspace.witness_tree_head TO dataspace_participant;
 GRANT EXECUTE ON FUNCTION dataspace.hub_inclusion_proof(bigint, bigint),
 	dataspace.hub_consistency_proof(bigint, bigint) TO dataspace_participant;
 
--- peer replication: the export role executes the four export functions
+-- peer replication: the export role executes the five export functions
 -- and nothing else; readers and admins read received data (row-level
 -- security), the streams and the delivery receipts; admins restart
 -- stopped streams

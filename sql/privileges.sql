@@ -1,6 +1,53 @@
 -- Privileges: a role without grants gets nothing; a writer can insert
 -- three columns of points and nothing else; a reader reads and verifies.
 SET timezone = 'UTC';
+
+-- The privilege matrix: every object of the schema, and what each group
+-- role (and PUBLIC) may do with it, read from the catalogs.  Column
+-- privileges are listed with their columns; an object nobody is granted
+-- anything on appears once, with grantee '-'.  docs/security.md mirrors
+-- this output.
+WITH obj AS (
+  SELECT 'schema' AS kind, n.nspname::text AS name,
+         coalesce(n.nspacl, acldefault('n'::"char", n.nspowner)) AS acl, NULL::oid AS relid
+    FROM pg_namespace n WHERE n.nspname = 'dataspace'
+  UNION ALL
+  SELECT CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view'
+                        WHEN 'm' THEN 'materialized view' ELSE 'table' END,
+         c.relname::text,
+         coalesce(c.relacl, acldefault((CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END)::"char", c.relowner)),
+         c.oid
+    FROM pg_class c
+   WHERE c.relnamespace = 'dataspace'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+  UNION ALL
+  SELECT 'function', p.proname || '(' || oidvectortypes(p.proargtypes) || ')',
+         coalesce(p.proacl, acldefault('f'::"char", p.proowner)), NULL
+    FROM pg_proc p WHERE p.pronamespace = 'dataspace'::regnamespace
+), priv AS (
+  SELECT o.kind, o.name, a.grantee,
+         a.privilege_type || CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END AS privilege
+    FROM obj o, aclexplode(o.acl) a
+  UNION ALL
+  SELECT o.kind, o.name, a.grantee,
+         a.privilege_type || CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END
+         || ' (' || string_agg(att.attname::text, ', ' ORDER BY att.attnum) || ')'
+    FROM obj o
+    JOIN pg_attribute att ON att.attrelid = o.relid AND att.attnum > 0
+                         AND NOT att.attisdropped AND att.attacl IS NOT NULL,
+         aclexplode(att.attacl) a
+   GROUP BY o.kind, o.name, a.grantee, a.privilege_type, a.is_grantable
+), granted AS (
+  SELECT kind, name, grantee, string_agg(privilege, ', ' ORDER BY privilege COLLATE "C") AS privileges
+    FROM (SELECT kind, name, privilege,
+                 CASE WHEN grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(grantee)::text END AS grantee
+            FROM priv) p
+   WHERE grantee = 'PUBLIC' OR grantee LIKE 'dataspace\_%'
+   GROUP BY kind, name, grantee
+)
+SELECT o.kind, o.name AS object, coalesce(g.grantee, '-') AS grantee, g.privileges
+  FROM obj o LEFT JOIN granted g ON g.kind = o.kind AND g.name = o.name
+ ORDER BY o.kind COLLATE "C", o.name COLLATE "C", g.grantee COLLATE "C";
+
 CREATE ROLE regress_nobody LOGIN;
 CREATE ROLE regress_writer LOGIN IN ROLE dataspace_writer;
 CREATE ROLE regress_reader LOGIN IN ROLE dataspace_reader;
