@@ -72,3 +72,20 @@ RESET session_replication_role;
 SELECT dataspace.verify_seal(id) FROM c WHERE chain_pos = 1;
 SELECT * FROM dataspace.verify_asset('00000000-0000-4000-8000-0000000000ff');
 SELECT * FROM dataspace.verify_asset('00000000-0000-4000-8000-0000000000c1', 'infinity', '-infinity');
+-- The newest seal deleted: its points are reported as not sealed, and the
+-- next seal would take its place in the chain.  Deleted together with its
+-- points, nothing local shows it (here asset c2 is left with no seal and no
+-- point at all): only the chain heads anchored at the hub do
+-- (verify_anchor, 'anchored seal missing', test/t/009_witness.pl).
+SET session_replication_role = replica;
+DELETE FROM dataspace.seal WHERE asset_id = '00000000-0000-4000-8000-0000000000c1'
+   AND chain_pos = (SELECT max(chain_pos) FROM dataspace.seal WHERE asset_id = '00000000-0000-4000-8000-0000000000c1');
+RESET session_replication_role;
+SELECT * FROM pg_temp.report WHERE chain_pos IS NULL OR chain_pos > 10 ORDER BY chain_pos NULLS LAST, ok;
+SELECT count(*) AS seals, sum(point_count) AS points FROM dataspace.seal
+ WHERE asset_id = '00000000-0000-4000-8000-0000000000c2';
+SET session_replication_role = replica;
+DELETE FROM dataspace.point WHERE asset_id = '00000000-0000-4000-8000-0000000000c2';
+DELETE FROM dataspace.seal WHERE asset_id = '00000000-0000-4000-8000-0000000000c2';
+RESET session_replication_role;
+SELECT count(*) AS rows FROM dataspace.verify_asset('00000000-0000-4000-8000-0000000000c2');
