@@ -24,6 +24,7 @@
 
 #include <openssl/evp.h>
 
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
@@ -34,6 +35,7 @@
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "audit.h"
 #include "keys.h"
@@ -470,6 +472,44 @@ default_node_name(void)
 }
 
 /*
+ * check_no_concurrent_node
+ *		Called with the identity lock held, when this transaction's snapshot
+ *		shows no identity.  Under REPEATABLE READ and SERIALIZABLE that
+ *		snapshot may predate the lock: a transaction that created the
+ *		identity and committed while this one waited is invisible to it, and
+ *		creating a second identity would fail on the table's singleton key.
+ *		Look with the latest snapshot and refuse with a serialization
+ *		failure, which the caller can retry; the retry sees the identity.
+ */
+static void
+check_no_concurrent_node(void)
+{
+	DsSavedUser saved;
+	SPIPlanPtr	plan;
+	bool		exists;
+
+	if (!IsolationUsesXactSnapshot())
+		return;
+	ds_become_owner(&saved);
+	SPI_connect();
+	plan = SPI_prepare("SELECT 1 FROM dataspace.node", 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(),
+							 InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_snapshot failed");
+	exists = SPI_processed > 0;
+	SPI_finish();
+	ds_restore_user(&saved);
+	if (exists)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to concurrent creation of the node identity"),
+				 errdetail("Another transaction created the node identity after this transaction's snapshot was taken."),
+				 errhint("Retry the transaction: it will use the identity the other transaction created.")));
+}
+
+/*
  * ds_node_ensure
  *		Load the node identity, creating it on first use.
  */
@@ -483,6 +523,7 @@ ds_node_ensure(DsNode *node)
 	lock_node_identity();
 	if (ds_node_load(node))
 		return;
+	check_no_concurrent_node();
 	ds_become_owner(&saved);
 	SPI_connect();
 	create_node(default_node_name());
@@ -701,6 +742,7 @@ dataspace_init_node(PG_FUNCTION_ARGS)
 					 errhint("A node's name is fixed once peers may know it.")));
 		PG_RETURN_DATUM(ds_uuid_datum(node.node_id));
 	}
+	check_no_concurrent_node();
 	ds_become_owner(&saved);
 	SPI_connect();
 	create_node(name);
