@@ -298,7 +298,9 @@ DECLARE
 BEGIN
 	IF NEW.name IS NULL OR NEW.name OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'twin name must not be empty'
-			USING ERRCODE = 'invalid_parameter_value';
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A twin is shown and found by its name.',
+				  HINT = 'Give the twin a name such as "press 7".';
 	END IF;
 	IF pg_catalog.jsonb_typeof(NEW.properties) OPERATOR(pg_catalog.<>) 'object' THEN
 		RAISE EXCEPTION 'properties of twin "%" must be a JSON object', NEW.name
@@ -359,7 +361,9 @@ BEGIN
 	IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
 		IF NEW.name IS NULL OR NEW.name OPERATOR(pg_catalog.=) '' THEN
 			RAISE EXCEPTION 'asset name must not be empty'
-				USING ERRCODE = 'invalid_parameter_value';
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'An asset is known by its twin and its name, also to the consumers of a contract.',
+					  HINT = 'Give the asset a name such as "temperature", unique among the assets of its twin.';
 		END IF;
 		IF NEW.kind IS NULL OR NEW.kind OPERATOR(pg_catalog.<>) ALL (ARRAY['stream', 'package']) THEN
 			RAISE EXCEPTION 'invalid asset kind "%"', NEW.kind
@@ -444,7 +448,9 @@ BEGIN
 	  FROM dataspace.twin tw WHERE tw.id OPERATOR(pg_catalog.=) twin FOR SHARE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'twin % does not exist', twin
-			USING ERRCODE = 'invalid_parameter_value';
+			USING ERRCODE = 'undefined_object',
+				  DETAIL = 'No twin in dataspace.twin has this id.',
+				  HINT = 'Pass the id of a twin, as in dataspace.create_twin_assets((SELECT id FROM dataspace.twin WHERE name = ''press 7'')).';
 	END IF;
 	IF model IS NULL THEN
 		RAISE EXCEPTION 'twin "%" has no model', twin_name
@@ -458,8 +464,7 @@ BEGIN
 			  FROM dataspace.model_telemetry(model) mt
 			 WHERE mt.name OPERATOR(pg_catalog.=) wanted;
 			IF NOT FOUND THEN
-				RAISE EXCEPTION 'model of twin "%" has no Telemetry %', twin_name,
-						pg_catalog.quote_nullable(wanted)
+				RAISE EXCEPTION 'model of twin "%" has no Telemetry "%"', twin_name, wanted
 					USING ERRCODE = 'invalid_parameter_value',
 						  DETAIL = COALESCE(
 							  (SELECT 'Its Telemetry elements are '
@@ -469,7 +474,7 @@ BEGIN
 							  'It has no Telemetry elements.');
 			END IF;
 			IF NOT t.numeric_schema THEN
-				RAISE EXCEPTION 'Telemetry "%" of twin "%" cannot become a stream asset', wanted, twin_name
+				RAISE EXCEPTION 'non-numeric Telemetry "%" of twin "%" cannot become a stream asset', wanted, twin_name
 					USING ERRCODE = 'datatype_mismatch',
 						  DETAIL = pg_catalog.format('Its schema is "%s"; stream assets hold double precision values, so only double, float, integer and long Telemetry can.', t.schema),
 						  HINT = 'Keep such values in a package asset or in the twin''s properties.';
@@ -482,7 +487,7 @@ BEGIN
 			  ORDER BY mt.content_index
 	LOOP
 		IF NOT t.numeric_schema THEN
-			RAISE NOTICE 'Telemetry "%" of twin "%" is skipped: its schema "%" is not numeric', t.name, twin_name, t.schema
+			RAISE NOTICE 'skipping Telemetry "%" of twin "%": its schema "%" is not numeric', t.name, twin_name, t.schema
 				USING DETAIL = 'Stream assets hold double precision values.';
 			CONTINUE;
 		END IF;
@@ -501,8 +506,8 @@ BEGIN
 			RAISE EXCEPTION 'asset "%" of twin "%" exists with another unit', t.name, twin_name
 				USING ERRCODE = 'duplicate_object',
 					  DETAIL = pg_catalog.format('The asset''s unit is %s, the model''s %s.',
-												 COALESCE(pg_catalog.quote_literal(a.unit), 'none'),
-												 COALESCE(pg_catalog.quote_literal(t.unit), 'none')),
+												 COALESCE('"' OPERATOR(pg_catalog.||) a.unit OPERATOR(pg_catalog.||) '"', 'none'),
+												 COALESCE('"' OPERATOR(pg_catalog.||) t.unit OPERATOR(pg_catalog.||) '"', 'none')),
 					  HINT = 'Change the asset''s unit or the model''s; this function never changes an existing asset.';
 		END IF;
 		RETURN NEXT a;

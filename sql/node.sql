@@ -2,6 +2,8 @@
 -- private keys stay wrapped and unreadable.
 SET timezone = 'UTC';
 SELECT count(*) AS identities FROM dataspace.node;
+-- nothing to adopt yet
+SELECT dataspace.adopt_node();
 SELECT dataspace.init_node('');
 SELECT dataspace.init_node('plant-a') IS NOT NULL AS created;
 SELECT dataspace.init_node('plant-a') = (SELECT node_id FROM dataspace.node) AS same_again;
@@ -42,6 +44,48 @@ SELECT public_key = (SELECT public_key FROM dataspace.node_public_key WHERE reti
 SELECT dataspace.revoke_node_key('\x00', now(), 'test');
 SELECT dataspace.revoke_node_key(sha256('nobody'), now(), 'test');
 SELECT dataspace.revoke_node_key(key_id, 'infinity', 'test') FROM dataspace.node_key LIMIT 1;
+-- refusals that name a key id, which differs from run to run
+CREATE FUNCTION pg_temp.refusal(query text) RETURNS TABLE (code text, message text, detail text, hint text)
+LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE query;
+	code := 'none';
+	RETURN NEXT;
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
+		detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+	message := regexp_replace(message, '[0-9a-f]{64}', '<key id>');
+	RETURN NEXT;
+END
+$$;
+\x on
+-- a key revoked once cannot be revoked again
+BEGIN;
+SELECT length(dataspace.revoke_node_key(key_id, '2026-01-01', 'test')) AS current_key_id_bytes
+  FROM dataspace.node_key WHERE retired_at IS NOT NULL;
+SELECT * FROM pg_temp.refusal($$SELECT dataspace.revoke_node_key(key_id, '2026-01-01', 'again')
+  FROM dataspace.node_key WHERE revoked_at IS NOT NULL$$);
+ROLLBACK;
+-- altered key rows: the node refuses to sign with them
+BEGIN;
+UPDATE dataspace.node_key SET wrapped_private_key = '\x5731' WHERE retired_at IS NULL;
+SELECT * FROM pg_temp.refusal('SELECT dataspace.rotate_node_key()');
+ROLLBACK;
+BEGIN;
+UPDATE dataspace.node_key SET public_key = (SELECT public_key FROM dataspace.node_key WHERE retired_at IS NOT NULL)
+ WHERE retired_at IS NULL;
+SELECT * FROM pg_temp.refusal('SELECT dataspace.rotate_node_key()');
+ROLLBACK;
+-- no current key: revoking a retired key needs one to sign the revocation
+BEGIN;
+UPDATE dataspace.node_key SET retired_at = now() WHERE retired_at IS NULL;
+SELECT * FROM pg_temp.refusal($$SELECT dataspace.revoke_node_key(key_id, '2026-01-01', 'test')
+  FROM dataspace.node_key ORDER BY created_at LIMIT 1$$);
+ROLLBACK;
+\x off
+SELECT count(*) AS keys, count(*) FILTER (WHERE retired_at IS NULL) AS current,
+       count(*) FILTER (WHERE revoked_at IS NOT NULL) AS revoked
+  FROM dataspace.node_key;
 -- keys are never deleted: old seals are verified with them
 DELETE FROM dataspace.node_key;
 TRUNCATE dataspace.node_key;

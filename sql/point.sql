@@ -134,3 +134,6 @@ SELECT count(*) FILTER (WHERE v.ok) AS verified, count(*) AS rows
   FROM dataspace.asset a, dataspace.verify_asset(a.id) v
  WHERE a.id::text LIKE '00000000-0000-4000-8000-0000000010%';
 ROLLBACK;
+-- an asset with points cannot be deleted
+\set SHOW_CONTEXT never
+DELETE FROM dataspace.asset WHERE id = '00000000-0000-4000-8000-0000000000a1';

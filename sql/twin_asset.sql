@@ -19,6 +19,25 @@ INSERT INTO dataspace.twin (name, parent_id) VALUES ('orphan', '00000000-0000-40
 -- empty names, properties that are not an object
 INSERT INTO dataspace.twin (name) VALUES ('');
 INSERT INTO dataspace.twin (name, properties) VALUES ('x', '[1]');
+-- a hierarchy deeper than 1000 levels: a chain of 1001 twins, linked from
+-- the bottom up so that each link walks one level, refuses a child
+DO $$
+BEGIN
+	INSERT INTO dataspace.twin (id, name)
+	SELECT ('00000000-0000-4000-8000-00000001' || lpad(i::text, 4, '0'))::uuid, 'depth ' || i
+	  FROM generate_series(1, 1001) i;
+	FOR i IN 1..1000 LOOP
+		UPDATE dataspace.twin SET parent_id = ('00000000-0000-4000-8000-00000001' || lpad((i + 1)::text, 4, '0'))::uuid
+		 WHERE id = ('00000000-0000-4000-8000-00000001' || lpad(i::text, 4, '0'))::uuid;
+	END LOOP;
+END
+$$;
+INSERT INTO dataspace.twin (id, name, parent_id) VALUES
+  ('00000000-0000-4000-8000-000000010000', 'too deep', '00000000-0000-4000-8000-000000010001');
+-- one level less is fine
+INSERT INTO dataspace.twin (id, name, parent_id) VALUES
+  ('00000000-0000-4000-8000-000000010000', 'deep enough', '00000000-0000-4000-8000-000000010002');
+DELETE FROM dataspace.twin WHERE name LIKE 'depth %' OR name = 'deep enough';
 -- ids are fixed
 UPDATE dataspace.twin SET id = gen_random_uuid() WHERE name = 'plant';
 SELECT name, parent_id, model IS NOT NULL AS has_model, properties FROM dataspace.twin ORDER BY name;
@@ -35,6 +54,7 @@ INSERT INTO dataspace.asset (id, twin_id, name, kind, unit, visibility, tags) VA
   ('00000000-0000-4000-8000-0000000000a3', '00000000-0000-4000-8000-000000000003', 'manual', 'package',
    NULL, 'public', '{}');
 -- refusals
+INSERT INTO dataspace.asset (twin_id, name, kind) VALUES ('00000000-0000-4000-8000-000000000003', '', 'stream');
 INSERT INTO dataspace.asset (twin_id, name, kind) VALUES ('00000000-0000-4000-8000-000000000003', 'x', 'table');
 INSERT INTO dataspace.asset (twin_id, name, kind, visibility) VALUES ('00000000-0000-4000-8000-000000000003', 'x', 'stream', 'secret');
 INSERT INTO dataspace.asset (twin_id, name, kind, value_type) VALUES ('00000000-0000-4000-8000-000000000003', 'x', 'stream', 'text');

@@ -57,7 +57,7 @@ SELECT dataspace.validate_model('{"@id": "dtmi:example:press;1", "@type": "Inter
 SELECT dataspace.validate_model('{"@id": "dtmi:example:press;1", "@type": "Interface", "@context": ["dtmi:dtdl:context;2", "dtmi:iotcentral:context;2"]}');
 SELECT dataspace.validate_model('{"@id": "dtmi:example:press;1", "@context": "dtmi:dtdl:context;2"}');
 SELECT dataspace.validate_model('{"@id": "dtmi:example:press;1", "@type": "Telemetry", "@context": "dtmi:dtdl:context;2"}');
-SELECT dataspace.validate_model('{"@id": "dtmi:example:press;1", "@type": ["Interface"], "@context": "dtmi:dtdl:context;2"}');
+SELECT dataspace.validate_model('{"@id": "dtmi:example:press;1", "@type": ["Interface", "Commercial"], "@context": "dtmi:dtdl:context;2"}');
 SELECT dataspace.validate_model('{"@type": "Interface", "@context": "dtmi:dtdl:context;2"}');
 -- DTMI forms, in one table: sqlstate and detail
 CREATE FUNCTION pg_temp.try(model jsonb) RETURNS text LANGUAGE plpgsql AS $$
@@ -91,7 +91,7 @@ SELECT dataspace.validate_model(pg_temp.m('"displayName": "' || repeat('é', 64)
 SELECT dataspace.validate_model(pg_temp.m('"description": {"en": "fine", "not a tag": "x"}'));
 SELECT dataspace.validate_model(pg_temp.m('"description": {"en": 1}'));
 SELECT dataspace.validate_model(pg_temp.m('"comment": {"en": "comments are not localizable"}'));
-SELECT dataspace.validate_model(pg_temp.m('"contents": {}'));
+SELECT dataspace.validate_model(pg_temp.m('"contents": "temp"'));
 SELECT dataspace.validate_model(pg_temp.m('"contents": ['
   || (SELECT string_agg(format('{"@type": "Relationship", "name": "r%s"}', i), ', ') FROM generate_series(1, 301) i)
   || ']'));
@@ -142,10 +142,53 @@ SELECT dataspace.validate_model(pg_temp.m('"contents": [{"@type": "Relationship"
 SELECT dataspace.validate_model(pg_temp.m('"contents": [{"@type": "Relationship", "name": "feeds", "maxMultiplicity": "5"}]'));
 SELECT dataspace.validate_model(pg_temp.m('"contents": [{"@type": ["Relationship", "Temperature"], "name": "feeds"}]'));
 SELECT dataspace.validate_model(pg_temp.m('"contents": [{"@type": "Relationship", "name": "feeds", "schema": "double"}]'));
-SELECT dataspace.validate_model(pg_temp.m('"contents": [{"@type": "Relationship", "name": "feeds", "properties": {}}]'));
+SELECT dataspace.validate_model(pg_temp.m('"contents": [{"@type": "Relationship", "name": "feeds", "properties": "since"}]'));
 SELECT dataspace.validate_model(pg_temp.m('"contents": [{"@type": "Relationship", "name": "feeds", "properties": [{"@type": "Telemetry", "name": "x", "schema": "double"}]}]'));
 SELECT dataspace.validate_model(pg_temp.m('"contents": [{"@type": "Relationship", "name": "feeds", "properties": [{"@type": "Property", "name": "x", "schema": "double"}, {"@type": "Property", "name": "x", "schema": "long"}]}]'));
 SELECT dataspace.validate_model(pg_temp.m('"contents": [{"@type": "Relationship", "name": "feeds", "properties": [{"@type": "Property", "name": "x", "schema": "doubel"}]}]'));
+
+-- JSON-LD forms of DTDL v2: @type as an array, a set of one element given
+-- as the element itself
+SELECT label, pg_temp.try(model) AS result FROM (VALUES
+  ('type array', '{"@id": "dtmi:example:press;1", "@type": ["Interface"], "@context": "dtmi:dtdl:context;2"}'::jsonb),
+  ('co-type', '{"@id": "dtmi:example:press;1", "@type": ["Interface", "Commercial"], "@context": "dtmi:dtdl:context;2"}'),
+  ('DTDL co-type', '{"@id": "dtmi:example:press;1", "@type": ["Interface", "Telemetry"], "@context": "dtmi:dtdl:context;2"}'),
+  ('semantic co-type', '{"@id": "dtmi:example:press;1", "@type": ["Temperature", "Interface"], "@context": "dtmi:dtdl:context;2"}'),
+  ('no Interface', '{"@id": "dtmi:example:press;1", "@type": ["Commercial"], "@context": "dtmi:dtdl:context;2"}'),
+  ('empty', '{"@id": "dtmi:example:press;1", "@type": [], "@context": "dtmi:dtdl:context;2"}'),
+  ('number', '{"@id": "dtmi:example:press;1", "@type": ["Interface", 1], "@context": "dtmi:dtdl:context;2"}'),
+  ('object', '{"@id": "dtmi:example:press;1", "@type": {}, "@context": "dtmi:dtdl:context;2"}'),
+  ('one content', pg_temp.m('"contents": {"@type": "Telemetry", "name": "temp", "schema": "double"}')),
+  ('one bad content', pg_temp.m('"contents": {"@type": "Telemetry", "name": "temp", "schema": "doubel"}')),
+  ('one property', pg_temp.m('"contents": [{"@type": "Relationship", "name": "feeds", "properties": {"@type": "Property", "name": "since", "schema": "dateTime"}}]')),
+  ('one bad property', pg_temp.m('"contents": [{"@type": "Relationship", "name": "feeds", "properties": {"@type": "Telemetry", "name": "since", "schema": "dateTime"}}]'))
+) AS t(label, model);
+SELECT * FROM dataspace.model_telemetry(pg_temp.m('"contents": {"@type": ["Telemetry", "Temperature"], "name": "temp", "schema": "double", "unit": "kelvin"}'));
+-- undefined co-types: valid DTDL v2, outside the subset; DTDL's own types are no co-types
+SELECT dataspace.validate_model(pg_temp.m('"contents": [{"@type": ["Property", "Commercial"], "name": "setPoint", "schema": "double"}]'));
+SELECT label, pg_temp.try(pg_temp.m(body)) AS result FROM (VALUES
+  ('undefined', '"contents": [{"@type": ["Property", "Commercial"], "name": "setPoint", "schema": "double", "brand": "Honeywell"}]'),
+  ('undefined first', '"contents": [{"@type": ["Commercial", "Temperature", "Telemetry"], "name": "t", "schema": "double", "unit": "kelvin"}]'),
+  ('undefined only', '"contents": [{"@type": ["Commercial"], "name": "setPoint", "schema": "double"}]'),
+  ('DTDL type', '"contents": [{"@type": ["Telemetry", "Enum"], "name": "state", "schema": "integer"}]'),
+  ('Interface', '"contents": [{"@type": ["Telemetry", "Interface"], "name": "state", "schema": "integer"}]')
+) AS t(label, body);
+-- @id: one element each, never a reserved prefix; the same for a target
+SELECT dataspace.validate_model(pg_temp.m('"contents": [{"@type": "Telemetry", "name": "temp", "schema": "double", "@id": "dtmi:example:press;1"}]'));
+SELECT label, pg_temp.try(pg_temp.m(body)) AS result FROM (VALUES
+  ('distinct', '"contents": [{"@type": "Telemetry", "name": "temp", "schema": "double", "@id": "dtmi:example:press:temp;1"}, {"@type": "Relationship", "name": "feeds", "@id": "dtmi:example:press:feeds;1", "properties": [{"@type": "Property", "name": "since", "schema": "date", "@id": "dtmi:example:press:feeds:since;1"}]}]'),
+  ('same version differs', '"contents": [{"@type": "Telemetry", "name": "temp", "schema": "double", "@id": "dtmi:example:press;2"}]'),
+  ('interface', '"contents": [{"@type": "Telemetry", "name": "temp", "schema": "double"}, {"@type": "Property", "name": "setPoint", "schema": "double", "@id": "dtmi:example:press;1"}]'),
+  ('siblings', '"contents": [{"@type": "Telemetry", "name": "temp", "schema": "double", "@id": "dtmi:example:press:temp;1"}, {"@type": "Property", "name": "setPoint", "schema": "double", "@id": "dtmi:example:press:temp;1"}]'),
+  ('property and element', '"contents": [{"@type": "Telemetry", "name": "temp", "schema": "double", "@id": "dtmi:example:press:temp;1"}, {"@type": "Relationship", "name": "feeds", "properties": [{"@type": "Property", "name": "since", "schema": "date", "@id": "dtmi:example:press:temp;1"}]}]'),
+  ('property and its relationship', '"contents": [{"@type": "Relationship", "name": "feeds", "@id": "dtmi:example:press:feeds;1", "properties": [{"@type": "Property", "name": "since", "schema": "date", "@id": "dtmi:example:press:feeds;1"}]}]'),
+  ('two properties', '"contents": [{"@type": "Relationship", "name": "feeds", "properties": [{"@type": "Property", "name": "since", "schema": "date", "@id": "dtmi:example:p;1"}, {"@type": "Property", "name": "until", "schema": "date", "@id": "dtmi:example:p;1"}]}]'),
+  ('reserved dtdl', '"contents": [{"@type": "Telemetry", "name": "temp", "schema": "double", "@id": "dtmi:dtdl:temp;1"}]'),
+  ('reserved standard', '"contents": [{"@type": "Relationship", "name": "feeds", "properties": [{"@type": "Property", "name": "since", "schema": "date", "@id": "dtmi:standard:since;1"}]}]'),
+  ('target dtdl', '"contents": [{"@type": "Relationship", "name": "feeds", "target": "dtmi:dtdl:class:Interface;2"}]'),
+  ('target standard', '"contents": [{"@type": "Relationship", "name": "feeds", "target": "dtmi:standard:room;1"}]'),
+  ('target user', '"contents": [{"@type": "Relationship", "name": "feeds", "target": "dtmi:example:press;1"}]')
+) AS t(label, body);
 
 -- the trigger: on insert, on update of the model, not on other updates
 INSERT INTO dataspace.twin (name, model) VALUES ('bad', pg_temp.m('"contents": [{"@type": "Telemetry", "name": "temp", "schema": "doubel"}]'));

@@ -24,6 +24,7 @@
 
 #include <openssl/evp.h>
 
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
@@ -34,6 +35,7 @@
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "audit.h"
 #include "keys.h"
@@ -88,7 +90,9 @@ key_file_path(void)
 	if (dataspace_key_file == NULL || dataspace_key_file[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dataspace.key_file is not set")));
+				 errmsg("dataspace.key_file is not set"),
+				 errdetail("The node's private keys are wrapped with the key in the file this setting names."),
+				 errhint("Set dataspace.key_file in postgresql.conf (a path relative to the data directory, by default \"pg_dataspace.key\") and reload the configuration.")));
 	if (is_absolute_path(dataspace_key_file))
 		return pstrdup(dataspace_key_file);
 	return psprintf("%s/%s", DataDir, dataspace_key_file);
@@ -127,7 +131,10 @@ read_kek(const char *path, uint8 kek[KEK_LEN])
 		ds_wipe(buf, sizeof(buf));
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("key file \"%s\" is not a pg_dataspace key file", path)));
+				 errmsg("key file \"%s\" is not a pg_dataspace key file", path),
+				 errdetail("A pg_dataspace key file holds %d bytes: the marker \"%s\" and a 32-byte key.",
+						   KEK_MAGIC_LEN + KEK_LEN, KEK_MAGIC),
+				 errhint("Restore the key file of this node from its backup, or point dataspace.key_file at it.")));
 	}
 	memcpy(kek, buf + KEK_MAGIC_LEN, KEK_LEN);
 	ds_wipe(buf, sizeof(buf));
@@ -267,7 +274,10 @@ unwrap_key(const uint8 *wrapped, size_t wlen, const uint8 node_id[DS_UUID_LEN],
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("wrapped private key of key %s is malformed",
-						ds_hex(key_id, DS_HASH_LEN))));
+						ds_hex(key_id, DS_HASH_LEN)),
+				 errdetail("A wrapped private key holds %d bytes starting with \"%s\"; the stored one holds %zu.",
+						   WRAPPED_LEN, WRAP_MAGIC, wlen),
+				 errhint("The row in dataspace.node_key was altered; restore it from a backup.")));
 	load_kek(kek, false);
 	wrap_aad(node_id, key_id, aad, &aadlen);
 	memcpy(tag, wrapped + 2 + WRAP_IV_LEN + DS_PRIVKEY_LEN, WRAP_TAG_LEN);
@@ -336,7 +346,7 @@ ds_node_load(DsNode *node)
 	ds_become_owner(&saved);
 	SPI_connect();
 	ds_spi_exec_kept(&node_plan,
-					 "SELECT node_id, name, system_identifier, database_oid, database_name::text"
+					 "SELECT node_id, name, system_identifier, database_oid, database_name::pg_catalog.text"
 					 " FROM dataspace.node", 0, NULL, NULL, NULL, false, -1);
 	found = SPI_processed == 1;
 	if (found)
@@ -462,6 +472,44 @@ default_node_name(void)
 }
 
 /*
+ * check_no_concurrent_node
+ *		Called with the identity lock held, when this transaction's snapshot
+ *		shows no identity.  Under REPEATABLE READ and SERIALIZABLE that
+ *		snapshot may predate the lock: a transaction that created the
+ *		identity and committed while this one waited is invisible to it, and
+ *		creating a second identity would fail on the table's singleton key.
+ *		Look with the latest snapshot and refuse with a serialization
+ *		failure, which the caller can retry; the retry sees the identity.
+ */
+static void
+check_no_concurrent_node(void)
+{
+	DsSavedUser saved;
+	SPIPlanPtr	plan;
+	bool		exists;
+
+	if (!IsolationUsesXactSnapshot())
+		return;
+	ds_become_owner(&saved);
+	SPI_connect();
+	plan = SPI_prepare("SELECT 1 FROM dataspace.node", 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(),
+							 InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_snapshot failed");
+	exists = SPI_processed > 0;
+	SPI_finish();
+	ds_restore_user(&saved);
+	if (exists)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to concurrent creation of the node identity"),
+				 errdetail("Another transaction created the node identity after this transaction's snapshot was taken."),
+				 errhint("Retry the transaction: it will use the identity the other transaction created.")));
+}
+
+/*
  * ds_node_ensure
  *		Load the node identity, creating it on first use.
  */
@@ -475,6 +523,7 @@ ds_node_ensure(DsNode *node)
 	lock_node_identity();
 	if (ds_node_load(node))
 		return;
+	check_no_concurrent_node();
 	ds_become_owner(&saved);
 	SPI_connect();
 	create_node(default_node_name());
@@ -550,7 +599,9 @@ ds_signer_load_key(const uint8 *key_id)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("key %s is not a key of node \"%s\"",
-							ds_hex(key_id, DS_HASH_LEN), node.name)));
+							ds_hex(key_id, DS_HASH_LEN), node.name),
+					 errdetail("No key in dataspace.node_key has this id."),
+					 errhint("The view dataspace.node_public_key lists the keys of this node.")));
 	}
 	else
 	{
@@ -564,6 +615,7 @@ ds_signer_load_key(const uint8 *key_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("node \"%s\" has no current signing key", node.name),
+				 errdetail("Every key in dataspace.node_key is retired."),
 				 errhint("Run dataspace.rotate_node_key() to create one.")));
 	ds_spi_get_bytes(0, 1, signer->key_id, DS_HASH_LEN);
 	ds_spi_get_bytes(0, 2, signer->public_key, DS_PUBKEY_LEN);
@@ -587,7 +639,9 @@ ds_signer_load_key(const uint8 *key_id)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("private key of key %s does not match its public key",
-							ds_hex(signer->key_id, DS_HASH_LEN))));
+							ds_hex(signer->key_id, DS_HASH_LEN)),
+					 errdetail("The public key stored with the key in dataspace.node_key is not the public key of the private key wrapped with it."),
+					 errhint("The row in dataspace.node_key was altered; restore it from a backup.")));
 	}
 	return signer;
 }
@@ -674,7 +728,9 @@ dataspace_init_node(PG_FUNCTION_ARGS)
 	if (name[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("node name must not be empty")));
+				 errmsg("node name must not be empty"),
+				 errdetail("Peers and the hub know a node by its name."),
+				 errhint("Pass a name such as \"plant-a\", or call dataspace.node_id() to take the name from dataspace.node_name or the database.")));
 	lock_node_identity();
 	if (ds_node_load(&node))
 	{
@@ -686,6 +742,7 @@ dataspace_init_node(PG_FUNCTION_ARGS)
 					 errhint("A node's name is fixed once peers may know it.")));
 		PG_RETURN_DATUM(ds_uuid_datum(node.node_id));
 	}
+	check_no_concurrent_node();
 	ds_become_owner(&saved);
 	SPI_connect();
 	create_node(name);
@@ -821,11 +878,18 @@ dataspace_revoke_node_key(PG_FUNCTION_ARGS)
 	if (VARSIZE_ANY_EXHDR(kid) != DS_HASH_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("key id must be 32 bytes")));
+				 errmsg("key id must be 32 bytes"),
+				 errdetail_plural("The key id given has %lu byte; a key id is the SHA-256 hash of a public key.",
+								  "The key id given has %lu bytes; a key id is the SHA-256 hash of a public key.",
+								  (unsigned long) VARSIZE_ANY_EXHDR(kid),
+								  (unsigned long) VARSIZE_ANY_EXHDR(kid)),
+				 errhint("The view dataspace.node_public_key lists the key ids of this node.")));
 	if (TIMESTAMP_NOT_FINITE(since))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("compromised_since must be a finite time")));
+				 errmsg("compromised_since must be a finite time"),
+				 errdetail("Seals the key made from this time on are reported as made with a revoked key."),
+				 errhint("Give the earliest time the key may have been known to others, or the key's creation time if that is unknown.")));
 	memcpy(key_id, VARDATA_ANY(kid), DS_HASH_LEN);
 	ds_node_ensure(&node);
 	ds_node_check_binding(&node);
@@ -838,12 +902,16 @@ dataspace_revoke_node_key(PG_FUNCTION_ARGS)
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("key %s is not a key of this node", ds_hex(key_id, DS_HASH_LEN))));
+				 errmsg("key %s is not a key of this node", ds_hex(key_id, DS_HASH_LEN)),
+				 errdetail("No key in dataspace.node_key has this id."),
+				 errhint("The view dataspace.node_public_key lists the keys of this node.")));
 	is_current = ds_spi_getbool(0, 1, &isnull);
 	if (ds_spi_getbool(0, 2, &isnull))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("key %s is already revoked", ds_hex(key_id, DS_HASH_LEN))));
+				 errmsg("key %s is already revoked", ds_hex(key_id, DS_HASH_LEN)),
+				 errdetail("A revocation is signed and final; its compromised_since cannot be changed."),
+				 errhint("The view dataspace.node_public_key shows when the key was revoked.")));
 	if (is_current)
 		rotate_key(node.node_id, true, current_id);
 
@@ -902,6 +970,7 @@ dataspace_adopt_node(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("this database has no node identity to adopt"),
+				 errdetail("The table dataspace.node is empty: no identity was created in this database or restored into it."),
 				 errhint("Use dataspace.init_node() to create one.")));
 	values[0] = ds_uuid_datum(node.node_id);
 	values[1] = CStringGetTextDatum(system_identifier_text());

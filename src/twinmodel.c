@@ -26,6 +26,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jsonread.h"
@@ -68,6 +69,20 @@ typedef struct tm_names
 	int			index[DS_TWIN_MAX_CONTENTS];
 } tm_names;
 
+/*
+ * An @id seen so far: its text is the string span [p, end), decoded again
+ * only when hashes collide.  content is the index in contents (-1: the
+ * interface), prop the index in that element's properties (-1: none).
+ */
+typedef struct tm_id
+{
+	uint64_t	hash;
+	const char *p;				/* NULL: free slot */
+	const char *end;
+	int			content;
+	int			prop;
+} tm_id;
+
 typedef struct tm_ctx
 {
 	const char *start;
@@ -79,6 +94,10 @@ typedef struct tm_ctx
 	ds_twin_model *out;
 	const char *syntax_error;	/* first pass */
 	const char *syntax_at;
+	int			content;		/* index in contents being checked */
+	tm_id	   *ids;			/* open addressing, idcap slots */
+	size_t		idcap;
+	size_t		nids;
 } tm_ctx;
 
 enum
@@ -1001,6 +1020,137 @@ find_class(const char *name)
 	return C_NONE;
 }
 
+/*
+ * The types DTDL v2 itself defines for the elements of a model.  In an
+ * @type array, any other string that is no semantic type is an undefined
+ * co-type.
+ */
+static const char *const dtdl_types[] = {
+	"Array", "Command", "CommandPayload", "Component", "Enum", "EnumValue",
+	"Field", "Interface", "Map", "MapKey", "MapValue", "Object", "Property",
+	"Relationship", "Telemetry", NULL
+};
+
+static bool
+is_dtdl_type(const char *name)
+{
+	for (int i = 0; dtdl_types[i] != NULL; i++)
+		if (strcmp(dtdl_types[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* The prefixes DTDL reserves for its own DTMIs. */
+static bool
+reserved_dtmi(const char *text)
+{
+	return strncmp(text, "dtmi:dtdl:", 10) == 0 ||
+		strncmp(text, "dtmi:standard:", 14) == 0;
+}
+
+#define UNDEFINED_COTYPE_HINT \
+	"DTDL names are case-sensitive: if a semantic type such as \"Temperature\" was meant, correct its spelling; otherwise remove the co-type and any members it brings."
+
+static uint64_t
+id_hash(const char *s, size_t n)
+{
+	uint64_t	h = UINT64_C(14695981039346656037);
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char) s[i]) * UINT64_C(1099511628211);
+	return h;
+}
+
+/* Put an entry into a table known to have a free slot. */
+static void
+id_put(tm_id *table, size_t cap, const tm_id *e)
+{
+	size_t		i = (size_t) e->hash & (cap - 1);
+
+	while (table[i].p != NULL)
+		i = (i + 1) & (cap - 1);
+	table[i] = *e;
+}
+
+/* "the interface" or "element \"contents[2].properties[0]\"" */
+static void
+id_owner(char *buf, size_t cap, const tm_id *e)
+{
+	if (e->content < 0)
+		snprintf(buf, cap, "the interface");
+	else if (e->prop < 0)
+		snprintf(buf, cap, "element \"contents[%d]\"", e->content);
+	else
+		snprintf(buf, cap, "element \"contents[%d].properties[%d]\"", e->content, e->prop);
+}
+
+/*
+ * Record the @id of the interface or an element, refusing one that an
+ * earlier element (or the interface) has already: every @id names one
+ * element of the model.  text is the decoded, valid DTMI of span s.
+ */
+static bool
+register_id(tm_ctx *c, tm_span s, const char *text, int content, int prop,
+			const char *where)
+{
+	size_t		n = strlen(text);
+	tm_id		e;
+	size_t		i;
+
+	e.hash = id_hash(text, n);
+	e.p = s.p;
+	e.end = s.end;
+	e.content = content;
+	e.prop = prop;
+
+	if (c->ids != NULL)
+	{
+		for (i = (size_t) e.hash & (c->idcap - 1); c->ids[i].p != NULL;
+			 i = (i + 1) & (c->idcap - 1))
+		{
+			char		other[DS_TWIN_DTMI_MAX + 1];
+			char		owner[64];
+			char		qb[TM_QUOTE_CAP];
+			size_t		nbytes,
+						nchars;
+			tm_span		os;
+
+			if (c->ids[i].hash != e.hash)
+				continue;
+			os.p = c->ids[i].p;
+			os.end = c->ids[i].end;
+			if (!span_string(os, other, sizeof(other), &nbytes, &nchars) ||
+				nbytes != n || memcmp(other, text, n) != 0)
+				continue;
+			id_owner(owner, sizeof(owner), &c->ids[i]);
+			return fail(c, DS_TWIN_INVALID,
+						"An @id identifies one element of the model: give each element an @id of its own, or none.",
+						"%s: @id %s is also the @id of %s",
+						where, quote(qb, text, n), owner);
+		}
+	}
+
+	/* keep the table at most half full */
+	if (c->nids + 1 > c->idcap / 2)
+	{
+		size_t		cap = c->idcap ? c->idcap * 2 : 64;
+		tm_id	   *t = calloc(cap, sizeof(tm_id));
+
+		if (t == NULL)
+			return fail(c, DS_TWIN_NO_MEMORY, NULL,
+						"There is not enough memory to compare the @id values of the model");
+		for (i = 0; i < c->idcap; i++)
+			if (c->ids[i].p != NULL)
+				id_put(t, cap, &c->ids[i]);
+		free(c->ids);
+		c->ids = t;
+		c->idcap = cap;
+	}
+	id_put(c->ids, c->idcap, &e);
+	c->nids++;
+	return true;
+}
+
 /* A primitive schema by name, or DS_SCHEMA_NONE. */
 static ds_twin_schema
 find_schema(const char *name)
@@ -1191,6 +1341,7 @@ check_element(tm_ctx *c, tm_span s, const char *path, int index,
 	tm_span    *v;
 	tm_class	cls = C_NONE;
 	const tm_semantic *st = NULL;
+	char		cotype[TM_QUOTE_CAP] = "";
 	ds_twin_schema schema = DS_SCHEMA_NONE;
 	const char *problem;
 	const char *const *allowed;
@@ -1268,11 +1419,17 @@ check_element(tm_ctx *c, tm_span s, const char *path, int index,
 				}
 				st = sem;
 			}
+			else if (is_array && !is_dtdl_type(text))
+			{
+				/* an undefined co-type: valid DTDL, refused below */
+				if (cotype[0] == '\0')
+					quote(cotype, text, nbytes);
+			}
 			else
 			{
 				fail(c, DS_TWIN_INVALID,
 					 "This subset reads the content types Telemetry, Property and Relationship, co-typed (in an array) with at most one DTDL v2 semantic type such as \"Temperature\".",
-					 is_array ? "%s: @type %s is neither a DTDL content type nor a DTDL v2 semantic type" :
+					 is_array ? "%s: @type names %s, a DTDL type that is not a kind of content" :
 					 "%s: @type %s is not a DTDL content type",
 					 where, quote(qb, text, nbytes));
 				goto done;
@@ -1284,6 +1441,13 @@ check_element(tm_ctx *c, tm_span s, const char *path, int index,
 				 "Name the kind of content first, as in [\"Telemetry\", \"Temperature\"].",
 				 "%s: @type names no kind of content (Telemetry, Property or Relationship)",
 				 where);
+			goto done;
+		}
+		if (cotype[0] != '\0')
+		{
+			fail(c, DS_TWIN_UNSUPPORTED, UNDEFINED_COTYPE_HINT,
+				 "%s: @type names %s, which is neither a DTDL type nor a DTDL v2 semantic type; this version does not accept undefined co-types",
+				 where, cotype);
 			goto done;
 		}
 	}
@@ -1400,6 +1564,17 @@ check_element(tm_ctx *c, tm_span s, const char *path, int index,
 				 where, quote(qb, text, strlen(text)), problem);
 			goto done;
 		}
+		if (reserved_dtmi(text))
+		{
+			fail(c, DS_TWIN_INVALID,
+				 "Use a prefix of your own, such as the reversed domain name of your organisation.",
+				 "%s: @id %s uses a prefix DTDL reserves for itself",
+				 where, quote(qb, text, strlen(text)));
+			goto done;
+		}
+		if (!register_id(c, *v, text, only_property ? c->content : index,
+						 only_property ? index : -1, where))
+			goto done;
 	}
 
 	if (cls == C_TELEMETRY && c->out != NULL)
@@ -1544,9 +1719,17 @@ check_element(tm_ctx *c, tm_span s, const char *path, int index,
 			if ((problem = span_dtmi_problem(*v, DS_TWIN_DTMI_MAX, text, sizeof(text), buf, sizeof(buf))) != NULL)
 			{
 				fail(c, DS_TWIN_INVALID,
-					 "target names the interface of the twins this relationship may point to, such as \"dtmi:com:example:room;1\".",
+					 "A target names the interface of the twins this relationship may point to, such as \"dtmi:com:example:room;1\".",
 					 "%s: target %s is not a valid DTMI: %s",
 					 where, quote(qb, text, strlen(text)), problem);
+				goto done;
+			}
+			if (reserved_dtmi(text))
+			{
+				fail(c, DS_TWIN_INVALID,
+					 "A target names the interface of the twins this relationship may point to, a user DTMI such as \"dtmi:com:example:room;1\".",
+					 "%s: target %s uses a prefix DTDL reserves for itself",
+					 where, quote(qb, text, strlen(text)));
 				goto done;
 			}
 		}
@@ -1564,30 +1747,40 @@ check_element(tm_ctx *c, tm_span s, const char *path, int index,
 			int			n = 0;
 			char		sub[64];
 
-			if (*v->p != '[')
+			pn.n = 0;
+			if (*v->p == '{')
 			{
-				fail(c, DS_TWIN_INVALID, NULL, "%s: properties is a JSON %s, not an array",
+				/* JSON-LD: a set of one may be given as the value itself */
+				snprintf(sub, sizeof(sub), "%s.properties[0]", path);
+				if (!check_element(c, *v, sub, 0, true, &pn))
+					goto done;
+			}
+			else if (*v->p != '[')
+			{
+				fail(c, DS_TWIN_INVALID, NULL, "%s: properties is a JSON %s, not an array or an object",
 					 where, span_type(*v));
 				goto done;
 			}
-			if ((n = array_length(c, *v)) > DS_TWIN_MAX_CONTENTS)
+			else if ((n = array_length(c, *v)) > DS_TWIN_MAX_CONTENTS)
 			{
 				fail(c, DS_TWIN_INVALID, NULL, "%s: properties has %d elements; DTDL allows at most %d",
 					 where, n, DS_TWIN_MAX_CONTENTS);
 				goto done;
 			}
-			pn.n = 0;
-			iter_init(&it, *v);
-			n = 0;
-			while (array_next(c, &it, &e))
+			else
 			{
-				snprintf(sub, sizeof(sub), "%s.properties[%d]", path, n);
-				if (!check_element(c, e, sub, n, true, &pn))
-					break;
-				n++;
+				iter_init(&it, *v);
+				n = 0;
+				while (array_next(c, &it, &e))
+				{
+					snprintf(sub, sizeof(sub), "%s.properties[%d]", path, n);
+					if (!check_element(c, e, sub, n, true, &pn))
+						break;
+					n++;
+				}
+				if (c->result != DS_TWIN_VALID)
+					goto done;
 			}
-			if (c->result != DS_TWIN_VALID)
-				goto done;
 		}
 	}
 
@@ -1643,7 +1836,7 @@ check_interface(tm_ctx *c, tm_span s)
 		{
 			if (*e.p != '"')
 			{
-				fail(c, DS_TWIN_INVALID, NULL, "@context holds a JSON %s, not a string",
+				fail(c, DS_TWIN_INVALID, NULL, "The interface: @context holds a JSON %s, not a string",
 					 span_type(e));
 				goto done;
 			}
@@ -1652,7 +1845,7 @@ check_interface(tm_ctx *c, tm_span s)
 			{
 				fail(c, DS_TWIN_INVALID,
 					 "This version reads DTDL v2 models: \"@context\": \"dtmi:dtdl:context;2\".",
-					 "@context starts with %s, not \"dtmi:dtdl:context;2\"",
+					 "The interface: @context starts with %s, not \"dtmi:dtdl:context;2\"",
 					 quote(qb, text, strlen(text)));
 				goto done;
 			}
@@ -1660,7 +1853,7 @@ check_interface(tm_ctx *c, tm_span s)
 			{
 				fail(c, DS_TWIN_UNSUPPORTED,
 					 "Use \"@context\": \"dtmi:dtdl:context;2\" alone and remove what the extension adds.",
-					 "@context names %s besides DTDL v2; this version accepts no language extensions",
+					 "The interface: @context names %s besides DTDL v2; this version accepts no language extensions",
 					 quote(qb, text, strlen(text)));
 				goto done;
 			}
@@ -1669,7 +1862,7 @@ check_interface(tm_ctx *c, tm_span s)
 		if (n == 0)
 		{
 			fail(c, DS_TWIN_INVALID, "Use \"@context\": \"dtmi:dtdl:context;2\".",
-				 "@context is an empty array");
+				 "The interface: @context is an empty array");
 			goto done;
 		}
 	}
@@ -1680,7 +1873,7 @@ check_interface(tm_ctx *c, tm_span s)
 		{
 			fail(c, DS_TWIN_INVALID,
 				 "This version reads DTDL v2 models: \"@context\": \"dtmi:dtdl:context;2\".",
-				 "@context is %s, not \"dtmi:dtdl:context;2\"",
+				 "The interface: @context is %s, not \"dtmi:dtdl:context;2\"",
 				 quote(qb, text, strlen(text)));
 			goto done;
 		}
@@ -1688,7 +1881,7 @@ check_interface(tm_ctx *c, tm_span s)
 	else
 	{
 		fail(c, DS_TWIN_INVALID, "Use \"@context\": \"dtmi:dtdl:context;2\".",
-			 "@context is a JSON %s, not a string", span_type(*v));
+			 "The interface: @context is a JSON %s, not a string", span_type(*v));
 		goto done;
 	}
 
@@ -1699,21 +1892,69 @@ check_interface(tm_ctx *c, tm_span s)
 			 "The interface has no \"@type\"");
 		goto done;
 	}
-	if (*v->p != '"')
+	if (*v->p == '[')
+	{
+		tm_iter		it;
+		tm_span		t;
+		bool		found = false;
+		char		cotype[TM_QUOTE_CAP] = "";
+
+		iter_init(&it, *v);
+		while (array_next(c, &it, &t))
+		{
+			if (*t.p != '"')
+			{
+				fail(c, DS_TWIN_INVALID, "Use \"@type\": \"Interface\".",
+					 "The interface: @type holds a JSON %s, not a string", span_type(t));
+				goto done;
+			}
+			if (!span_string(t, text, sizeof(text), &nbytes, &nchars))
+				nbytes = strlen(text);
+			if (strcmp(text, "Interface") == 0)
+				found = true;
+			else if (is_dtdl_type(text) || find_semantic(text) != NULL)
+			{
+				fail(c, DS_TWIN_INVALID,
+					 "A twin model is one DTDL interface; its elements go into \"contents\".",
+					 "The interface: @type names %s, which is not a type of an interface",
+					 quote(qb, text, nbytes));
+				goto done;
+			}
+			else if (cotype[0] == '\0')
+				quote(cotype, text, nbytes);
+		}
+		if (!found)
+		{
+			fail(c, DS_TWIN_INVALID, "Use \"@type\": \"Interface\".",
+				 "The interface: @type does not name \"Interface\"");
+			goto done;
+		}
+		if (cotype[0] != '\0')
+		{
+			fail(c, DS_TWIN_UNSUPPORTED, UNDEFINED_COTYPE_HINT,
+				 "The interface: @type names %s, which is not a DTDL type; this version does not accept undefined co-types",
+				 cotype);
+			goto done;
+		}
+	}
+	else if (*v->p != '"')
 	{
 		fail(c, DS_TWIN_INVALID, "Use \"@type\": \"Interface\".",
-			 "@type of the interface is a JSON %s; this version accepts the string \"Interface\" only",
+			 "The interface: @type is a JSON %s, not a string or an array of strings",
 			 span_type(*v));
 		goto done;
 	}
-	if (!span_string(*v, text, sizeof(text), &nbytes, &nchars))
-		nbytes = strlen(text);
-	if (strcmp(text, "Interface") != 0)
+	else
 	{
-		fail(c, DS_TWIN_INVALID,
-			 "A twin model is one DTDL interface; its elements go into \"contents\".",
-			 "@type of the interface is %s, not \"Interface\"", quote(qb, text, nbytes));
-		goto done;
+		if (!span_string(*v, text, sizeof(text), &nbytes, &nchars))
+			nbytes = strlen(text);
+		if (strcmp(text, "Interface") != 0)
+		{
+			fail(c, DS_TWIN_INVALID,
+				 "A twin model is one DTDL interface; its elements go into \"contents\".",
+				 "The interface: @type is %s, not \"Interface\"", quote(qb, text, nbytes));
+			goto done;
+		}
 	}
 
 	/* @id */
@@ -1726,7 +1967,7 @@ check_interface(tm_ctx *c, tm_span s)
 	}
 	if (*v->p != '"')
 	{
-		fail(c, DS_TWIN_INVALID, NULL, "@id of the interface is a JSON %s, not a string",
+		fail(c, DS_TWIN_INVALID, NULL, "The interface: @id is a JSON %s, not a string",
 			 span_type(*v));
 		goto done;
 	}
@@ -1734,7 +1975,7 @@ check_interface(tm_ctx *c, tm_span s)
 	{
 		fail(c, DS_TWIN_INVALID,
 			 "A DTMI is \"dtmi:\", segments of letters, digits and underscores separated by \":\" (each starting with a letter), \";\" and a version, such as \"dtmi:com:example:press;1\".",
-			 "@id %s is not a valid interface DTMI: %s", quote(qb, text, strlen(text)), problem);
+			 "The interface: @id %s is not a valid interface DTMI: %s", quote(qb, text, strlen(text)), problem);
 		goto done;
 	}
 	nbytes = strlen(text);
@@ -1742,11 +1983,13 @@ check_interface(tm_ctx *c, tm_span s)
 	{
 		fail(c, DS_TWIN_INVALID,
 			 "Use a prefix of your own, such as the reversed domain name of your organisation.",
-			 "@id %s uses a prefix DTDL reserves for itself", quote(qb, text, nbytes));
+			 "The interface: @id %s uses a prefix DTDL reserves for itself", quote(qb, text, nbytes));
 		goto done;
 	}
 	if (c->out)
 		memcpy(c->out->id, text, nbytes + 1);
+	if (!register_id(c, *v, text, -1, -1, "The interface"))
+		goto done;
 
 	if (has_unknown_member(o, interface_members, qb))
 	{
@@ -1781,34 +2024,47 @@ check_interface(tm_ctx *c, tm_span s)
 		tm_names	names;
 		char		path[32];
 
-		if (*v->p != '[')
+		names.n = 0;
+		if (*v->p == '{')
+		{
+			/* JSON-LD: a set of one may be given as the value itself */
+			if (c->out)
+				c->out->ncontents = 1;
+			c->content = 0;
+			if (!check_element(c, *v, "contents[0]", 0, false, &names))
+				goto done;
+		}
+		else if (*v->p != '[')
 		{
 			fail(c, DS_TWIN_INVALID,
-				 "contents lists the interface's elements: [{\"@type\": \"Telemetry\", \"name\": \"temp\", \"schema\": \"double\"}, ...].",
-				 "contents is a JSON %s, not an array", span_type(*v));
+				 "The member \"contents\" lists the interface's elements: [{\"@type\": \"Telemetry\", \"name\": \"temp\", \"schema\": \"double\"}, ...].",
+				 "The interface: contents is a JSON %s, not an array or an object", span_type(*v));
 			goto done;
 		}
-		if ((n = array_length(c, *v)) > DS_TWIN_MAX_CONTENTS)
+		else if ((n = array_length(c, *v)) > DS_TWIN_MAX_CONTENTS)
 		{
 			fail(c, DS_TWIN_INVALID,
 				 "Split the description over several twins, for example a parent and its children.",
-				 "contents has %d elements; DTDL allows at most %d", n, DS_TWIN_MAX_CONTENTS);
+				 "The interface: contents has %d elements; DTDL allows at most %d", n, DS_TWIN_MAX_CONTENTS);
 			goto done;
 		}
-		if (c->out)
-			c->out->ncontents = n;
-		names.n = 0;
-		iter_init(&it, *v);
-		n = 0;
-		while (array_next(c, &it, &e))
+		else
 		{
-			snprintf(path, sizeof(path), "contents[%d]", n);
-			if (!check_element(c, e, path, n, false, &names))
-				break;
-			n++;
+			if (c->out)
+				c->out->ncontents = n;
+			iter_init(&it, *v);
+			n = 0;
+			while (array_next(c, &it, &e))
+			{
+				snprintf(path, sizeof(path), "contents[%d]", n);
+				c->content = n;
+				if (!check_element(c, e, path, n, false, &names))
+					break;
+				n++;
+			}
+			if (c->result != DS_TWIN_VALID)
+				goto done;
 		}
-		if (c->result != DS_TWIN_VALID)
-			goto done;
 	}
 	ok = true;
 done:
@@ -1861,6 +2117,7 @@ ds_twin_model_check(const char *json, size_t len, ds_twin_model *out,
 
 	/* second pass: the subset */
 	(void) check_interface(&c, root);
+	free(c.ids);
 	return c.result;
 }
 

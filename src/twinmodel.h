@@ -39,7 +39,8 @@ typedef enum ds_twin_result
 	DS_TWIN_VALID,
 	DS_TWIN_BAD_JSON,			/* not JSON text (never from a jsonb) */
 	DS_TWIN_INVALID,			/* JSON, but not a valid model */
-	DS_TWIN_UNSUPPORTED			/* valid DTDL outside this subset */
+	DS_TWIN_UNSUPPORTED,		/* valid DTDL outside this subset */
+	DS_TWIN_NO_MEMORY			/* malloc failed: no verdict */
 } ds_twin_result;
 
 typedef enum ds_twin_schema

@@ -41,7 +41,12 @@ check_model(Jsonb *jb, ds_twin_model *out)
 		return;
 	if (hint[0] == '\0')
 		snprintf(hint, sizeof(hint), "%s",
-				 "docs/twin-models.md lists the DTDL v2 subset twin models are checked against.");
+				 "The DTDL v2 subset that twin models are checked against is described in docs/twin-models.md.");
+	if (res == DS_TWIN_NO_MEMORY)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("%s", why)));
 	if (res == DS_TWIN_UNSUPPORTED)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -94,7 +94,8 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 
 	if (r1 != DS_TWIN_VALID)
 	{
-		if (r1 != DS_TWIN_BAD_JSON && r1 != DS_TWIN_INVALID && r1 != DS_TWIN_UNSUPPORTED)
+		if (r1 != DS_TWIN_BAD_JSON && r1 != DS_TWIN_INVALID && r1 != DS_TWIN_UNSUPPORTED &&
+			r1 != DS_TWIN_NO_MEMORY)
 			fail("unknown verdict");
 		if (!ends_with_period(why1))
 			fail("a refusal without a full sentence saying why");
