@@ -1,7 +1,9 @@
 # pg_dataspace: PGXS build
 #
-#   make && make install          build and install the extension (and agent)
-#   make installcheck             pg_regress against a throw-away instance
+#   make && make install          build and install the extension
+#   make installcheck             pg_regress against a throw-away instance, then
+#                                 the TAP tests (only if pg_regress passed)
+#   make regresscheck             pg_regress only
 #   make tapcheck                 TAP tests (test/t/*.pl), PostgreSQL::Test::Cluster
 #   make unitcheck                C unit tests of src/seal.c (test/unit), no server
 #
@@ -50,6 +52,7 @@ DATA = $(EXTENSION)--$(EXTVERSION).sql
 # in dependency order: later files use the twins and assets of earlier ones
 REGRESS = install node twin_asset twin_model point seal tamper retention_keys crosscheck proof policy contract privileges receipts audit_log key_history witness seal_parts retention_revocation
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=./tmp_check
+TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 EXTRA_CLEAN = tmp_check results regression.diffs regression.out log test/unit/test_seal
 

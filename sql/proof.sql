@@ -9,7 +9,7 @@ INSERT INTO dataspace.asset (id, twin_id, name, kind, seal_max_points) VALUES
 -- odd sizes, extreme values and instants (sealed as 11 + 2 points)
 INSERT INTO dataspace.point (asset_id, ts, value) VALUES
   ('00000000-0000-4000-8000-0000000001e1', '2026-06-01 00:00:00+00', 0.1),
-  ('00000000-0000-4000-8000-0000000001e1', '2026-06-01 00:00:00.000001+00', -0),
+  ('00000000-0000-4000-8000-0000000001e1', '2026-06-01 00:00:00.000001+00', '-0'::float8),
   ('00000000-0000-4000-8000-0000000001e1', '1969-12-31 23:59:59.999999+00', -1.5),
   ('00000000-0000-4000-8000-0000000001e1', '4713-01-01 00:00:00+00 BC', 1e308),
   ('00000000-0000-4000-8000-0000000001e1', '99999-12-31 23:59:59.999999+00', 5e-324),
@@ -24,6 +24,9 @@ INSERT INTO dataspace.point (asset_id, ts, value) VALUES
 -- the encoding's range ends before year 100000
 INSERT INTO dataspace.point (asset_id, ts, value) VALUES
   ('00000000-0000-4000-8000-0000000001e1', '100000-01-01 00:00:00+00', 1);
+-- a real negative zero is stored
+SELECT float8send(value) AS negative_zero_bits FROM dataspace.point
+ WHERE asset_id = '00000000-0000-4000-8000-0000000001e1' AND ts = '2026-06-01 00:00:00.000001+00';
 -- not sealed yet: no proof
 SELECT dataspace.point_proof('00000000-0000-4000-8000-0000000001e1',
   (SELECT min(seq) FROM dataspace.point WHERE asset_id = '00000000-0000-4000-8000-0000000001e1'));

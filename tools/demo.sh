@@ -18,9 +18,13 @@
 # Every step prints what it runs and what came back.  Everything is removed
 # at the end, also when a step fails.
 #
-# Usage: tools/demo.sh        (as root on Debian 12; installs what it needs;
-#                              run it as `flock /tmp/pg_dataspace.lock tools/demo.sh`
-#                              where others install the extension too)
+# Usage: tools/demo.sh        (as root on Debian 12; installs what it needs)
+#
+# From the install to the end it holds /tmp/pg_dataspace.lock, the lock
+# every "make install" into the shared server takes (tools/test.sh,
+# tools/sanitize.sh), so that no other run replaces the installed library
+# under its servers.  A caller that holds the lock already sets
+# PG_DATASPACE_LOCKED=1.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,6 +43,15 @@ fi
 
 bold "Installing build dependencies and pg_dataspace"
 "$root/tools/install-deps.sh"
+# fd 9 holds the lock; the servers do not inherit it (9>&-)
+if [ "${PG_DATASPACE_LOCKED:-}" != 1 ]; then
+	exec 9>>/tmp/pg_dataspace.lock
+	if ! flock -n 9; then
+		say "waiting for /tmp/pg_dataspace.lock (another run installs or tests the extension)"
+		flock 9
+	fi
+	export PG_DATASPACE_LOCKED=1
+fi
 make -C "$root" -s clean >/dev/null 2>&1 || true
 make -C "$root" -s -j2 COPT="-Wall -Werror" >/dev/null
 make -C "$root" -s install >/dev/null
@@ -85,7 +98,7 @@ unix_socket_directories = '$work'
 shared_preload_libraries = 'pg_dataspace'
 $2
 EOF
-	runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$work/$c" -l "$work/$c.log" -w start >/dev/null
+	runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$work/$c" -l "$work/$c.log" -w start >/dev/null 9>&-
 }
 
 # sql_on CLUSTER DB psql-args...
@@ -381,7 +394,7 @@ echo "$out" | sed 's/^/   /'
 say "A superuser can, behind the extension's back:"
 show "SET session_replication_role = replica;
   UPDATE dataspace.point SET value = 99.999 WHERE asset_id = '$TEMP' AND seq = $bad_seq"
-runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$work/b" -l "$work/b.log" -w start >/dev/null
+runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$work/b" -l "$work/b.log" -w start >/dev/null 9>&-
 say "plant-b is back; its worker pulls the new seal, recomputes it, and refuses it:"
 wait_for b factory "plant-b refusing the tampered seal" \
 	"SELECT state = 'stopped' FROM dataspace.subscription WHERE asset_id = '$TEMP'"

@@ -4,7 +4,16 @@
 # pg_regress and the TAP tests as the postgres user against throw-away
 # clusters, then the libFuzzer targets of test/fuzz (tools/fuzz.sh).
 # Exits non-zero on any failure; the last line is "N passed, M failed"
-# summed over every runner.
+# summed over every runner.  A runner that did not run every test counts
+# as failed: pg_regress must report each test of REGRESS (Makefile), prove
+# each test/t/*.pl; a TAP script that dies counts once more than its
+# failed subtests.
+#
+# From the install to the end of the TAP tests the script holds
+# /tmp/pg_dataspace.lock, the lock every "make install" into the shared
+# server takes (tools/sanitize.sh, tools/demo.sh), so that no other run
+# replaces the installed library mid-suite.  A caller that holds the lock
+# already sets PG_DATASPACE_LOCKED=1.
 #
 # Usage: tools/test.sh            (as root on Debian 12; installs what it needs)
 #        FUZZ_TIME=300 tools/test.sh   fuzz each target 300 s (0: skip fuzzing)
@@ -14,6 +23,7 @@ set -o pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 PG_BINDIR=/usr/lib/postgresql/15/bin
 export PATH="$PG_BINDIR:$PATH"
+lock=/tmp/pg_dataspace.lock
 
 passed=0
 failed=0
@@ -26,6 +36,18 @@ if [ "$(id -u)" -eq 0 ]; then
 	as_pg() { runuser -u postgres -- "$@"; }
 else
 	as_pg() { "$@"; }
+fi
+
+# fd 9 holds the lock; the commands that start servers do not inherit it
+# (9>&-), so a server left behind cannot keep it.
+if [ "${PG_DATASPACE_LOCKED:-}" != 1 ]; then
+	exec 9>>"$lock"
+	if ! flock -n 9; then
+		echo "waiting for $lock"
+		flock 9
+	fi
+	export PG_DATASPACE_LOCKED=1
+	locked=1
 fi
 
 note "build (-Wall -Werror)"
@@ -72,12 +94,21 @@ tar -C "$root" --exclude=./.git --exclude=./test/fuzz/corpus-work \
 [ "$(id -u)" -eq 0 ] && chown -R postgres: "$work"
 trap 'rm -rf "$work"' EXIT
 
+# pg_regress: one "... ok" or "... FAILED" line per test of REGRESS, as
+# make reads it from the Makefile.
 note "pg_regress"
-as_pg make -C "$work" -s regresscheck >"$work/regress.log" 2>&1
+nregress=$(make -C "$root" -s --no-print-directory \
+	--eval='print-regress: ; @echo $(REGRESS)' print-regress 2>/dev/null | wc -w)
+as_pg make -C "$work" -s regresscheck >"$work/regress.log" 2>&1 9>&-
 rc=$?
 grep -E '\.\.\. ' "$work/regress.log" || true
 p=$(grep -cE '\.\.\. ok' "$work/regress.log")
 f=$(grep -cE '\.\.\. (FAILED|failed)' "$work/regress.log")
+if [ "$nregress" -eq 0 ] || [ $((p + f)) -ne "$nregress" ]; then
+	echo "pg_regress reported $((p + f)) tests, the Makefile's REGRESS has $nregress"
+	rc=1
+	[ $((p + f)) -lt "$nregress" ] && f=$((nregress - p))
+fi
 if [ "$rc" -ne 0 ]; then
 	status=1
 	[ "$f" -eq 0 ] && f=1
@@ -86,14 +117,53 @@ if [ "$rc" -ne 0 ]; then
 fi
 passed=$((passed + p)); failed=$((failed + f))
 
+# TAP: prove must have run every test/t/*.pl (Files=N) and passed.  The
+# failures are read from prove's summary: per failed script its failed
+# subtests, and one more when it did not end as Test::More ends after
+# failures (it died, was killed, or its plan was wrong), at least one.
 note "TAP (prove)"
-as_pg make -C "$work" -s tapcheck PROVE_FLAGS="--verbose --timer" >"$work/tap.log" 2>&1
+ntap=$(find "$work/test/t" -maxdepth 1 -name '*.pl' | wc -l)
+as_pg make -C "$work" -s tapcheck PROVE_FLAGS="--verbose --timer" >"$work/tap.log" 2>&1 9>&-
 rc=$?
 grep -E '^(t/|test/t/|\[[0-9:]+\] )|^(not )?ok ' "$work/tap.log" | grep -vE '^ok ' || true
 p=$(grep -cE '^ *ok [0-9]+' "$work/tap.log")
-f=$(grep -cE '^ *not ok [0-9]+' "$work/tap.log")
+notok=$(grep -E '^ *not ok [0-9]+' "$work/tap.log" | grep -cvE '# *TODO')
 grep -E '^(Files=|Result:)' "$work/tap.log" || true
-if [ "$rc" -ne 0 ]; then
+sed -n '/^Test Summary Report/,/^Files=/p' "$work/tap.log" | grep -vE '^Files=' || true
+f=$(awk '
+	function flush() {
+		if (file == "")
+			return
+		n = failed
+		exitc = int(wstat / 256)
+		if (wstat % 256 != 0 || exitc != (failed < 254 ? failed : 254) || parse)
+			n++
+		total += (n > 0 ? n : 1)
+		file = ""
+	}
+	/^Test Summary Report/ { insum = 1; next }
+	insum && /^Files=/ { flush(); insum = 0 }
+	insum && /\(Wstat: [0-9]+.* Tests: [0-9]+ Failed: [0-9]+\)/ {
+		flush()
+		file = $1
+		match($0, /Wstat: [0-9]+/); wstat = substr($0, RSTART + 7, RLENGTH - 7) + 0
+		match($0, /Failed: [0-9]+/); failed = substr($0, RSTART + 8, RLENGTH - 8) + 0
+		parse = 0
+		next
+	}
+	insum && /^ +Parse errors:/ { parse = 1 }
+	END { flush(); print total + 0 }' "$work/tap.log")
+[ "$notok" -gt "$f" ] && f=$notok
+files=$(sed -n 's/^Files=\([0-9]*\),.*/\1/p' "$work/tap.log" | tail -1)
+if [ "${files:-0}" -ne "$ntap" ] || [ "$ntap" -eq 0 ]; then
+	echo "prove ran ${files:-no} test files, test/t has $ntap"
+	rc=1
+	[ "${files:-0}" -lt "$ntap" ] && f=$((f + ntap - ${files:-0}))
+fi
+if ! grep -qE '^Result: PASS$' "$work/tap.log"; then
+	rc=1
+fi
+if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ]; then
 	status=1
 	[ "$f" -eq 0 ] && f=1
 	grep -E '^#' "$work/tap.log" | tail -40
@@ -102,6 +172,12 @@ if [ "$rc" -ne 0 ]; then
 	done
 fi
 passed=$((passed + p)); failed=$((failed + f))
+
+# Nothing below uses the installed extension.
+if [ -n "${locked:-}" ]; then
+	flock -u 9
+	exec 9>&-
+fi
 
 # The fuzz targets need no server: they run from the source tree.  One
 # count per target; FUZZ_TIME (seconds per target, default 20) sets the

@@ -1,7 +1,8 @@
-# Several sessions insert into one asset at once, at READ COMMITTED and at
-# REPEATABLE READ, while the background sealer and explicit seal_pending()
-# calls seal: every point ends up in exactly one seal, the chain has no
-# fork, and everything verifies.
+# Several sessions insert into one asset at once, at READ COMMITTED, at
+# REPEATABLE READ and at SERIALIZABLE (each transaction checks its level),
+# while the background sealer and explicit seal_pending() calls (always at
+# READ COMMITTED) seal: every point ends up in exactly one seal, the chain
+# has no fork, and everything verifies.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -25,34 +26,67 @@ INSERT INTO dataspace.asset (id, twin_id, name, kind, seal_max_points) VALUES
   ('00000000-0000-4000-8000-0000000000a2', '00000000-0000-4000-8000-000000000001', 'b', 'stream', 10000);
 });
 
-my %scripts = (
-	'002_insert@8' => q{
-\set v random(1, 1000000)
+# Every transaction checks the isolation level it runs at.
+$node->safe_psql('postgres', q{
+CREATE FUNCTION expect_isolation(want text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	IF pg_catalog.current_setting('transaction_isolation') <> want THEN
+		RAISE EXCEPTION 'transaction_isolation is "%", expected "%"',
+			pg_catalog.current_setting('transaction_isolation'), want;
+	END IF;
+END $$;
+});
+
+# Writers at the isolation level LEVEL (what current_setting() says), and
+# seal_pending() from READ COMMITTED transactions of the same sessions: it
+# refuses a transaction snapshot.
+sub scripts
+{
+	my ($tag, $level) = @_;
+	return {
+		"002_insert_$tag\@8" => qq{
+\\set v random(1, 1000000)
+BEGIN;
+SELECT expect_isolation('$level');
 INSERT INTO dataspace.point (asset_id, ts, value)
 SELECT '00000000-0000-4000-8000-0000000000a1', clock_timestamp(), :v FROM generate_series(1, 3);
+COMMIT;
 },
-	'002_two_assets@4' => q{
+		"002_two_assets_$tag\@4" => qq{
 BEGIN;
+SELECT expect_isolation('$level');
 INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', clock_timestamp(), 1);
 INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a2', clock_timestamp(), 2);
 INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', clock_timestamp(), 3);
 COMMIT;
 },
-	'002_seal@1' => q{
+		"002_seal_$tag\@1" => q{
+BEGIN ISOLATION LEVEL READ COMMITTED;
+SELECT expect_isolation('read committed');
 SELECT dataspace.seal_pending();
-});
+COMMIT;
+} };
+}
 
 $node->pgbench('-n -c 6 -j 3 -t 150', 0, [qr/processed: 900\/900/], [qr/^$/],
-	'concurrent inserts and sealing at READ COMMITTED', \%scripts);
+	'concurrent inserts and sealing at READ COMMITTED', scripts('rc', 'read committed'));
 
-delete $scripts{'002_seal@1'};
-$scripts{'002_insert_rr@8'} = delete $scripts{'002_insert@8'};
-$scripts{'002_two_assets_rr@4'} = delete $scripts{'002_two_assets@4'};
+foreach my $level ('repeatable read', 'serializable')
 {
-	local $ENV{PGOPTIONS} = '-c default_transaction_isolation=repeatable\ read';
-	$node->pgbench('-n -c 6 -j 3 -t 150', 0, [qr/processed: 900\/900/], [qr/^$/],
-		'concurrent inserts at REPEATABLE READ, sealed by the background sealer', \%scripts);
+	local $ENV{PGOPTIONS} = "-c default_transaction_isolation=" . ($level =~ s/ /\\ /r);
+	my $tag = $level eq 'serializable' ? 'ser' : 'rr';
+	# a serialization failure is retried, as an application would
+	$node->pgbench('-n -c 6 -j 3 -t 150 --max-tries=20', 0,
+		[qr/processed: 900\/900/, qr/number of failed transactions: 0 /], [qr/^$/],
+		"concurrent inserts at \U$level\E, sealed by seal_pending() at READ COMMITTED and the background sealer",
+		scripts($tag, $level));
 }
+
+# the checks can fail: a writer at the wrong level is refused
+my ($ret, $out, $err) = $node->psql('postgres',
+	"BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT expect_isolation('read committed');");
+like($err, qr/transaction_isolation is "repeatable read", expected "read committed"/,
+	'a transaction at another level fails the check');
 
 ok($node->poll_query_until('postgres', 'SELECT count(*) = 0 FROM dataspace.pending_batch'),
 	'queue drained');

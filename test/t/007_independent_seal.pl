@@ -35,7 +35,7 @@ INSERT INTO dataspace.asset (id, twin_id, name, kind, seal_max_points) VALUES
 $node->safe_psql('postgres', qq{
 INSERT INTO dataspace.point (asset_id, ts, value) VALUES
   ('$A1', '2026-06-01 00:00:00+00', 21.5),
-  ('$A1', '2026-06-01 00:00:00.000001+00', -0),
+  ('$A1', '2026-06-01 00:00:00.000001+00', '-0'::float8),
   ('$A1', '1969-12-31 23:59:59.999999+00', -1.5),
   ('$A1', '2026-06-01 00:00:01+00', 1e308),
   ('$A1', '2026-06-01 00:00:02+00', 5e-324),
@@ -49,6 +49,9 @@ INSERT INTO dataspace.point (asset_id, ts, value) VALUES
   ('$A2', '0001-01-01 00:00:00+00', -2.2250738585072014e-308),
   ('$A2', '10000-01-01 00:00:00+00', 123456789.125);
 });
+is($node->safe_psql('postgres', qq{
+SELECT float8send(value) FROM dataspace.point WHERE asset_id = '$A1' AND ts = '2026-06-01 00:00:00.000001+00'}),
+	'\\x8000000000000000', 'a negative zero is stored (sealed as +0)');
 $node->safe_psql('postgres', 'SELECT dataspace.seal_pending()');
 $node->safe_psql('postgres', qq{
 INSERT INTO dataspace.point (asset_id, ts, value)
@@ -110,7 +113,10 @@ sub export_all
 }
 
 # 1. healthy: every seal verifies, as the extension says
-my ($rc, $out) = run_script(export_all('1'));
+my @all1 = export_all('1');
+like(slurp_file($all1[3]), qr/"ts":"2026-06-01T02:00:00\.000001\+02:00","value":-0,/,
+	'the export hands the script the negative zero');
+my ($rc, $out) = run_script(@all1);
 is($rc, 0, 'script accepts every seal (JSON export)') or diag($out);
 like($out, qr/^$nseals seals, 0 broken$/m, 'script checked every seal');
 my @ids = split /\n/, $node->safe_psql('postgres', 'SELECT id FROM dataspace.seal ORDER BY id');
