@@ -772,7 +772,7 @@ CREATE POLICY participant_visible ON dataspace.participant FOR SELECT TO dataspa
 		   OR (status OPERATOR(pg_catalog.=) 'approved'
 			   AND dataspace.hub_session_participant() IS NOT NULL));
 CREATE POLICY participant_local ON dataspace.participant FOR SELECT
-	TO dataspace_reader, dataspace_admin USING (true);
+	TO dataspace_reader, dataspace_admin, dataspace_contract_admin USING (true);
 
 ALTER TABLE dataspace.participant_key ENABLE ROW LEVEL SECURITY;
 CREATE POLICY participant_key_visible ON dataspace.participant_key FOR SELECT
@@ -785,7 +785,7 @@ ALTER TABLE dataspace.hub_catalog ENABLE ROW LEVEL SECURITY;
 CREATE POLICY catalog_approved ON dataspace.hub_catalog FOR SELECT TO dataspace_participant
 	USING (dataspace.hub_session_participant() IS NOT NULL);
 CREATE POLICY catalog_local ON dataspace.hub_catalog FOR SELECT
-	TO dataspace_reader, dataspace_admin USING (true);
+	TO dataspace_reader, dataspace_admin, dataspace_contract_admin USING (true);
 
 /*
  * Apply an accepted publication (called by dataspace.hub_submit): returns

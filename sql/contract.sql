@@ -427,6 +427,14 @@ SELECT count(*) > 0 AS reader_reads FROM dataspace.contract;
 SELECT public.try(format('SELECT dataspace.revoke_contract(%L, ''x'')', :'k2')) AS reader_revokes;
 SELECT public.try('UPDATE dataspace.contract SET state = ''active''') AS reader_updates;
 RESET ROLE;
+-- contract administrators pick counterparties and assets: they see them
+BEGIN;
+INSERT INTO dataspace.hub_catalog (asset_id, provider_id, name, kind, value_type, published_at, publication, publication_signature)
+VALUES ('00000000-0000-4000-8000-0000000001c9', :'peer_id', 'flow', 'stream', 'double', now(), '\x00', '\x00');
+SET LOCAL ROLE regress_contract_admin;
+SELECT count(*) AS admin_sees_catalog FROM dataspace.hub_catalog;
+SELECT count(*) > 0 AS admin_sees_participants FROM dataspace.participant;
+ROLLBACK;
 SET ROLE regress_contract_admin;
 SELECT dataspace.suspend_contract(:'k2', 'checked by the administrator') AS admin_suspends;
 SELECT public.try('UPDATE dataspace.contract SET state = ''active''') AS admin_updates;

@@ -624,7 +624,8 @@ typedef struct RSeal
 	int			next_withheld;
 	int64		found;
 	int64		leaves;
-	ds_merkle	merkle;
+	ds_merkle  *merkle;			/* from its first leaf until its root */
+	int			root_ok;		/* -1 until the root is computed */
 	bool		report;
 	const char *reason;
 } RSeal;
@@ -638,12 +639,24 @@ cmp_rseal_pos(const void *key, const void *elem)
 	return (pos > other) - (pos < other);
 }
 
+/* The seal's tree, made on its first leaf. */
+static ds_merkle *
+rseal_tree(RSeal *v, MemoryContext cxt)
+{
+	if (v->merkle == NULL)
+	{
+		v->merkle = MemoryContextAlloc(cxt, sizeof(ds_merkle));
+		ds_merkle_init(v->merkle);
+	}
+	return v->merkle;
+}
+
 /*
  * Add the seal's withheld leaves that come next in leaf order (all of
  * them with all), before the next received point.
  */
 static void
-rseal_add_withheld(ds_hasher *h, RSeal *v, bool all)
+rseal_add_withheld(ds_hasher *h, RSeal *v, bool all, MemoryContext cxt)
 {
 	while (v->next_withheld < v->nwithheld)
 	{
@@ -651,11 +664,27 @@ rseal_add_withheld(ds_hasher *h, RSeal *v, bool all)
 
 		if (!all && (int64) ds_get_be64(rec) != v->leaves)
 			break;
-		if (!ds_merkle_add(h, &v->merkle, rec + 8))
+		if (!ds_merkle_add(h, rseal_tree(v, cxt), rec + 8))
 			elog(ERROR, "could not hash a withheld leaf");
 		v->leaves++;
 		v->next_withheld++;
 	}
+}
+
+/*
+ * Compare the root of the seal's leaves so far with the signed one, and
+ * free the tree.
+ */
+static void
+rseal_finish_root(ds_hasher *h, RSeal *v, MemoryContext cxt)
+{
+	uint8		root[DS_HASH_LEN];
+
+	if (!ds_merkle_root(h, rseal_tree(v, cxt), root))
+		elog(ERROR, "could not hash a Merkle root");
+	v->root_ok = memcmp(root, v->s.root, DS_HASH_LEN) == 0;
+	pfree(v->merkle);
+	v->merkle = NULL;
 }
 
 /*
@@ -753,7 +782,7 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 			v->nwithheld = (int) (VARSIZE_ANY_EXHDR(w) / DS_WITHHELD_REC_LEN);
 			v->withheld = palloc(Max(VARSIZE_ANY_EXHDR(w), 1));
 			memcpy(v->withheld, VARDATA_ANY(w), VARSIZE_ANY_EXHDR(w));
-			ds_merkle_init(&v->merkle);
+			v->root_ok = -1;
 			if (only_seal > 0)
 				v->report = v->id == only_seal;
 			else
@@ -843,9 +872,9 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 				orphan_run = 0;
 			}
 			v->found++;
-			if (!v->report || v->reason)
+			if (!v->report || v->reason || v->found > v->delivered_count)
 				continue;
-			rseal_add_withheld(h, v, false);
+			rseal_add_withheld(h, v, false, cxt);
 			if (VARSIZE_ANY_EXHDR(nonce) != DS_NONCE_LEN)
 			{
 				v->reason = R_VALUE_CHANGED;
@@ -853,9 +882,20 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 			}
 			if (!ds_leaf_hash(h, asset->data, seq, ds_ts_to_unix_us(ts), value,
 							  (const uint8 *) VARDATA_ANY(nonce), leaf) ||
-				!ds_merkle_add(h, &v->merkle, leaf))
+				!ds_merkle_add(h, rseal_tree(v, cxt), leaf))
 				elog(ERROR, "could not hash point");
 			v->leaves++;
+
+			/*
+			 * The seal's last delivered point: its withheld leaves follow,
+			 * then its root; the tree goes, as in verify_run.
+			 */
+			if (v->found == v->delivered_count)
+			{
+				rseal_add_withheld(h, v, true, cxt);
+				if (v->leaves == v->s.point_count)
+					rseal_finish_root(h, v, cxt);
+			}
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
@@ -868,20 +908,23 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	{
 		RSeal	   *v = &seals[i];
 		const char *reason = v->reason;
-		uint8		root[DS_HASH_LEN];
 
 		if (!v->report)
 			continue;
 		if (reason == NULL && v->delivered_count > 0)
 		{
-			rseal_add_withheld(h, v, true);
+			rseal_add_withheld(h, v, true, cxt);
 			if (v->found < v->delivered_count)
 				reason = R_POINT_MISSING;
 			else if (v->found > v->delivered_count || v->leaves != v->s.point_count)
 				reason = R_POINT_ADDED;
-			else if (!ds_merkle_root(h, &v->merkle, root) ||
-					 memcmp(root, v->s.root, DS_HASH_LEN) != 0)
-				reason = R_VALUE_CHANGED;
+			else
+			{
+				if (v->root_ok < 0)
+					rseal_finish_root(h, v, cxt);
+				if (!v->root_ok)
+					reason = R_VALUE_CHANGED;
+			}
 		}
 		else if (reason == NULL && v->found > 0)
 			reason = R_POINT_ADDED;
