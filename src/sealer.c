@@ -183,59 +183,64 @@ fetch_point_row(Datum *values, bool *isnull, void *arg)
 }
 
 /*
+ * scan_points
+ *		Run one of the fetch queries below, its rows going straight from the
+ *		executor into the asset's work list (ds_spi_scan), without an SPI
+ *		tuple table in between.  The points are read by a bitmap scan of the
+ *		primary key, not an index scan: a run is read whole, in heap order,
+ *		and a 100,000-point run read by index scan cost twice the
+ *		instructions (bench/RESULTS.md); the setting is undone after the
+ *		query.  Not read-only: the query must take a new snapshot, later
+ *		than the one that claimed the runs from the queue, or it could miss
+ *		the points of a batch committed in between.
+ */
+static void
+scan_points(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types, Datum *values,
+			AssetWork *w, MemoryContext keep)
+{
+	FetchState	st;
+	int			guc_level;
+
+	st.w = w;
+	st.keep = keep;
+	guc_level = NewGUCNestLevel();
+	(void) set_config_option("enable_indexscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) ds_spi_scan_kept(plan, sql, nargs, types, values, false, fetch_point_row, &st);
+	AtEOXact_GUC(true, guc_level);
+}
+
+/*
  * fetch_points
  *		Read the points of an asset's pending runs that start at or before
- *		seq last_first into its work list, through the primary key: each
- *		run is a seq range of one asset, and the batch id keeps out other
- *		transactions' points in the range.  The rows go straight from the
- *		executor into the work list (ds_spi_scan), without an SPI tuple
- *		table in between.
+ *		seq last_first: each run is a seq range of one asset, and the batch
+ *		id keeps out other transactions' points in the range.  Each run is
+ *		read by its own scan of the primary key's range: OFFSET 0 keeps the
+ *		planner from joining the runs to all of the asset's points (a hash
+ *		join over every point of the asset, in every round).  The runs come
+ *		in order of first_seq, so unless concurrent writers' runs overlap,
+ *		the points arrive in seq order and seal_asset need not sort them (a
+ *		million points in a thousand runs: a fifth of the seal).
  */
 static void
 fetch_points(AssetWork *w, MemoryContext keep, int64 last_first)
 {
 	Oid			types[2] = {UUIDOID, INT8OID};
 	Datum		values[2];
-	FetchState	st;
-	int			guc_level;
 
-	st.w = w;
-	st.keep = keep;
 	values[0] = UUIDPGetDatum(&w->asset_id);
 	values[1] = Int64GetDatum(last_first);
-
-	/*
-	 * Each run is read by its own scan of the primary key's range: OFFSET 0
-	 * keeps the planner from joining the runs to all of the asset's points
-	 * (a hash join over every point of the asset, in every round), and the
-	 * scan is a bitmap scan, not an index scan: a run is read whole, in
-	 * heap order, and a 100,000-point run read by index scan cost twice
-	 * the instructions (bench/RESULTS.md).  Undone after the query.  The
-	 * runs come in order of first_seq, so unless concurrent writers' runs
-	 * overlap, the points arrive in seq order and seal_asset need not sort
-	 * them (a million points in a thousand runs: a fifth of the seal).
-	 */
-	guc_level = NewGUCNestLevel();
-	(void) set_config_option("enable_indexscan", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-
-	/*
-	 * Not read-only: the query must take a new snapshot, later than the
-	 * one that claimed the runs from the queue, or it could miss the
-	 * points of a batch committed in between.
-	 */
-	(void) ds_spi_scan_kept(&fetch_plan, "SELECT p.seq, p.ts, p.value, p.batch_id"
-					   " FROM (SELECT asset_id, batch_id, first_seq, last_seq"
-					   "  FROM dataspace.pending_run WHERE asset_id OPERATOR(pg_catalog.=) $1"
-					   "  AND first_seq OPERATOR(pg_catalog.<=) $2"
-					   "  ORDER BY first_seq OFFSET 0) r CROSS JOIN LATERAL"
-					   " (SELECT seq, ts, value, batch_id FROM dataspace.point"
-					   "  WHERE asset_id OPERATOR(pg_catalog.=) r.asset_id"
-					   "  AND seq OPERATOR(pg_catalog.>=) r.first_seq"
-					   "  AND seq OPERATOR(pg_catalog.<=) r.last_seq"
-					   "  AND batch_id OPERATOR(pg_catalog.=) r.batch_id OFFSET 0) p",
-					   2, types, values, false, fetch_point_row, &st);
-	AtEOXact_GUC(true, guc_level);
+	scan_points(&fetch_plan, "SELECT p.seq, p.ts, p.value, p.batch_id"
+				" FROM (SELECT asset_id, batch_id, first_seq, last_seq"
+				"  FROM dataspace.pending_run WHERE asset_id OPERATOR(pg_catalog.=) $1"
+				"  AND first_seq OPERATOR(pg_catalog.<=) $2"
+				"  ORDER BY first_seq OFFSET 0) r CROSS JOIN LATERAL"
+				" (SELECT seq, ts, value, batch_id FROM dataspace.point"
+				"  WHERE asset_id OPERATOR(pg_catalog.=) r.asset_id"
+				"  AND seq OPERATOR(pg_catalog.>=) r.first_seq"
+				"  AND seq OPERATOR(pg_catalog.<=) r.last_seq"
+				"  AND batch_id OPERATOR(pg_catalog.=) r.batch_id OFFSET 0) p",
+				2, types, values, w, keep);
 }
 
 /*
@@ -247,25 +252,16 @@ fetch_window(AssetWork *w, MemoryContext keep, int64 batch, int64 lo, int64 hi)
 {
 	Oid			types[4] = {UUIDOID, INT8OID, INT8OID, INT8OID};
 	Datum		values[4];
-	FetchState	st;
-	int			guc_level;
 
-	st.w = w;
-	st.keep = keep;
 	values[0] = UUIDPGetDatum(&w->asset_id);
 	values[1] = Int64GetDatum(batch);
 	values[2] = Int64GetDatum(lo);
 	values[3] = Int64GetDatum(hi);
-	/* a bitmap scan, as in fetch_points */
-	guc_level = NewGUCNestLevel();
-	(void) set_config_option("enable_indexscan", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	(void) ds_spi_scan_kept(&window_plan, "SELECT seq, ts, value, batch_id FROM dataspace.point"
-							" WHERE asset_id OPERATOR(pg_catalog.=) $1"
-							" AND batch_id OPERATOR(pg_catalog.=) $2"
-							" AND seq OPERATOR(pg_catalog.>=) $3 AND seq OPERATOR(pg_catalog.<=) $4",
-							4, types, values, false, fetch_point_row, &st);
-	AtEOXact_GUC(true, guc_level);
+	scan_points(&window_plan, "SELECT seq, ts, value, batch_id FROM dataspace.point"
+				" WHERE asset_id OPERATOR(pg_catalog.=) $1"
+				" AND batch_id OPERATOR(pg_catalog.=) $2"
+				" AND seq OPERATOR(pg_catalog.>=) $3 AND seq OPERATOR(pg_catalog.<=) $4",
+				4, types, values, w, keep);
 }
 
 static void
