@@ -20,6 +20,7 @@
 
 #include <openssl/evp.h>
 
+#include "proof.h"
 #include "seal.h"
 #include "witness.h"
 
@@ -808,6 +809,103 @@ test_witness_messages(ds_hasher *h)
 	ok(eq_hex(d, DS_HASH_LEN, "77e6df5bfaf6c68ad37b3ed75df3389ce61b3d92907bf9a184f6dcbc530eb332"), "encoding.md: audit entry hash vector");
 }
 
+/*
+ * Point proofs (src/proof.c): a proof of a real seal over points with gaps
+ * in their seqs is valid; the same points under a seal whose signed seq
+ * range is too narrow (root, path and signature all correct) are refused
+ * by rule 3, since the leaf index no longer fits the seq.
+ */
+static void
+make_proof(ds_hasher *h, const int64_t *seqs, size_t n, size_t k,
+		   int64_t first_seq, int64_t last_seq, ds_proof *p)
+{
+	uint8_t		asset[DS_UUID_LEN] = {0x5e, 0x01};
+	uint8_t		seed[DS_SEED_LEN] = {0x07};
+	uint8_t		leaves[8][DS_HASH_LEN];
+	uint8_t		nonces[8][DS_NONCE_LEN];
+	uint8_t		priv[DS_PRIVKEY_LEN] = {0x42};
+	uint8_t		msg[DS_SEAL_MSG_MAX];
+	size_t		msglen;
+	ds_seal    *s = &p->seal;
+
+	memset(p, 0, sizeof(*p));
+	for (size_t i = 0; i < n; i++)
+		if (!ds_leaf_nonce(h, seed, asset, seqs[i], nonces[i]) ||
+			!ds_leaf_hash(h, asset, seqs[i], 1000000 * (int64_t) i, (double) i,
+						  nonces[i], leaves[i]))
+			return;
+	memcpy(s->asset_id, asset, DS_UUID_LEN);
+	s->chain_pos = 1;
+	s->point_count = (int64_t) n;
+	s->first_seq = first_seq;
+	s->last_seq = last_seq;
+	s->min_ts_us = 0;
+	s->max_ts_us = 1000000 * (int64_t) (n - 1);
+	if (!ds_merkle_path(h, (const uint8_t (*)[DS_HASH_LEN]) leaves, n, 0, p->path,
+						&p->path_len) ||
+		!ds_merkle_path(h, (const uint8_t (*)[DS_HASH_LEN]) leaves, n, k, p->path,
+						&p->path_len) ||
+		!ds_ed25519_public(priv, p->public_key) ||
+		!ds_key_id(h, p->public_key, s->key_id))
+		return;
+	{
+		ds_merkle	m;
+
+		ds_merkle_init(&m);
+		for (size_t i = 0; i < n; i++)
+			(void) ds_merkle_add(h, &m, leaves[i]);
+		(void) ds_merkle_root(h, &m, s->root);
+	}
+	msglen = ds_seal_message(s, msg, sizeof(msg));
+	if (msglen == 0 || !ds_ed25519_sign(priv, msg, msglen, p->signature) ||
+		!ds_sha256(h, msg, msglen, p->seal_hash))
+		return;
+	memcpy(p->asset_id, asset, DS_UUID_LEN);
+	p->seq = seqs[k];
+	p->ts_us = p->ts_text_us = 1000000 * (int64_t) k;
+	p->value = (double) k;
+	memcpy(p->nonce, nonces[k], DS_NONCE_LEN);
+	memcpy(p->leaf_hash, leaves[k], DS_HASH_LEN);
+	p->leaf_index = k;
+}
+
+static void
+test_proof_rules(ds_hasher *h)
+{
+	static const int64_t seqs[5] = {10, 12, 15, 16, 30};
+	ds_proof	p;
+	char		why[256];
+
+	for (size_t k = 0; k < 5; k++)
+	{
+		char		name[96];
+
+		make_proof(h, seqs, 5, k, 10, 30, &p);
+		snprintf(name, sizeof(name), "point proof: leaf %zu of a seal with seq gaps is valid", k);
+		ok(ds_proof_check(h, &p, why, sizeof(why)) == DS_PROOF_VALID, name);
+	}
+	/* signed range starts at the second leaf's seq: leaf 1 cannot be second */
+	make_proof(h, seqs, 5, 1, 12, 30, &p);
+	ok(ds_proof_check(h, &p, why, sizeof(why)) == DS_PROOF_INVALID &&
+	   strstr(why, "does not fit") != NULL,
+	   "point proof: a seal whose first_seq is too high is refused (leaf index)");
+	/* signed range ends at the fourth leaf's seq: leaf 3 cannot be before the last */
+	make_proof(h, seqs, 5, 3, 10, 16, &p);
+	ok(ds_proof_check(h, &p, why, sizeof(why)) == DS_PROOF_INVALID &&
+	   strstr(why, "does not fit") != NULL,
+	   "point proof: a seal whose last_seq is too low is refused (leaf index)");
+	/* first leaf not at first_seq */
+	make_proof(h, seqs, 5, 0, 9, 30, &p);
+	ok(ds_proof_check(h, &p, why, sizeof(why)) == DS_PROOF_INVALID &&
+	   strstr(why, "does not fit") != NULL,
+	   "point proof: leaf 0 must be at first_seq");
+	/* last leaf not at last_seq */
+	make_proof(h, seqs, 5, 4, 10, 31, &p);
+	ok(ds_proof_check(h, &p, why, sizeof(why)) == DS_PROOF_INVALID &&
+	   strstr(why, "does not fit") != NULL,
+	   "point proof: the last leaf must be at last_seq");
+}
+
 int
 main(void)
 {
@@ -826,6 +924,7 @@ main(void)
 	test_doc_vectors(h);
 	test_consistency(h);
 	test_witness_messages(h);
+	test_proof_rules(h);
 	ds_hasher_free(h);
 
 	printf("1..%d\n", ntests);
