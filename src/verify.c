@@ -480,35 +480,63 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	 */
 	values[0] = UUIDPGetDatum(asset);
 	values[1] = Int64GetDatum(only_seal);
-	if (only_seal > 0)
-		ds_spi_exec("SELECT " DS_SEAL_COLUMNS " FROM (SELECT " DS_SEAL_COLUMNS
-					" FROM dataspace.seal WHERE asset_id OPERATOR(pg_catalog.=) $1"
-					" AND chain_pos OPERATOR(pg_catalog.<=) (SELECT chain_pos FROM dataspace.seal"
-					"  WHERE id OPERATOR(pg_catalog.=) $2)"
-					" ORDER BY chain_pos DESC LIMIT 2) s ORDER BY chain_pos",
-					2, types, values, NULL, true, -1);
-	else
-		ds_spi_exec("SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
-					" WHERE asset_id OPERATOR(pg_catalog.=) $1 ORDER BY chain_pos",
-					1, types, values, NULL, true, -1);
-	nseals = (int) SPI_processed;
-	seals = MemoryContextAllocZero(cxt, sizeof(VSeal) * Max(nseals, 1));
 	{
-		MemoryContext spi = MemoryContextSwitchTo(cxt);
+		SPIPlanPtr	plan;
+		Portal		portal;
+		int			cap = 64;
 
-		for (int i = 0; i < nseals; i++)
+		plan = SPI_prepare(only_seal > 0
+						   ? "SELECT " DS_SEAL_COLUMNS " FROM (SELECT " DS_SEAL_COLUMNS
+						   " FROM dataspace.seal WHERE asset_id OPERATOR(pg_catalog.=) $1"
+						   " AND chain_pos OPERATOR(pg_catalog.<=) (SELECT chain_pos FROM dataspace.seal"
+						   "  WHERE id OPERATOR(pg_catalog.=) $2)"
+						   " ORDER BY chain_pos DESC LIMIT 2) s ORDER BY chain_pos"
+						   : "SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
+						   " WHERE asset_id OPERATOR(pg_catalog.=) $1 ORDER BY chain_pos",
+						   2, types);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		portal = SPI_cursor_open(NULL, plan, values, NULL, true);
+
+		/*
+		 * Through a cursor, a slice at a time: an asset can have millions
+		 * of seals, and SPI's tuple table of all of them would double what
+		 * the seal array holds.
+		 */
+		seals = MemoryContextAllocHuge(cxt, sizeof(VSeal) * cap);
+		nseals = 0;
+		for (;;)
 		{
-			VSeal	   *v = &seals[i];
+			MemoryContext spi;
 
-			ds_seal_row_read(i, &v->row);
-			v->root_ok = -1;
-			if (only_seal > 0)
-				v->report = v->row.id == only_seal;
-			else
-				v->report = v->row.max_ts >= from && v->row.min_ts <= to;
-			nbmap += v->row.nbatches;
+			SPI_cursor_fetch(portal, true, FETCH_ROWS);
+			if (SPI_processed == 0)
+				break;
+			spi = MemoryContextSwitchTo(cxt);
+			for (uint64 i = 0; i < SPI_processed; i++)
+			{
+				VSeal	   *v;
+
+				if (nseals == cap)
+				{
+					cap *= 2;
+					seals = repalloc_huge(seals, sizeof(VSeal) * cap);
+				}
+				v = &seals[nseals++];
+				memset(v, 0, sizeof(VSeal));
+				ds_seal_row_read((int) i, &v->row);
+				v->root_ok = -1;
+				if (only_seal > 0)
+					v->report = v->row.id == only_seal;
+				else
+					v->report = v->row.max_ts >= from && v->row.min_ts <= to;
+				nbmap += v->row.nbatches;
+			}
+			MemoryContextSwitchTo(spi);
+			SPI_freetuptable(SPI_tuptable);
 		}
-		MemoryContextSwitchTo(spi);
+		SPI_cursor_close(portal);
+		SPI_freeplan(plan);
 	}
 
 	retained_through = load_retained_through(asset, ring);
@@ -516,7 +544,7 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	pending_seen = MemoryContextAlloc(cxt, sizeof(int64) * Max(npending, 1));
 
 	/* headers, and the batch map of the seals to report */
-	bmap = MemoryContextAlloc(cxt, sizeof(BatchSeal) * Max(nbmap, 1));
+	bmap = MemoryContextAllocHuge(cxt, sizeof(BatchSeal) * Max(nbmap, 1));
 	nbmap = 0;
 	for (int i = 0; i < nseals; i++)
 	{
