@@ -58,6 +58,25 @@ SELECT count(*) AS overlapping
 SELECT a.name, count(*) AS seals, bool_and(v.ok) AS all_ok
   FROM dataspace.asset a, dataspace.verify_asset(a.id) v
  WHERE a.name LIKE 'parts %' GROUP BY a.name ORDER BY a.name;
+-- Runs are queued by a plain heap insert into pending_batch; should the
+-- table have gained an index (a superuser's doing), through SPI, so that
+-- the index has them too.
+CREATE INDEX pending_batch_extra ON dataspace.pending_batch (asset_id);
+INSERT INTO dataspace.point (asset_id, ts, value)
+VALUES ('00000000-0000-4000-8000-0000000005a1', '2026-05-05 00:00:00+00', 1),
+       ('00000000-0000-4000-8000-0000000005a1', '2026-05-05 00:00:01+00', 2);
+SET enable_seqscan = off;
+SELECT points, last_seq - first_seq + 1 AS span, queued_at <= now() AS queued_before_now
+  FROM dataspace.pending_batch WHERE asset_id = '00000000-0000-4000-8000-0000000005a1';
+RESET enable_seqscan;
+DROP INDEX dataspace.pending_batch_extra;
+-- and without it, by the heap insert
+INSERT INTO dataspace.point (asset_id, ts, value)
+VALUES ('00000000-0000-4000-8000-0000000005a1', '2026-05-05 00:00:02+00', 3);
+SELECT count(*) AS runs, sum(points) AS points, bool_and(queued_at <= now()) AS queued_before_now
+  FROM dataspace.pending_batch WHERE asset_id = '00000000-0000-4000-8000-0000000005a1';
+SELECT dataspace.seal_pending('00000000-0000-4000-8000-0000000005a1') AS seals;
+SELECT bool_and(ok) AS all_ok FROM dataspace.verify_asset('00000000-0000-4000-8000-0000000005a1');
 -- the setting is a superuser's
 SET ROLE dataspace_writer;
 SET dataspace.sealer_chunk_points = 10;
