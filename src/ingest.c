@@ -217,17 +217,17 @@ ds_ingest_reset(void)
 }
 
 /*
- * sequence_oid
- *		The OID of one of the extension's sequences.
+ * relation_oid
+ *		The OID of one of the extension's relations (tables, sequences).
  */
 static Oid
-sequence_oid(const char *name)
+relation_oid(const char *name)
 {
-	Oid			seq = get_relname_relid(name, ds_schema_oid());
+	Oid			rel = get_relname_relid(name, ds_schema_oid());
 
-	if (!OidIsValid(seq))
-		elog(ERROR, "sequence dataspace.%s does not exist", name);
-	return seq;
+	if (!OidIsValid(rel))
+		elog(ERROR, "relation dataspace.%s does not exist", name);
+	return rel;
 }
 
 /*
@@ -241,7 +241,7 @@ sequence_oid(const char *name)
 static int64
 point_seq_last_value(bool check_cache)
 {
-	Oid			seq = sequence_oid("point_seq");
+	Oid			seq = relation_oid("point_seq");
 	LOCAL_FCINFO(fcinfo, 1);
 	Datum		result;
 
@@ -323,7 +323,7 @@ dataspace_current_batch(PG_FUNCTION_ARGS)
 	if (xact_batch == 0)
 	{
 		register_callbacks();
-		xact_batch = nextval_internal(sequence_oid("batch_seq"), false);
+		xact_batch = nextval_internal(relation_oid("batch_seq"), false);
 	}
 	PG_RETURN_INT64(xact_batch);
 }
@@ -415,17 +415,6 @@ dataspace_point_asset_ok(PG_FUNCTION_ARGS)
 }
 
 /*
- * point_queue triggers (BEFORE and AFTER INSERT ... FOR EACH STATEMENT)
- *		Before the transaction's first INSERT statement, read the floor of
- *		its seq values.  After each statement, list the runs it noted in
- *		dataspace.pending_batch (one row per batch and asset), so that
- *		every point is either sealed or pending.  Runs of an enclosing
- *		subtransaction are left to its own statement: if this one aborts,
- *		they must stay.  Rows that arrive with their batch id already set (a
- *		restore of a dump) are not noted, and nothing is queued for them:
- *		they keep the seals they came with.
- */
-/*
  * queue_is_plain
  *		Is pending_batch as the install script made it: the six columns, no
  *		index, no trigger, no rule, no row-level security?  Then a run is
@@ -434,10 +423,12 @@ dataspace_point_asset_ok(PG_FUNCTION_ARGS)
  *		bench/RESULTS.md); otherwise, should someone have added any of
  *		these, through SPI so that they take effect.
  */
+/* The columns of pending_batch, in order. */
+static Oid	queue_types[6] = {INT8OID, UUIDOID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
+
 static bool
 queue_is_plain(Relation rel)
 {
-	static const Oid want[6] = {INT8OID, UUIDOID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
 	TupleDesc	desc = RelationGetDescr(rel);
 
 	if (rel->rd_rel->relhasindex || rel->trigdesc != NULL || rel->rd_rules != NULL ||
@@ -448,19 +439,29 @@ queue_is_plain(Relation rel)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
-		if (att->attisdropped || att->atttypid != want[i])
+		if (att->attisdropped || att->atttypid != queue_types[i])
 			return false;
 	}
 	return true;
 }
 
+/*
+ * point_queue triggers (BEFORE and AFTER INSERT ... FOR EACH STATEMENT)
+ *		Before the transaction's first INSERT statement, read the floor of
+ *		its seq values.  After each statement, list the runs it noted in
+ *		dataspace.pending_batch (one row per batch and asset), so that
+ *		every point is either sealed or pending.  Runs of an enclosing
+ *		subtransaction are left to its own statement: if this one aborts,
+ *		they must stay.  Rows that arrive with their batch id already set (a
+ *		restore of a dump) are not noted, and nothing is queued for them:
+ *		they keep the seals they came with.
+ */
 Datum
 dataspace_point_queue_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	SubTransactionId subid = GetCurrentSubTransactionId();
 	DsSavedUser saved;
-	Oid			types[6] = {INT8OID, UUIDOID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
 	Datum		values[6];
 	int64		ceiling;
 	HASH_SEQ_STATUS hs;
@@ -490,7 +491,7 @@ dataspace_point_queue_trigger(PG_FUNCTION_ARGS)
 
 	ds_become_owner(&saved);
 	ceiling = point_seq_last_value(false);
-	queue = table_open(get_relname_relid("pending_batch", ds_schema_oid()), RowExclusiveLock);
+	queue = table_open(relation_oid("pending_batch"), RowExclusiveLock);
 	direct = queue_is_plain(queue);
 	if (!direct)
 		SPI_connect();
@@ -518,7 +519,7 @@ dataspace_point_queue_trigger(PG_FUNCTION_ARGS)
 									"INSERT INTO dataspace.pending_batch"
 									" (batch_id, asset_id, first_seq, last_seq, points, queued_at)"
 									" VALUES ($1, $2, $3, $4, $5, $6)",
-									6, types, values, NULL, false, 1);
+									6, queue_types, values, NULL, false, 1);
 		xact_wake_sealer = true;
 	}
 	if (direct)

@@ -64,7 +64,7 @@ static SPIPlanPtr window_plan = NULL;
 static SPIPlanPtr runs_plan = NULL;
 static SPIPlanPtr run_done_plan = NULL;
 static SPIPlanPtr run_advance_plan = NULL;
-static SPIPlanPtr run_done_plan_prefix = NULL;
+static SPIPlanPtr prefix_done_plan = NULL;
 static SPIPlanPtr head_plan = NULL;
 static SPIPlanPtr config_plan = NULL;
 
@@ -131,6 +131,16 @@ require_read_committed(const char *what)
 				 errmsg("%s cannot run in a REPEATABLE READ or SERIALIZABLE transaction", what),
 				 errdetail("Sealing must read the latest seal of each asset; a transaction snapshot could fork the seal chain."),
 				 errhint("Run it in a READ COMMITTED transaction, or on its own.")));
+}
+
+/* Empty the work list; its memory belongs to the caller's context. */
+static void
+clear_points(AssetWork *w)
+{
+	w->points = NULL;
+	w->cap = 0;
+	w->npoints = 0;
+	w->unsorted = false;
 }
 
 static void
@@ -422,10 +432,7 @@ seal_runs(AssetWork *w, const AssetConfig *cfg, DsSigner *signer, MemoryContext 
 		int64		sum = 0;
 
 		MemoryContextReset(part_cxt);
-		w->points = NULL;
-		w->cap = 0;
-		w->npoints = 0;
-		w->unsorted = false;
+		clear_points(w);
 
 		values[0] = UUIDPGetDatum(&w->asset_id);
 		values[1] = Int64GetDatum(chunk);
@@ -480,7 +487,7 @@ seal_runs(AssetWork *w, const AssetConfig *cfg, DsSigner *signer, MemoryContext 
 			SPI_freetuptable(SPI_tuptable);
 			fetch_points(w, part_cxt, last_first);
 			values[1] = Int64GetDatum(last_first);
-			ds_spi_exec_kept(&run_done_plan_prefix, "DELETE FROM dataspace.pending_run"
+			ds_spi_exec_kept(&prefix_done_plan, "DELETE FROM dataspace.pending_run"
 							 " WHERE asset_id OPERATOR(pg_catalog.=) $1"
 							 " AND first_seq OPERATOR(pg_catalog.<=) $2",
 							 2, types, values, NULL, false, -1);
@@ -490,9 +497,7 @@ seal_runs(AssetWork *w, const AssetConfig *cfg, DsSigner *signer, MemoryContext 
 	}
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(part_cxt);
-	w->points = NULL;
-	w->cap = 0;
-	w->npoints = 0;
+	clear_points(w);
 	return made;
 }
 

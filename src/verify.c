@@ -338,24 +338,41 @@ find_owner(const VScan *st, int64 batch, int64 seq)
 }
 
 /*
- * finish_root
- *		Compare the root of a seal's points so far with the signed one, and
- *		free the tree.
+ * seal_tree
+ *		A seal's Merkle tree while its leaves are being added, made on the
+ *		first one: a pass over many seals holds the trees of only those
+ *		whose leaves are still coming.
  */
-static void
-finish_root(ds_hasher *h, VSeal *v)
+static ds_merkle *
+seal_tree(ds_merkle **tree, MemoryContext cxt)
+{
+	if (*tree == NULL)
+	{
+		*tree = MemoryContextAlloc(cxt, sizeof(ds_merkle));
+		ds_merkle_init(*tree);
+	}
+	return *tree;
+}
+
+/*
+ * seal_tree_matches
+ *		Is the root of the leaves added so far (none: the empty tree) the
+ *		signed one?  Frees the tree.
+ */
+static int
+seal_tree_matches(ds_hasher *h, ds_merkle **tree, const uint8 signed_root[DS_HASH_LEN])
 {
 	uint8		root[DS_HASH_LEN];
 	ds_merkle	empty;
 
-	if (v->merkle == NULL)
+	if (*tree == NULL)
 		ds_merkle_init(&empty);
-	if (!ds_merkle_root(h, v->merkle ? v->merkle : &empty, root))
+	if (!ds_merkle_root(h, *tree ? *tree : &empty, root))
 		elog(ERROR, "could not hash a Merkle root");
-	v->root_ok = memcmp(root, v->row.s.root, DS_HASH_LEN) == 0;
-	if (v->merkle)
-		pfree(v->merkle);
-	v->merkle = NULL;
+	if (*tree)
+		pfree(*tree);
+	*tree = NULL;
+	return memcmp(root, signed_root, DS_HASH_LEN) == 0;
 }
 
 /*
@@ -390,23 +407,14 @@ verify_point_row(Datum *values, bool *isnull, void *arg)
 		owner->found++;
 		if (owner->row.malformed || owner->found > owner->row.s.point_count)
 			return;				/* a point added: the root no longer matters */
-		if (owner->merkle == NULL)
-		{
-			owner->merkle = MemoryContextAlloc(st->cxt, sizeof(ds_merkle));
-			ds_merkle_init(owner->merkle);
-		}
 		if (!ds_leaf_nonce(st->h, owner->row.seed, st->asset->data, seq, nonce) ||
 			!ds_leaf_hash(st->h, st->asset->data, seq, ds_ts_to_unix_us(ts), value, nonce, leaf) ||
-			!ds_merkle_add(st->h, owner->merkle, leaf))
+			!ds_merkle_add(st->h, seal_tree(&owner->merkle, st->cxt), leaf))
 			elog(ERROR, "could not hash point");
 
-		/*
-		 * The seal's last point: compute its root now and let its tree go,
-		 * so that a pass over many seals holds the trees of only those
-		 * whose points are still coming.
-		 */
+		/* the seal's last point: its root now, and its tree goes */
 		if (owner->found == owner->row.s.point_count)
-			finish_root(st->h, owner);
+			owner->root_ok = seal_tree_matches(st->h, &owner->merkle, owner->row.s.root);
 		return;
 	}
 	if (!st->want_loose || ts < st->from || ts > st->to)
@@ -622,7 +630,7 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 			else
 			{
 				if (v->root_ok < 0)
-					finish_root(h, v);
+					v->root_ok = seal_tree_matches(h, &v->merkle, v->row.s.root);
 				if (!v->root_ok)
 					reason = R_VALUE_CHANGED;
 			}
@@ -667,18 +675,6 @@ cmp_rseal_pos(const void *key, const void *elem)
 	return (pos > other) - (pos < other);
 }
 
-/* The seal's tree, made on its first leaf. */
-static ds_merkle *
-rseal_tree(RSeal *v, MemoryContext cxt)
-{
-	if (v->merkle == NULL)
-	{
-		v->merkle = MemoryContextAlloc(cxt, sizeof(ds_merkle));
-		ds_merkle_init(v->merkle);
-	}
-	return v->merkle;
-}
-
 /*
  * Add the seal's withheld leaves that come next in leaf order (all of
  * them with all), before the next received point.
@@ -692,27 +688,11 @@ rseal_add_withheld(ds_hasher *h, RSeal *v, bool all, MemoryContext cxt)
 
 		if (!all && (int64) ds_get_be64(rec) != v->leaves)
 			break;
-		if (!ds_merkle_add(h, rseal_tree(v, cxt), rec + 8))
+		if (!ds_merkle_add(h, seal_tree(&v->merkle, cxt), rec + 8))
 			elog(ERROR, "could not hash a withheld leaf");
 		v->leaves++;
 		v->next_withheld++;
 	}
-}
-
-/*
- * Compare the root of the seal's leaves so far with the signed one, and
- * free the tree.
- */
-static void
-rseal_finish_root(ds_hasher *h, RSeal *v, MemoryContext cxt)
-{
-	uint8		root[DS_HASH_LEN];
-
-	if (!ds_merkle_root(h, rseal_tree(v, cxt), root))
-		elog(ERROR, "could not hash a Merkle root");
-	v->root_ok = memcmp(root, v->s.root, DS_HASH_LEN) == 0;
-	pfree(v->merkle);
-	v->merkle = NULL;
 }
 
 /*
@@ -910,7 +890,7 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 			}
 			if (!ds_leaf_hash(h, asset->data, seq, ds_ts_to_unix_us(ts), value,
 							  (const uint8 *) VARDATA_ANY(nonce), leaf) ||
-				!ds_merkle_add(h, rseal_tree(v, cxt), leaf))
+				!ds_merkle_add(h, seal_tree(&v->merkle, cxt), leaf))
 				elog(ERROR, "could not hash point");
 			v->leaves++;
 
@@ -922,7 +902,7 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 			{
 				rseal_add_withheld(h, v, true, cxt);
 				if (v->leaves == v->s.point_count)
-					rseal_finish_root(h, v, cxt);
+					v->root_ok = seal_tree_matches(h, &v->merkle, v->s.root);
 			}
 		}
 		SPI_freetuptable(SPI_tuptable);
@@ -949,7 +929,7 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 			else
 			{
 				if (v->root_ok < 0)
-					rseal_finish_root(h, v, cxt);
+					v->root_ok = seal_tree_matches(h, &v->merkle, v->s.root);
 				if (!v->root_ok)
 					reason = R_VALUE_CHANGED;
 			}

@@ -841,9 +841,7 @@ make_proof(ds_hasher *h, const int64_t *seqs, size_t n, size_t k,
 	s->last_seq = last_seq;
 	s->min_ts_us = 0;
 	s->max_ts_us = 1000000 * (int64_t) (n - 1);
-	if (!ds_merkle_path(h, (const uint8_t (*)[DS_HASH_LEN]) leaves, n, 0, p->path,
-						&p->path_len) ||
-		!ds_merkle_path(h, (const uint8_t (*)[DS_HASH_LEN]) leaves, n, k, p->path,
+	if (!ds_merkle_path(h, (const uint8_t (*)[DS_HASH_LEN]) leaves, n, k, p->path,
 						&p->path_len) ||
 		!ds_ed25519_public(priv, p->public_key) ||
 		!ds_key_id(h, p->public_key, s->key_id))
@@ -884,26 +882,31 @@ test_proof_rules(ds_hasher *h)
 		snprintf(name, sizeof(name), "point proof: leaf %zu of a seal with seq gaps is valid", k);
 		ok(ds_proof_check(h, &p, why, sizeof(why)) == DS_PROOF_VALID, name);
 	}
-	/* signed range starts at the second leaf's seq: leaf 1 cannot be second */
-	make_proof(h, seqs, 5, 1, 12, 30, &p);
-	ok(ds_proof_check(h, &p, why, sizeof(why)) == DS_PROOF_INVALID &&
-	   strstr(why, "does not fit") != NULL,
-	   "point proof: a seal whose first_seq is too high is refused (leaf index)");
-	/* signed range ends at the fourth leaf's seq: leaf 3 cannot be before the last */
-	make_proof(h, seqs, 5, 3, 10, 16, &p);
-	ok(ds_proof_check(h, &p, why, sizeof(why)) == DS_PROOF_INVALID &&
-	   strstr(why, "does not fit") != NULL,
-	   "point proof: a seal whose last_seq is too low is refused (leaf index)");
-	/* first leaf not at first_seq */
-	make_proof(h, seqs, 5, 0, 9, 30, &p);
-	ok(ds_proof_check(h, &p, why, sizeof(why)) == DS_PROOF_INVALID &&
-	   strstr(why, "does not fit") != NULL,
-	   "point proof: leaf 0 must be at first_seq");
-	/* last leaf not at last_seq */
-	make_proof(h, seqs, 5, 4, 10, 31, &p);
-	ok(ds_proof_check(h, &p, why, sizeof(why)) == DS_PROOF_INVALID &&
-	   strstr(why, "does not fit") != NULL,
-	   "point proof: the last leaf must be at last_seq");
+	/*
+	 * Seals whose signed seq range is too narrow for their leaves (root,
+	 * path and signature all correct): leaf k cannot be where it is.
+	 */
+	{
+		static const struct
+		{
+			size_t		k;
+			int64_t		first_seq;
+			int64_t		last_seq;
+			const char *name;
+		}			narrow[] = {
+			{1, 12, 30, "point proof: a seal whose first_seq is too high is refused (leaf index)"},
+			{3, 10, 16, "point proof: a seal whose last_seq is too low is refused (leaf index)"},
+			{0, 9, 30, "point proof: leaf 0 must be at first_seq"},
+			{4, 10, 31, "point proof: the last leaf must be at last_seq"},
+		};
+
+		for (size_t t = 0; t < sizeof(narrow) / sizeof(narrow[0]); t++)
+		{
+			make_proof(h, seqs, 5, narrow[t].k, narrow[t].first_seq, narrow[t].last_seq, &p);
+			ok(ds_proof_check(h, &p, why, sizeof(why)) == DS_PROOF_INVALID &&
+			   strstr(why, "does not fit") != NULL, narrow[t].name);
+		}
+	}
 }
 
 int
