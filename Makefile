@@ -50,7 +50,7 @@ OBJS = \
 DATA = $(EXTENSION)--$(EXTVERSION).sql
 
 # in dependency order: later files use the twins and assets of earlier ones
-REGRESS = install node twin_asset twin_model point seal tamper retention_keys crosscheck proof policy contract privileges receipts audit_log key_history witness seal_parts retention_revocation
+REGRESS = install node twin_asset twin_model point seal tamper retention_keys crosscheck proof policy contract privileges receipts audit_log key_history witness seal_parts verify_interval retention_revocation
 REGRESS_OPTS = --temp-config=$(srcdir)/test/regress.conf --temp-instance=./tmp_check
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl

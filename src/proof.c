@@ -309,18 +309,7 @@ ds_proof_check(ds_hasher *h, const ds_proof *p, char *why, size_t whylen)
 		ds_say(why, whylen, "\"leaf_index\" is not below the seal's point count");
 		return DS_PROOF_INVALID;
 	}
-
-	/*
-	 * The leaves are the seal's points in ascending seq, the first at
-	 * first_seq and the last at last_seq: leaf_index points lie before this
-	 * one, each with a smaller seq in the range, and the rest after it.
-	 * (Unsigned differences: seq lies in the range, so they cannot wrap.)
-	 */
-	if ((p->leaf_index == 0 && p->seq != s->first_seq) ||
-		(p->leaf_index == (uint64_t) s->point_count - 1 && p->seq != s->last_seq) ||
-		p->leaf_index > (uint64_t) p->seq - (uint64_t) s->first_seq ||
-		(uint64_t) s->point_count - 1 - p->leaf_index >
-		(uint64_t) s->last_seq - (uint64_t) p->seq)
+	if (!ds_seal_leaf_fits(s, p->leaf_index, p->seq))
 	{
 		ds_say(why, whylen, "\"leaf_index\" does not fit \"seq\" in the seal's seq range");
 		return DS_PROOF_INVALID;

@@ -512,6 +512,7 @@ verify_seal_entries(InSeal *in, const uint8 *e, size_t elen, const DsContractTer
 	uint8		root[DS_HASH_LEN];
 	int64		index = 0;
 	int64		prev_seq = PG_INT64_MIN;
+	ds_seal_span span = {0};
 	const uint8 *end = e + elen;
 
 	initStringInfo(&in->withheld);
@@ -536,6 +537,8 @@ verify_seal_entries(InSeal *in, const uint8 *e, size_t elen, const DsContractTer
 				return "point outside its seal";
 			if (ds_policy_decide(&t->policy, ts, now_us) != DS_POLICY_ALLOWED)
 				return "point outside the contract";
+			if (index < in->s.point_count)
+				ds_seal_span_add(&span, &in->s, (uint64) index, seq, ts);
 			if (!ds_leaf_hash(h, in->s.asset_id, seq, ts, value, e + 25, leaf))
 				elog(ERROR, "could not hash a point");
 			points_add(pa, seq, ts, value, e + 25, in->s.chain_pos);
@@ -565,6 +568,8 @@ verify_seal_entries(InSeal *in, const uint8 *e, size_t elen, const DsContractTer
 		return "point added";
 	if (!ds_merkle_root(h, &mk, root) || memcmp(root, in->s.root, DS_HASH_LEN) != 0)
 		return "value changed";
+	if (!ds_seal_span_matches(&span, &in->s, in->withheld.len == 0))
+		return "range not as signed";
 	return NULL;
 }
 

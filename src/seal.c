@@ -599,6 +599,65 @@ ds_seal_hash(ds_hasher *h, const ds_seal *s, uint8_t out[DS_HASH_LEN])
 }
 
 /*
+ * ds_seal_leaf_fits
+ *		Can the point seq be leaf leaf_index of this seal?  The leaves are
+ *		the seal's points in ascending seq, the first at first_seq and the
+ *		last at last_seq: leaf_index points lie before it, each with a
+ *		smaller seq in the range, and the rest after it.  Its time is the
+ *		caller's to check against [min_ts_us, max_ts_us].
+ */
+bool
+ds_seal_leaf_fits(const ds_seal *s, uint64_t leaf_index, int64_t seq)
+{
+	if (s->point_count <= 0 || leaf_index >= (uint64_t) s->point_count ||
+		seq < s->first_seq || seq > s->last_seq)
+		return false;
+	/* unsigned differences: seq lies in the range, so they cannot wrap */
+	if (leaf_index == 0 && seq != s->first_seq)
+		return false;
+	if (leaf_index == (uint64_t) s->point_count - 1 && seq != s->last_seq)
+		return false;
+	return leaf_index <= (uint64_t) seq - (uint64_t) s->first_seq &&
+		(uint64_t) s->point_count - 1 - leaf_index <=
+		(uint64_t) s->last_seq - (uint64_t) seq;
+}
+
+/*
+ * ds_seal_span_add
+ *		Account for point seq at time ts_us as leaf leaf_index of seal s.
+ *		Only the signer can make a seal whose points lie outside its signed
+ *		ranges, but a time range narrower than its points would hide them
+ *		from a check of an interval.
+ */
+void
+ds_seal_span_add(ds_seal_span *sp, const ds_seal *s, uint64_t leaf_index,
+				 int64_t seq, int64_t ts_us)
+{
+	if (sp->n++ == 0)
+		sp->ts_lo = sp->ts_hi = ts_us;
+	if (ts_us < sp->ts_lo)
+		sp->ts_lo = ts_us;
+	if (ts_us > sp->ts_hi)
+		sp->ts_hi = ts_us;
+	if (!ds_seal_leaf_fits(s, leaf_index, seq) ||
+		ts_us < s->min_ts_us || ts_us > s->max_ts_us)
+		sp->misplaced = true;
+}
+
+/*
+ * ds_seal_span_matches
+ *		Did every leaf added fit the signed ranges?  When every leaf of the
+ *		seal was added (all_seen), the earliest and latest times must be
+ *		the signed ones too.
+ */
+bool
+ds_seal_span_matches(const ds_seal_span *sp, const ds_seal *s, bool all_seen)
+{
+	return !sp->misplaced &&
+		(!all_seen || (sp->ts_lo == s->min_ts_us && sp->ts_hi == s->max_ts_us));
+}
+
+/*
  * ds_ed25519_keygen
  *		A fresh key pair from OpenSSL's CSPRNG, as raw 32-byte strings.
  */

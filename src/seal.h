@@ -137,6 +137,22 @@ typedef struct ds_seal
 #define DS_SEAL_MSG_MAX 512
 
 extern size_t ds_seal_message(const ds_seal *s, uint8_t *out, size_t cap);
+extern bool ds_seal_leaf_fits(const ds_seal *s, uint64_t leaf_index,
+							  int64_t seq);
+
+/* A seal's leaves as they come, against its signed seq and time ranges. */
+typedef struct ds_seal_span
+{
+	int64_t		n;				/* leaves added */
+	bool		misplaced;		/* one outside the ranges or its place */
+	int64_t		ts_lo;			/* earliest time added, microseconds */
+	int64_t		ts_hi;			/* latest */
+} ds_seal_span;
+
+extern void ds_seal_span_add(ds_seal_span *sp, const ds_seal *s,
+							 uint64_t leaf_index, int64_t seq, int64_t ts_us);
+extern bool ds_seal_span_matches(const ds_seal_span *sp, const ds_seal *s,
+								 bool all_seen);
 extern bool ds_seal_hash(ds_hasher *h, const ds_seal *s,
 						 uint8_t out[DS_HASH_LEN]);
 

@@ -12,7 +12,7 @@
  *
  *	bad signature, unknown key, seal missing from chain, chain broken,
  *	key revoked, key not valid at seal time, point missing, point added,
- *	value changed
+ *	value changed, range not as signed
  *
  * Points in no seal and in no pending batch are reported in runs as
  * 'point not sealed'; pending batches as 'pending' with ok NULL.
@@ -52,6 +52,7 @@ PG_FUNCTION_INFO_V1(dataspace_verify_proof);
 #define R_POINT_MISSING		"point missing"
 #define R_POINT_ADDED		"point added"
 #define R_VALUE_CHANGED		"value changed"
+#define R_RANGE_NOT_SIGNED	"range not as signed"
 #define R_POINTS_DROPPED	"points dropped"
 #define R_NOT_SEALED		"point not sealed"
 #define R_PENDING			"pending"
@@ -65,6 +66,7 @@ typedef struct VSeal
 	ds_merkle  *merkle;			/* from its first point until its last */
 	int			root_ok;		/* -1 until the root is computed */
 	int64		found;			/* member points seen */
+	ds_seal_span span;		/* their seq and times */
 } VSeal;
 
 typedef struct BatchSeal
@@ -265,6 +267,19 @@ load_pending(const pg_uuid_t *asset, int *n, MemoryContext keep)
 	return ids;
 }
 
+/*
+ * A point of the interval in no reported seal and no pending batch: in a
+ * seal outside the interval (claimed) or in none.  Consecutive loose points
+ * make one run, one row of the result.
+ */
+typedef struct LoosePoint
+{
+	int64		seq;
+	int64		batch;
+	int64		run;
+	bool		claimed;
+} LoosePoint;
+
 /* The state of verify_run's pass over the points. */
 typedef struct VScan
 {
@@ -281,24 +296,13 @@ typedef struct VScan
 	int			npending;
 	int64	   *pending_seen;
 	int			npending_seen;
-	int64		orphan_run;		/* points in the current orphan run */
-	VResult    *res;
-	MemoryContext cxt;			/* of res, outliving the query */
+	LoosePoint *loose;			/* in seq order */
+	int64		nloose;
+	int64		loose_cap;
+	int64		run;			/* the current run of loose points */
+	bool		run_open;		/* it has a point */
+	MemoryContext cxt;			/* outliving the query */
 } VScan;
-
-/*
- * scan_add_row
- *		add_row from inside the pass: rows are called back in the
- *		executor's memory, which ends with the query; the result must not.
- */
-static void
-scan_add_row(VScan *st, int ok, const char *reason)
-{
-	MemoryContext old = MemoryContextSwitchTo(st->cxt);
-
-	add_row(st->res, 0, ok, reason);
-	MemoryContextSwitchTo(old);
-}
 
 /*
  * find_owner
@@ -398,17 +402,19 @@ verify_point_row(Datum *values, bool *isnull, void *arg)
 	{
 		uint8		nonce[DS_NONCE_LEN];
 		uint8		leaf[DS_HASH_LEN];
+		int64		ts_us = ds_ts_to_unix_us(ts);
 
-		if (st->orphan_run > 0)
+		if (st->run_open)
 		{
-			scan_add_row(st, 0, R_NOT_SEALED);
-			st->orphan_run = 0;
+			st->run++;
+			st->run_open = false;
 		}
 		owner->found++;
 		if (owner->row.malformed || owner->found > owner->row.s.point_count)
 			return;				/* a point added: the root no longer matters */
+		ds_seal_span_add(&owner->span, &owner->row.s, owner->found - 1, seq, ts_us);
 		if (!ds_leaf_nonce(st->h, owner->row.seed, st->asset->data, seq, nonce) ||
-			!ds_leaf_hash(st->h, st->asset->data, seq, ds_ts_to_unix_us(ts), value, nonce, leaf) ||
+			!ds_leaf_hash(st->h, st->asset->data, seq, ts_us, value, nonce, leaf) ||
 			!ds_merkle_add(st->h, seal_tree(&owner->merkle, st->cxt), leaf))
 			elog(ERROR, "could not hash point");
 
@@ -423,10 +429,10 @@ verify_point_row(Datum *values, bool *isnull, void *arg)
 	{
 		bool		seen = false;
 
-		if (st->orphan_run > 0)
+		if (st->run_open)
 		{
-			scan_add_row(st, 0, R_NOT_SEALED);
-			st->orphan_run = 0;
+			st->run++;
+			st->run_open = false;
 		}
 		for (int k = 0; k < st->npending_seen && !seen; k++)
 			seen = st->pending_seen[k] == batch;
@@ -438,16 +444,192 @@ verify_point_row(Datum *values, bool *isnull, void *arg)
 	/*
 	 * A point of a batch that some seal of this asset covers, but outside
 	 * that seal's range, or of no known batch: added behind the
-	 * extension's back either way, unless it belongs to a seal outside the
-	 * interval.
+	 * extension's back either way, unless a seal outside the interval
+	 * claims it (resolve_loose).
 	 */
-	for (int k = 0; k < st->nseals; k++)
-		if (!st->seals[k].report &&
-			seq >= st->seals[k].row.s.first_seq &&
-			seq <= st->seals[k].row.s.last_seq &&
-			ds_seal_row_has_batch(&st->seals[k].row, batch))
-			return;
-	st->orphan_run++;
+	if (st->nloose == st->loose_cap)
+	{
+		st->loose_cap = st->loose_cap ? st->loose_cap * 2 : 64;
+		st->loose = st->loose
+			? repalloc_huge(st->loose, sizeof(LoosePoint) * st->loose_cap)
+			: MemoryContextAllocHuge(st->cxt, sizeof(LoosePoint) * st->loose_cap);
+	}
+	st->loose[st->nloose].seq = seq;
+	st->loose[st->nloose].batch = batch;
+	st->loose[st->nloose].run = st->run;
+	st->loose[st->nloose].claimed = false;
+	st->nloose++;
+	st->run_open = true;
+}
+
+/* A seal outside the interval that claims a loose point. */
+typedef struct StraySeal
+{
+	int64		chain_pos;
+	int64		id;
+} StraySeal;
+
+static int
+cmp_stray(const void *a, const void *b)
+{
+	int64		x = ((const StraySeal *) a)->chain_pos;
+	int64		y = ((const StraySeal *) b)->chain_pos;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * resolve_loose
+ *		Which loose points do seals outside the interval claim?  Those
+ *		seals' signed time ranges leave out a point of the interval: its
+ *		time was changed, or its signer got the range wrong; each is
+ *		checked on its own later to tell which (the strays, sorted by chain
+ *		position).  Reads every seal outside the interval once, a slice at
+ *		a time, and only when there are loose points: a healthy asset has
+ *		none.
+ */
+static StraySeal *
+resolve_loose(VScan *st, TimestampTz from, TimestampTz to, int *nstrays)
+{
+	Oid			types[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	SPIPlanPtr	plan;
+	Portal		portal;
+	StraySeal  *strays = NULL;
+	int			cap = 0;
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "verify loose",
+												 ALLOCSET_DEFAULT_SIZES);
+
+	*nstrays = 0;
+	values[0] = UUIDPGetDatum(st->asset);
+	values[1] = TimestampTzGetDatum(from);
+	values[2] = TimestampTzGetDatum(to);
+	plan = SPI_prepare("SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
+					   " WHERE asset_id OPERATOR(pg_catalog.=) $1"
+					   " AND NOT (max_ts OPERATOR(pg_catalog.>=) $2"
+					   " AND min_ts OPERATOR(pg_catalog.<=) $3)", 3, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			MemoryContext old = MemoryContextSwitchTo(rowcxt);
+			DsSealRow	r;
+			int64		lo = 0;
+			int64		hi = st->nloose;
+			bool		claims = false;
+
+			ds_seal_row_read((int) i, &r);
+			/* the first loose point at or after first_seq */
+			while (lo < hi)
+			{
+				int64		mid = lo + (hi - lo) / 2;
+
+				if (st->loose[mid].seq < r.s.first_seq)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			for (int64 k = lo; k < st->nloose && st->loose[k].seq <= r.s.last_seq; k++)
+				if (ds_seal_row_has_batch(&r, st->loose[k].batch))
+				{
+					st->loose[k].claimed = true;
+					claims = true;
+				}
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(rowcxt);
+			if (!claims)
+				continue;
+			if (*nstrays == cap)
+			{
+				cap = cap ? cap * 2 : 8;
+				strays = strays ? repalloc(strays, sizeof(StraySeal) * cap)
+					: MemoryContextAlloc(st->cxt, sizeof(StraySeal) * cap);
+			}
+			strays[*nstrays].chain_pos = r.s.chain_pos;
+			strays[*nstrays].id = r.id;
+			(*nstrays)++;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+	MemoryContextDelete(rowcxt);
+	if (*nstrays > 1)
+		qsort(strays, *nstrays, sizeof(StraySeal), cmp_stray);
+	return strays;
+}
+
+
+/* The seals verify_run reads, in chain order. */
+typedef struct VSealSet
+{
+	VSeal	   *seals;
+	int			n;
+	int			cap;
+	MemoryContext cxt;
+} VSealSet;
+
+static int
+cmp_vseal_pos(const void *a, const void *b)
+{
+	int64		x = ((const VSeal *) a)->row.s.chain_pos;
+	int64		y = ((const VSeal *) b)->row.s.chain_pos;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * load_seals
+ *		Append the seals a query returns, through a cursor, a slice at a
+ *		time: an interval can hold millions of seals, and SPI's tuple table
+ *		of all of them would double what the seal array holds.
+ */
+static void
+load_seals(VSealSet *set, const char *sql, int nargs, Oid *types, Datum *values,
+		   bool report)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+	Portal		portal;
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
+	for (;;)
+	{
+		MemoryContext spi;
+
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		spi = MemoryContextSwitchTo(set->cxt);
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			VSeal	   *v;
+
+			if (set->n == set->cap)
+			{
+				set->cap = set->cap ? set->cap * 2 : 64;
+				set->seals = set->seals
+					? repalloc_huge(set->seals, sizeof(VSeal) * set->cap)
+					: MemoryContextAllocHuge(set->cxt, sizeof(VSeal) * set->cap);
+			}
+			v = &set->seals[set->n++];
+			memset(v, 0, sizeof(VSeal));
+			ds_seal_row_read((int) i, &v->row);
+			v->root_ok = -1;
+			v->report = report;
+		}
+		MemoryContextSwitchTo(spi);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
 }
 
 /*
@@ -475,6 +657,11 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	int64		hi = PG_INT64_MIN;
 	int64	   *pending_seen;
 	bool		want_loose = only_seal == 0;
+	VSealSet	set = {.cxt = cxt};
+	StraySeal  *strays = NULL;
+	int			nstrays = 0;
+	int			next_stray = 0;
+	int64		orphan_rows = 0;
 	VScan		st;
 
 	ring = ds_keyring_load();
@@ -483,69 +670,61 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 
 	/*
 	 * One seal needs only itself and the seal before it in the chain (its
-	 * link); an interval needs every seal, for the links and to tell a
-	 * point of a seal outside the interval from one in no seal.
+	 * link); an interval needs its seals and the seal before each, for the
+	 * links.  Seals outside the interval are read only if a point of the
+	 * interval is in none of these (resolve_loose).
 	 */
 	values[0] = UUIDPGetDatum(asset);
-	values[1] = Int64GetDatum(only_seal);
+	if (only_seal > 0)
 	{
-		SPIPlanPtr	plan;
-		Portal		portal;
-		int			cap = 64;
-
-		plan = SPI_prepare(only_seal > 0
-						   ? "SELECT " DS_SEAL_COLUMNS " FROM (SELECT " DS_SEAL_COLUMNS
-						   " FROM dataspace.seal WHERE asset_id OPERATOR(pg_catalog.=) $1"
-						   " AND chain_pos OPERATOR(pg_catalog.<=) (SELECT chain_pos FROM dataspace.seal"
-						   "  WHERE id OPERATOR(pg_catalog.=) $2)"
-						   " ORDER BY chain_pos DESC LIMIT 2) s ORDER BY chain_pos"
-						   : "SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
-						   " WHERE asset_id OPERATOR(pg_catalog.=) $1 ORDER BY chain_pos",
-						   2, types);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		portal = SPI_cursor_open(NULL, plan, values, NULL, true);
-
-		/*
-		 * Through a cursor, a slice at a time: an asset can have millions
-		 * of seals, and SPI's tuple table of all of them would double what
-		 * the seal array holds.
-		 */
-		seals = MemoryContextAllocHuge(cxt, sizeof(VSeal) * cap);
-		nseals = 0;
-		for (;;)
-		{
-			MemoryContext spi;
-
-			SPI_cursor_fetch(portal, true, FETCH_ROWS);
-			if (SPI_processed == 0)
-				break;
-			spi = MemoryContextSwitchTo(cxt);
-			for (uint64 i = 0; i < SPI_processed; i++)
-			{
-				VSeal	   *v;
-
-				if (nseals == cap)
-				{
-					cap *= 2;
-					seals = repalloc_huge(seals, sizeof(VSeal) * cap);
-				}
-				v = &seals[nseals++];
-				memset(v, 0, sizeof(VSeal));
-				ds_seal_row_read((int) i, &v->row);
-				v->root_ok = -1;
-				if (only_seal > 0)
-					v->report = v->row.id == only_seal;
-				else
-					v->report = v->row.max_ts >= from && v->row.min_ts <= to;
-				nbmap += v->row.nbatches;
-			}
-			MemoryContextSwitchTo(spi);
-			SPI_freetuptable(SPI_tuptable);
-		}
-		SPI_cursor_close(portal);
-		SPI_freeplan(plan);
+		values[1] = Int64GetDatum(only_seal);
+		load_seals(&set, "SELECT " DS_SEAL_COLUMNS " FROM (SELECT " DS_SEAL_COLUMNS
+				   " FROM dataspace.seal WHERE asset_id OPERATOR(pg_catalog.=) $1"
+				   " AND chain_pos OPERATOR(pg_catalog.<=) (SELECT chain_pos FROM dataspace.seal"
+				   "  WHERE id OPERATOR(pg_catalog.=) $2)"
+				   " ORDER BY chain_pos DESC LIMIT 2) s ORDER BY chain_pos",
+				   2, (Oid[]) {UUIDOID, INT8OID}, values, false);
+		for (int i = 0; i < set.n; i++)
+			set.seals[i].report = set.seals[i].row.id == only_seal;
 	}
+	else
+	{
+		Datum	   *preds;
+		int			npreds = 0;
+
+		values[1] = TimestampTzGetDatum(from);
+		values[2] = TimestampTzGetDatum(to);
+		load_seals(&set, "SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
+				   " WHERE asset_id OPERATOR(pg_catalog.=) $1"
+				   " AND max_ts OPERATOR(pg_catalog.>=) $2 AND min_ts OPERATOR(pg_catalog.<=) $3"
+				   " ORDER BY chain_pos",
+				   3, (Oid[]) {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID}, values, true);
+
+		/* the links: each seal's predecessor, where it is not read yet */
+		preds = palloc(sizeof(Datum) * Max(set.n, 1));
+		for (int i = 0; i < set.n; i++)
+		{
+			int64		pos = set.seals[i].row.s.chain_pos;
+
+			if (pos > 1 && (i == 0 || set.seals[i - 1].row.s.chain_pos != pos - 1))
+				preds[npreds++] = Int64GetDatum(pos - 1);
+		}
+		if (npreds > 0)
+		{
+			values[1] = PointerGetDatum(construct_array(preds, npreds, INT8OID, sizeof(int64),
+														FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+			load_seals(&set, "SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
+					   " WHERE asset_id OPERATOR(pg_catalog.=) $1"
+					   " AND chain_pos OPERATOR(pg_catalog.=) ANY ($2)",
+					   2, (Oid[]) {UUIDOID, INT8ARRAYOID}, values, false);
+			qsort(set.seals, set.n, sizeof(VSeal), cmp_vseal_pos);
+		}
+		pfree(preds);
+	}
+	seals = set.seals;
+	nseals = set.n;
+	for (int i = 0; i < nseals; i++)
+		nbmap += seals[i].row.nbatches;
 
 	retained_through = load_retained_through(asset, ring);
 	pending = load_pending(asset, &npending, cxt);
@@ -592,8 +771,11 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	st.npending = npending;
 	st.pending_seen = pending_seen;
 	st.npending_seen = 0;
-	st.orphan_run = 0;
-	st.res = res;
+	st.loose = NULL;
+	st.nloose = 0;
+	st.loose_cap = 0;
+	st.run = 0;
+	st.run_open = false;
 	st.cxt = cxt;
 	(void) ds_spi_scan(want_loose
 					   ? "SELECT seq, ts, value, batch_id FROM dataspace.point"
@@ -605,17 +787,32 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 					   " AND seq OPERATOR(pg_catalog.<=) $3 AND $4::timestamptz IS NOT NULL"
 					   " AND $5::timestamptz IS NOT NULL ORDER BY seq",
 					   5, types, values, true, verify_point_row, &st);
+	if (st.nloose > 0)
+		strays = resolve_loose(&st, from, to, &nstrays);
 	SPI_finish();
 	ds_restore_user(&saved);
 
-	/* seal results, in chain order */
-	for (int i = 0; i < nseals; i++)
+	/* seal results, in chain order, the strays among them */
+	for (int i = 0; i <= nseals; i++)
 	{
-		VSeal	   *v = &seals[i];
-		const char *reason = v->reason;
+		VSeal	   *v = i < nseals ? &seals[i] : NULL;
+		const char *reason;
 
-		if (!v->report)
+		while (next_stray < nstrays &&
+			   (v == NULL || strays[next_stray].chain_pos < v->row.s.chain_pos))
+		{
+			VResult		one = {0};
+
+			/* as many points as signed and all verify: range not as signed */
+			verify_run(asset, from, to, strays[next_stray].id, &one);
+			Assert(one.nrows == 1);
+			add_row(res, strays[next_stray].id, 0,
+					one.rows[0].reason ? one.rows[0].reason : R_RANGE_NOT_SIGNED);
+			next_stray++;
+		}
+		if (v == NULL || !v->report)
 			continue;
+		reason = v->reason;
 		if (reason == NULL)
 		{
 			if (v->retained && v->found == 0)
@@ -633,11 +830,20 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 					v->root_ok = seal_tree_matches(h, &v->merkle, v->row.s.root);
 				if (!v->root_ok)
 					reason = R_VALUE_CHANGED;
+				else if (!ds_seal_span_matches(&v->span, &v->row.s, true))
+					reason = R_RANGE_NOT_SIGNED;
 			}
 		}
 		add_row(res, v->row.id, reason == NULL ? 1 : 0, reason);
 	}
-	if (st.orphan_run > 0)
+	/* a row per run of loose points no seal claims */
+	for (int64 k = 0, last_run = -1; k < st.nloose; k++)
+		if (!st.loose[k].claimed && st.loose[k].run != last_run)
+		{
+			orphan_rows++;
+			last_run = st.loose[k].run;
+		}
+	for (int64 k = 0; k < orphan_rows; k++)
 		add_row(res, 0, 0, R_NOT_SEALED);
 	for (int k = 0; k < st.npending_seen; k++)
 		add_row(res, 0, -1, R_PENDING);
@@ -660,6 +866,7 @@ typedef struct RSeal
 	int			next_withheld;
 	int64		found;
 	int64		leaves;
+	ds_seal_span span;		/* of the delivered points */
 	ds_merkle  *merkle;			/* from its first leaf until its root */
 	int			root_ok;		/* -1 until the root is computed */
 	bool		report;
@@ -739,6 +946,7 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	SPIPlanPtr	plan;
 	Portal		portal;
 	int64		orphan_run = 0;
+	int64		orphan_runs = 0;
 	Oid			types[1] = {UUIDOID};
 	Datum		values[1] = {UUIDPGetDatum(asset)};
 
@@ -876,7 +1084,7 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 			}
 			if (orphan_run > 0)
 			{
-				add_row(res, 0, 0, R_NOT_SEALED);
+				orphan_runs++;	/* its row comes after the seals' */
 				orphan_run = 0;
 			}
 			v->found++;
@@ -888,6 +1096,7 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 				v->reason = R_VALUE_CHANGED;
 				continue;
 			}
+			ds_seal_span_add(&v->span, &v->s, v->leaves, seq, ds_ts_to_unix_us(ts));
 			if (!ds_leaf_hash(h, asset->data, seq, ds_ts_to_unix_us(ts), value,
 							  (const uint8 *) VARDATA_ANY(nonce), leaf) ||
 				!ds_merkle_add(h, seal_tree(&v->merkle, cxt), leaf))
@@ -932,6 +1141,8 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 					v->root_ok = seal_tree_matches(h, &v->merkle, v->s.root);
 				if (!v->root_ok)
 					reason = R_VALUE_CHANGED;
+				else if (!ds_seal_span_matches(&v->span, &v->s, v->nwithheld == 0))
+					reason = R_RANGE_NOT_SIGNED;
 			}
 		}
 		else if (reason == NULL && v->found > 0)
@@ -939,6 +1150,8 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 		add_row(res, v->id, reason == NULL ? 1 : 0, reason);
 	}
 	if (orphan_run > 0)
+		orphan_runs++;
+	for (int64 k = 0; k < orphan_runs; k++)
 		add_row(res, 0, 0, R_NOT_SEALED);
 }
 

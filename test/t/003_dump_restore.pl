@@ -5,6 +5,7 @@
 # recognised as a copy too.
 use strict;
 use warnings;
+use File::Basename qw(dirname);
 use File::Copy;
 use IPC::Run;
 use MIME::Base64 ();
@@ -62,8 +63,8 @@ $a->command_ok([ 'pg_dump', '-Fc', '-d', $a->connstr('nodedb'), '-f', $dump ], '
 # The dump holds the private keys only wrapped (src/keys.c: AES-256-GCM under
 # the key file's key, the label, node id and key id as associated data).
 # Read the dump as plain SQL, unwrap every stored key here with libcrypto,
-# independently of the extension, and look for the seeds and the key file's
-# key in the dump.
+# independently of the extension (test/nodekey.py), and look for the seeds
+# and the key file's key in the dump.
 {
 	my $plain = $a->basedir . '/nodedb.sql';
 	$a->command_ok([ 'pg_restore', '-f', $plain, $dump ], 'the dump as plain SQL');
@@ -76,41 +77,7 @@ SELECT node_id, encode(key_id, 'hex'), encode(public_key, 'hex'), encode(wrapped
 	my $kekfile = slurp_file($a->data_dir . '/pg_dataspace.key');
 	is(length($kekfile), 40, 'the key file holds its magic and a 32-byte key');
 	my $kek = substr($kekfile, 8);
-
-	my $unwrap = q{
-import binascii, ctypes, sys, uuid
-c = ctypes.CDLL("libcrypto.so.3")
-P = ctypes.c_void_p
-for f, res, args in (
-        ("EVP_CIPHER_CTX_new", P, []), ("EVP_aes_256_gcm", P, []),
-        ("EVP_DecryptInit_ex", ctypes.c_int, [P, P, P, ctypes.c_char_p, ctypes.c_char_p]),
-        ("EVP_DecryptUpdate", ctypes.c_int, [P, P, P, ctypes.c_char_p, ctypes.c_int]),
-        ("EVP_DecryptFinal_ex", ctypes.c_int, [P, P, P]),
-        ("EVP_CIPHER_CTX_ctrl", ctypes.c_int, [P, ctypes.c_int, ctypes.c_int, ctypes.c_char_p]),
-        ("EVP_PKEY_new_raw_private_key", P, [ctypes.c_int, P, ctypes.c_char_p, ctypes.c_size_t]),
-        ("EVP_PKEY_get_raw_public_key", ctypes.c_int, [P, P, P])):
-    getattr(c, f).restype = res
-    getattr(c, f).argtypes = args
-kek = binascii.unhexlify(sys.argv[1])
-node_id, key_id, wrapped = uuid.UUID(sys.argv[2]).bytes, binascii.unhexlify(sys.argv[3]), binascii.unhexlify(sys.argv[4])
-assert len(wrapped) == 62 and wrapped[:2] == b"W1"
-iv, ct, tag = wrapped[2:14], wrapped[14:46], wrapped[46:]
-aad = b"pg_dataspace private key v1" + node_id + key_id
-ctx, n = c.EVP_CIPHER_CTX_new(), ctypes.c_int(0)
-seed, fin = ctypes.create_string_buffer(32), ctypes.create_string_buffer(16)
-ok = (c.EVP_DecryptInit_ex(ctx, c.EVP_aes_256_gcm(), None, kek, iv) == 1
-      and c.EVP_DecryptUpdate(ctx, None, ctypes.byref(n), aad, len(aad)) == 1
-      and c.EVP_DecryptUpdate(ctx, seed, ctypes.byref(n), ct, 32) == 1 and n.value == 32
-      and c.EVP_CIPHER_CTX_ctrl(ctx, 0x11, 16, tag) == 1
-      and c.EVP_DecryptFinal_ex(ctx, fin, ctypes.byref(n)) == 1)
-if not ok:
-    sys.exit("could not unwrap")
-pkey = c.EVP_PKEY_new_raw_private_key(1087, None, seed.raw, 32)
-pub, publen = ctypes.create_string_buffer(32), ctypes.c_size_t(32)
-if not pkey or c.EVP_PKEY_get_raw_public_key(pkey, pub, ctypes.byref(publen)) != 1:
-    sys.exit("could not derive the public key")
-print(seed.raw.hex(), pub.raw.hex())
-};
+	my $nodekey = dirname(__FILE__) . '/../nodekey.py';
 
 	# every secret, in the forms a dump could show it
 	my @secrets = ([ 'the key file\'s key', $kek ]);
@@ -118,7 +85,8 @@ print(seed.raw.hex(), pub.raw.hex())
 	{
 		my ($node_id, $key_id, $pub, $wrapped) = @$k;
 		my ($stdout, $stderr) = ('', '');
-		IPC::Run::run([ 'python3', '-c', $unwrap, unpack('H*', $kek), $node_id, $key_id, $wrapped ],
+		IPC::Run::run([ 'python3', $nodekey, 'unwrap', $a->data_dir . '/pg_dataspace.key',
+						$node_id, $key_id, $wrapped ],
 			'>', \$stdout, '2>', \$stderr);
 		my ($seed, $derived) = split ' ', $stdout;
 		is($derived, $pub, "key $key_id unwrapped independently: its seed gives its public key")

@@ -11,6 +11,7 @@ use Test::More;
 use FindBin;
 use lib $FindBin::RealBin;
 use ReplicationSetup;
+use SealForgery;
 
 my $tmp = PostgreSQL::Test::Utils::tempdir;
 
@@ -207,6 +208,30 @@ ok($b->poll_query_until('postgres', qq{
 SELECT count(*) = 220013 FROM dataspace.received_point WHERE asset_id = '$asset'}),
 	'after repair and restart the stream completes');
 
+# a seal its provider signed over a time range wider than its points (made
+# here with the provider's key, SealForgery.pm): the batch is refused
+$b->stop;
+$a->safe_psql('postgres', qq{
+INSERT INTO dataspace.point (asset_id, ts, value)
+SELECT '$asset', '2024-01-07'::timestamptz + g * interval '1 ms', g FROM generate_series(1, 10) g;
+SELECT dataspace.seal_pending();});
+my ($wide, $signed) = split /\|/, $a->safe_psql('postgres', qq{
+SELECT id, format('min_ts = %L', min_ts) FROM dataspace.seal
+ WHERE asset_id = '$asset' ORDER BY id DESC LIMIT 1});
+forge_seal($a, 'seal', $wide, "min_ts = min_ts - interval '1 hour'", $a);
+$b->start;
+ok($b->poll_query_until('postgres', qq{
+SELECT state = 'stopped' FROM dataspace.subscription WHERE asset_id = '$asset'}),
+	'the consumer stops the stream');
+like($b->safe_psql('postgres', qq{SELECT last_error FROM dataspace.subscription WHERE asset_id = '$asset'}),
+	qr/^refused seal $wide \(chain position \d+\) of asset $asset from provider $id{a}: range not as signed$/,
+	'and names the seal: range not as signed');
+forge_seal($a, 'seal', $wide, $signed, $a);
+$b->safe_psql('postgres', qq{SELECT dataspace.restart_subscription('$asset')});
+ok($b->poll_query_until('postgres', qq{
+SELECT count(*) = 220023 FROM dataspace.received_point WHERE asset_id = '$asset'}),
+	'signed again as it was, the seal is received');
+
 # a policy window that cuts through seals
 my $k2 = $b->safe_psql('postgres', qq{
 SELECT dataspace.request_contract('$id{a}', '{$windowed}',
@@ -233,6 +258,20 @@ is($b->safe_psql('postgres', qq{
 SELECT string_agg(ok::text, ',') FROM dataspace.verify_asset('$windowed')}), 'true,true',
 	'the cut seals verify with the blinded hashes of the withheld points');
 
+# a received seal that its provider signed over a time range its delivered
+# points do not fit (made here with the provider's key, SealForgery.pm)
+my ($wseal, $wsigned) = split /\|/, $b->safe_psql('postgres', qq{
+SELECT id, format('max_ts = %L', max_ts) FROM dataspace.received_seal
+ WHERE asset_id = '$windowed' AND chain_pos = 2});
+forge_seal($b, 'received_seal', $wseal, "max_ts = '2024-02-01 00:00:01.2+00'", $a);
+is($b->safe_psql('postgres', qq{
+SELECT string_agg(coalesce(reason, ok::text), ',' ORDER BY seal_id) FROM dataspace.verify_asset('$windowed')}),
+	'true,range not as signed', 'delivered points after the signed time range: range not as signed');
+forge_seal($b, 'received_seal', $wseal, $wsigned, $a);
+is($b->safe_psql('postgres', qq{
+SELECT string_agg(coalesce(reason, ok::text), ',' ORDER BY seal_id) FROM dataspace.verify_asset('$windowed')}),
+	'true,true', 'signed again as it was, the received seal verifies');
+
 # revocation stops the stream
 $a->safe_psql('postgres', qq{SELECT dataspace.revoke_contract('$k1', 'end of project')});
 $a->safe_psql('postgres', qq{
@@ -242,7 +281,7 @@ ok($b->poll_query_until('postgres', qq{
 SELECT state = 'contract revoked' FROM dataspace.subscription WHERE asset_id = '$asset'}),
 	'the consumer sees the contract revoked');
 is($b->safe_psql('postgres', qq{SELECT count(*) FROM dataspace.received_point WHERE asset_id = '$asset'}),
-	'220013', 'nothing after the revocation reached the consumer');
+	'220023', 'nothing after the revocation reached the consumer');
 
 # the provider rotates its key: the stream continues under the contract,
 # its seals verified under the announced key; after the provider revokes

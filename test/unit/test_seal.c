@@ -909,6 +909,51 @@ test_proof_rules(ds_hasher *h)
 	}
 }
 
+/*
+ * Seal spans (src/seal.c): the members of a seal as they come, against its
+ * signed seq and time ranges.  The seal has five leaves, seqs 10, 12, 15,
+ * 16, 30 at times 0..4 s.
+ */
+static bool
+span_of(const ds_seal *s, const int64_t *seqs, const int64_t *ts, size_t n, bool all_seen)
+{
+	ds_seal_span sp = {0};
+
+	for (size_t i = 0; i < n; i++)
+		ds_seal_span_add(&sp, s, i, seqs[i], ts[i]);
+	return ds_seal_span_matches(&sp, s, all_seen);
+}
+
+static void
+test_seal_span(void)
+{
+	static const int64_t seqs[5] = {10, 12, 15, 16, 30};
+	static const int64_t ts[5] = {0, 1000000, 2000000, 3000000, 4000000};
+	static const int64_t ts_late[5] = {0, 1000000, 2000000, 3000000, 4000001};
+	static const int64_t ts_inner[5] = {1, 1000000, 2000000, 3000000, 4000000};
+	ds_seal		s = {.point_count = 5, .first_seq = 10, .last_seq = 30,
+	.min_ts_us = 0, .max_ts_us = 4000000};
+	ds_seal		wide = s;
+	ds_seal		narrow = s;
+
+	ok(span_of(&s, seqs, ts, 5, true), "seal span: five members that fill the signed ranges match");
+	ok(!span_of(&s, seqs + 1, ts + 1, 1, false),
+	   "seal span: a first leaf not at first_seq does not");
+	ok(!span_of(&s, seqs, ts_late, 5, true), "seal span: a member after max_ts does not");
+	ok(!span_of(&s, seqs, ts_inner, 5, true),
+	   "seal span: with every leaf seen, an earliest time after min_ts does not");
+	ok(span_of(&s, seqs, ts_inner, 4, false),
+	   "seal span: with leaves withheld, members inside the ranges do");
+	wide.last_seq = 31;
+	ok(!span_of(&wide, seqs, ts, 5, true), "seal span: a last leaf not at last_seq does not");
+	narrow.first_seq = 11;
+	ok(!span_of(&narrow, seqs, ts, 5, true), "seal span: a member before first_seq does not");
+	ok(span_of(&s, (const int64_t[]) {10, 11, 12, 13, 30}, ts, 5, true),
+	   "seal span: any seqs in order that leave room for the leaves around them do");
+	ok(!span_of(&s, (const int64_t[]) {10, 28, 29, 30, 30}, ts, 5, true),
+	   "seal span: a leaf with too little room after it does not");
+}
+
 int
 main(void)
 {
@@ -928,6 +973,7 @@ main(void)
 	test_consistency(h);
 	test_witness_messages(h);
 	test_proof_rules(h);
+	test_seal_span();
 	ds_hasher_free(h);
 
 	printf("1..%d\n", ntests);
