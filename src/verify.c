@@ -462,6 +462,36 @@ verify_point_row(Datum *values, bool *isnull, void *arg)
 	st->run_open = true;
 }
 
+/*
+ * cursor_rows
+ *		Pass each row of a query to fn(row, arg) as row row of SPI_tuptable,
+ *		through a cursor, a slice at a time: an asset can have millions of
+ *		seals, and SPI's tuple table of all of them would double what the
+ *		callers keep of each.
+ */
+static void
+cursor_rows(const char *sql, int nargs, Oid *types, Datum *values,
+			void (*fn) (int row, void *arg), void *arg)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+	Portal		portal;
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed; i++)
+			fn((int) i, arg);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+}
+
 /* A seal outside the interval that claims a loose point. */
 typedef struct StraySeal
 {
@@ -478,93 +508,90 @@ cmp_stray(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* resolve_loose's state */
+typedef struct LooseClaims
+{
+	VScan	   *st;
+	StraySeal  *strays;
+	int			nstrays;
+	int			cap;
+	MemoryContext rowcxt;		/* of one seal row */
+} LooseClaims;
+
+/* One seal outside the interval: the loose points it claims. */
+static void
+claim_loose(int row, void *arg)
+{
+	LooseClaims *lc = (LooseClaims *) arg;
+	VScan	   *st = lc->st;
+	MemoryContext old = MemoryContextSwitchTo(lc->rowcxt);
+	DsSealRow	r;
+	int64		lo = 0;
+	int64		hi = st->nloose;
+	bool		claims = false;
+
+	ds_seal_row_read(row, &r);
+	/* the first loose point at or after first_seq */
+	while (lo < hi)
+	{
+		int64		mid = lo + (hi - lo) / 2;
+
+		if (st->loose[mid].seq < r.s.first_seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (int64 k = lo; k < st->nloose && st->loose[k].seq <= r.s.last_seq; k++)
+		if (ds_seal_row_has_batch(&r, st->loose[k].batch))
+		{
+			st->loose[k].claimed = true;
+			claims = true;
+		}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(lc->rowcxt);
+	if (!claims)
+		return;
+	if (lc->nstrays == lc->cap)
+	{
+		lc->cap = lc->cap ? lc->cap * 2 : 8;
+		lc->strays = lc->strays ? repalloc(lc->strays, sizeof(StraySeal) * lc->cap)
+			: MemoryContextAlloc(st->cxt, sizeof(StraySeal) * lc->cap);
+	}
+	lc->strays[lc->nstrays].chain_pos = r.s.chain_pos;
+	lc->strays[lc->nstrays].id = r.id;
+	lc->nstrays++;
+}
+
 /*
  * resolve_loose
  *		Which loose points do seals outside the interval claim?  Those
  *		seals' signed time ranges leave out a point of the interval: its
  *		time was changed, or its signer got the range wrong; each is
  *		checked on its own later to tell which (the strays, sorted by chain
- *		position).  Reads every seal outside the interval once, a slice at
- *		a time, and only when there are loose points: a healthy asset has
- *		none.
+ *		position).  Reads every seal outside the interval once, and only
+ *		when there are loose points: a healthy asset has none.
  */
 static StraySeal *
 resolve_loose(VScan *st, TimestampTz from, TimestampTz to, int *nstrays)
 {
-	Oid			types[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		values[3];
-	SPIPlanPtr	plan;
-	Portal		portal;
-	StraySeal  *strays = NULL;
-	int			cap = 0;
-	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext, "verify loose",
-												 ALLOCSET_DEFAULT_SIZES);
+	LooseClaims lc = {.st = st};
 
-	*nstrays = 0;
-	values[0] = UUIDPGetDatum(st->asset);
-	values[1] = TimestampTzGetDatum(from);
-	values[2] = TimestampTzGetDatum(to);
-	plan = SPI_prepare("SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
-					   " WHERE asset_id OPERATOR(pg_catalog.=) $1"
-					   " AND NOT (max_ts OPERATOR(pg_catalog.>=) $2"
-					   " AND min_ts OPERATOR(pg_catalog.<=) $3)", 3, types);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, FETCH_ROWS);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			MemoryContext old = MemoryContextSwitchTo(rowcxt);
-			DsSealRow	r;
-			int64		lo = 0;
-			int64		hi = st->nloose;
-			bool		claims = false;
-
-			ds_seal_row_read((int) i, &r);
-			/* the first loose point at or after first_seq */
-			while (lo < hi)
-			{
-				int64		mid = lo + (hi - lo) / 2;
-
-				if (st->loose[mid].seq < r.s.first_seq)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			for (int64 k = lo; k < st->nloose && st->loose[k].seq <= r.s.last_seq; k++)
-				if (ds_seal_row_has_batch(&r, st->loose[k].batch))
-				{
-					st->loose[k].claimed = true;
-					claims = true;
-				}
-			MemoryContextSwitchTo(old);
-			MemoryContextReset(rowcxt);
-			if (!claims)
-				continue;
-			if (*nstrays == cap)
-			{
-				cap = cap ? cap * 2 : 8;
-				strays = strays ? repalloc(strays, sizeof(StraySeal) * cap)
-					: MemoryContextAlloc(st->cxt, sizeof(StraySeal) * cap);
-			}
-			strays[*nstrays].chain_pos = r.s.chain_pos;
-			strays[*nstrays].id = r.id;
-			(*nstrays)++;
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
-	SPI_freeplan(plan);
-	MemoryContextDelete(rowcxt);
-	if (*nstrays > 1)
-		qsort(strays, *nstrays, sizeof(StraySeal), cmp_stray);
-	return strays;
+	lc.rowcxt = AllocSetContextCreate(CurrentMemoryContext, "verify loose",
+									  ALLOCSET_DEFAULT_SIZES);
+	cursor_rows("SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
+				" WHERE asset_id OPERATOR(pg_catalog.=) $1"
+				" AND NOT (max_ts OPERATOR(pg_catalog.>=) $2"
+				" AND min_ts OPERATOR(pg_catalog.<=) $3)",
+				3, (Oid[]) {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
+				(Datum[]) {UUIDPGetDatum(st->asset), TimestampTzGetDatum(from),
+		TimestampTzGetDatum(to)},
+				claim_loose, &lc);
+	MemoryContextDelete(lc.rowcxt);
+	if (lc.nstrays > 1)
+		qsort(lc.strays, lc.nstrays, sizeof(StraySeal), cmp_stray);
+	*nstrays = lc.nstrays;
+	return lc.strays;
 }
-
 
 /* The seals verify_run reads, in chain order. */
 typedef struct VSealSet
@@ -572,6 +599,7 @@ typedef struct VSealSet
 	VSeal	   *seals;
 	int			n;
 	int			cap;
+	bool		report;			/* of the seals being added */
 	MemoryContext cxt;
 } VSealSet;
 
@@ -584,52 +612,36 @@ cmp_vseal_pos(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/*
- * load_seals
- *		Append the seals a query returns, through a cursor, a slice at a
- *		time: an interval can hold millions of seals, and SPI's tuple table
- *		of all of them would double what the seal array holds.
- */
+/* One seal row into the set. */
+static void
+load_seal_row(int row, void *arg)
+{
+	VSealSet   *set = (VSealSet *) arg;
+	MemoryContext old = MemoryContextSwitchTo(set->cxt);
+	VSeal	   *v;
+
+	if (set->n == set->cap)
+	{
+		set->cap = set->cap ? set->cap * 2 : 64;
+		set->seals = set->seals
+			? repalloc_huge(set->seals, sizeof(VSeal) * set->cap)
+			: MemoryContextAllocHuge(set->cxt, sizeof(VSeal) * set->cap);
+	}
+	v = &set->seals[set->n++];
+	memset(v, 0, sizeof(VSeal));
+	ds_seal_row_read(row, &v->row);
+	v->root_ok = -1;
+	v->report = set->report;
+	MemoryContextSwitchTo(old);
+}
+
+/* Append the seals a query returns, to be reported or not. */
 static void
 load_seals(VSealSet *set, const char *sql, int nargs, Oid *types, Datum *values,
 		   bool report)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-	Portal		portal;
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
-	for (;;)
-	{
-		MemoryContext spi;
-
-		SPI_cursor_fetch(portal, true, FETCH_ROWS);
-		if (SPI_processed == 0)
-			break;
-		spi = MemoryContextSwitchTo(set->cxt);
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			VSeal	   *v;
-
-			if (set->n == set->cap)
-			{
-				set->cap = set->cap ? set->cap * 2 : 64;
-				set->seals = set->seals
-					? repalloc_huge(set->seals, sizeof(VSeal) * set->cap)
-					: MemoryContextAllocHuge(set->cxt, sizeof(VSeal) * set->cap);
-			}
-			v = &set->seals[set->n++];
-			memset(v, 0, sizeof(VSeal));
-			ds_seal_row_read((int) i, &v->row);
-			v->root_ok = -1;
-			v->report = report;
-		}
-		MemoryContextSwitchTo(spi);
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
-	SPI_freeplan(plan);
+	set->report = report;
+	cursor_rows(sql, nargs, types, values, load_seal_row, set);
 }
 
 /*
