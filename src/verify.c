@@ -275,7 +275,8 @@ load_pending(const pg_uuid_t *asset, int *n, MemoryContext keep)
 typedef struct LoosePoint
 {
 	int64		seq;
-	int64		batch;
+	int64		batch;			/* of a local point */
+	int64		chain_pos;		/* of a received point; 0: in no seal */
 	int64		run;
 	bool		claimed;
 } LoosePoint;
@@ -456,6 +457,7 @@ verify_point_row(Datum *values, bool *isnull, void *arg)
 	}
 	st->loose[st->nloose].seq = seq;
 	st->loose[st->nloose].batch = batch;
+	st->loose[st->nloose].chain_pos = 0;
 	st->loose[st->nloose].run = st->run;
 	st->loose[st->nloose].claimed = false;
 	st->nloose++;
@@ -508,13 +510,57 @@ cmp_stray(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Add a stray; the list doubles when full, in cxt. */
+static void
+add_stray(StraySeal **strays, int *n, int64 chain_pos, int64 id, MemoryContext cxt)
+{
+	if (*n == 0)
+		*strays = MemoryContextAlloc(cxt, sizeof(StraySeal));
+	else if ((*n & (*n - 1)) == 0)	/* a power of two: full */
+		*strays = repalloc(*strays, sizeof(StraySeal) * *n * 2);
+	(*strays)[*n].chain_pos = chain_pos;
+	(*strays)[*n].id = id;
+	(*n)++;
+}
+
+typedef void (*verify_fn) (const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
+						   int64 only_seal, VResult *res);
+
+/*
+ * A stray's row: the seal checked on its own.  As many points as signed
+ * and all of them verify, yet one lies outside its signed time range: range
+ * not as signed.
+ */
+static void
+add_stray_row(VResult *res, const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
+			  int64 id, verify_fn verify)
+{
+	VResult		one = {0};
+
+	verify(asset, from, to, id, &one);
+	Assert(one.nrows == 1);
+	add_row(res, id, 0, one.nrows > 0 && one.rows[0].reason ? one.rows[0].reason
+			: R_RANGE_NOT_SIGNED);
+}
+
+/* A row per run of loose points no seal claims, after the seals' rows. */
+static void
+add_orphan_rows(VResult *res, const LoosePoint *loose, int64 n)
+{
+	for (int64 k = 0, last_run = -1; k < n; k++)
+		if (!loose[k].claimed && loose[k].run != last_run)
+		{
+			add_row(res, 0, 0, R_NOT_SEALED);
+			last_run = loose[k].run;
+		}
+}
+
 /* resolve_loose's state */
 typedef struct LooseClaims
 {
 	VScan	   *st;
 	StraySeal  *strays;
 	int			nstrays;
-	int			cap;
 	MemoryContext rowcxt;		/* of one seal row */
 } LooseClaims;
 
@@ -549,17 +595,8 @@ claim_loose(int row, void *arg)
 		}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(lc->rowcxt);
-	if (!claims)
-		return;
-	if (lc->nstrays == lc->cap)
-	{
-		lc->cap = lc->cap ? lc->cap * 2 : 8;
-		lc->strays = lc->strays ? repalloc(lc->strays, sizeof(StraySeal) * lc->cap)
-			: MemoryContextAlloc(st->cxt, sizeof(StraySeal) * lc->cap);
-	}
-	lc->strays[lc->nstrays].chain_pos = r.s.chain_pos;
-	lc->strays[lc->nstrays].id = r.id;
-	lc->nstrays++;
+	if (claims)
+		add_stray(&lc->strays, &lc->nstrays, r.s.chain_pos, r.id, st->cxt);
 }
 
 /*
@@ -673,7 +710,6 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	StraySeal  *strays = NULL;
 	int			nstrays = 0;
 	int			next_stray = 0;
-	int64		orphan_rows = 0;
 	VScan		st;
 
 	ring = ds_keyring_load();
@@ -812,16 +848,7 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 
 		while (next_stray < nstrays &&
 			   (v == NULL || strays[next_stray].chain_pos < v->row.s.chain_pos))
-		{
-			VResult		one = {0};
-
-			/* as many points as signed and all verify: range not as signed */
-			verify_run(asset, from, to, strays[next_stray].id, &one);
-			Assert(one.nrows == 1);
-			add_row(res, strays[next_stray].id, 0,
-					one.rows[0].reason ? one.rows[0].reason : R_RANGE_NOT_SIGNED);
-			next_stray++;
-		}
+			add_stray_row(res, asset, from, to, strays[next_stray++].id, verify_run);
 		if (v == NULL || !v->report)
 			continue;
 		reason = v->reason;
@@ -848,15 +875,7 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 		}
 		add_row(res, v->row.id, reason == NULL ? 1 : 0, reason);
 	}
-	/* a row per run of loose points no seal claims */
-	for (int64 k = 0, last_run = -1; k < st.nloose; k++)
-		if (!st.loose[k].claimed && st.loose[k].run != last_run)
-		{
-			orphan_rows++;
-			last_run = st.loose[k].run;
-		}
-	for (int64 k = 0; k < orphan_rows; k++)
-		add_row(res, 0, 0, R_NOT_SEALED);
+	add_orphan_rows(res, st.loose, st.nloose);
 	for (int k = 0; k < st.npending_seen; k++)
 		add_row(res, 0, -1, R_PENDING);
 }
@@ -882,6 +901,7 @@ typedef struct RSeal
 	ds_merkle  *merkle;			/* from its first leaf until its root */
 	int			root_ok;		/* -1 until the root is computed */
 	bool		report;
+	bool		stray;			/* outside the interval, one of its points in it */
 	const char *reason;
 } RSeal;
 
@@ -957,18 +977,41 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	const char *terms_why = NULL;
 	SPIPlanPtr	plan;
 	Portal		portal;
-	int64		orphan_run = 0;
-	int64		orphan_runs = 0;
-	Oid			types[1] = {UUIDOID};
-	Datum		values[1] = {UUIDPGetDatum(asset)};
+	bool		want_loose = only_seal == 0;
+	int64		lo = PG_INT64_MAX;
+	int64		hi = PG_INT64_MIN;
+	LoosePoint *loose = NULL;
+	int64		nloose = 0;
+	int64		loose_cap = 0;
+	int64		run = 0;
+	bool		run_open = false;
+	StraySeal  *strays = NULL;
+	int			nstrays = 0;
+	int			next_stray = 0;
+	Oid			types[6] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT8OID, BOOLOID};
+	Datum		values[6];
 
+	values[0] = UUIDPGetDatum(asset);
+	values[1] = TimestampTzGetDatum(from);
+	values[2] = TimestampTzGetDatum(to);
+	values[3] = Int64GetDatum(only_seal);
 	ds_become_owner(&saved);
 	SPI_connect();
+
+	/* the seals to report, and the seal before each, for the links */
 	ds_spi_exec("SELECT id, provider_id, chain_pos, contract_id, node_id, first_seq, last_seq,"
 				" point_count, delivered_count, min_ts, max_ts, merkle_root, prev_hash, key_id,"
-				" signature, sealed_at, withheld FROM dataspace.received_seal"
-				" WHERE asset_id OPERATOR(pg_catalog.=) $1 ORDER BY chain_pos",
-				1, types, values, NULL, true, -1);
+				" signature, sealed_at, withheld FROM dataspace.received_seal s"
+				" WHERE s.asset_id OPERATOR(pg_catalog.=) $1 AND ("
+				"  (($4 OPERATOR(pg_catalog.=) 0 AND s.max_ts OPERATOR(pg_catalog.>=) $2"
+				"    AND s.min_ts OPERATOR(pg_catalog.<=) $3) OR s.id OPERATOR(pg_catalog.=) $4)"
+				"  OR EXISTS (SELECT FROM dataspace.received_seal n"
+				"   WHERE n.asset_id OPERATOR(pg_catalog.=) $1"
+				"   AND n.chain_pos OPERATOR(pg_catalog.=) (s.chain_pos OPERATOR(pg_catalog.+) 1)"
+				"   AND (($4 OPERATOR(pg_catalog.=) 0 AND n.max_ts OPERATOR(pg_catalog.>=) $2"
+				"     AND n.min_ts OPERATOR(pg_catalog.<=) $3) OR n.id OPERATOR(pg_catalog.=) $4)))"
+				" ORDER BY s.chain_pos",
+				4, types, values, NULL, true, -1);
 	nseals = (int) SPI_processed;
 	seals = MemoryContextAllocZero(cxt, sizeof(RSeal) * Max(nseals, 1));
 	{
@@ -1016,6 +1059,11 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 			else
 				v->report = ds_unix_us_to_ts(v->s.max_ts_us) >= from &&
 					ds_unix_us_to_ts(v->s.min_ts_us) <= to;
+			if (v->report)
+			{
+				lo = Min(lo, v->s.first_seq);
+				hi = Max(hi, v->s.last_seq);
+			}
 		}
 		MemoryContextSwitchTo(spi);
 	}
@@ -1064,9 +1112,21 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 		}
 	}
 
-	/* one pass over the received points, in seq order */
+	/*
+	 * One pass over the received points, in seq order: those in the seq
+	 * ranges of the seals to report, and those in the interval.
+	 */
+	values[1] = Int64GetDatum(lo);
+	values[2] = Int64GetDatum(hi);
+	values[3] = TimestampTzGetDatum(from);
+	values[4] = TimestampTzGetDatum(to);
+	values[5] = BoolGetDatum(want_loose);
 	plan = SPI_prepare("SELECT seq, ts, value, nonce, chain_pos FROM dataspace.received_point"
-					   " WHERE asset_id OPERATOR(pg_catalog.=) $1 ORDER BY seq", 1, types);
+					   " WHERE asset_id OPERATOR(pg_catalog.=) $1"
+					   " AND ((seq OPERATOR(pg_catalog.>=) $2 AND seq OPERATOR(pg_catalog.<=) $3)"
+					   "  OR ($6 AND ts OPERATOR(pg_catalog.>=) $4 AND ts OPERATOR(pg_catalog.<=) $5))"
+					   " ORDER BY seq", 6,
+					   (Oid[]) {UUIDOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID});
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
@@ -1090,16 +1150,35 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 
 			if (v == NULL || seq < v->s.first_seq || seq > v->s.last_seq)
 			{
-				if (ts >= from && ts <= to && only_seal == 0)
-					orphan_run++;
+				/*
+				 * In no seal read: a point of a seal outside the interval
+				 * (its chain position kept, to be looked up), or of none.
+				 */
+				if (!want_loose || ts < from || ts > to)
+					continue;
+				if (nloose == loose_cap)
+				{
+					loose_cap = loose_cap ? loose_cap * 2 : 64;
+					loose = loose ? repalloc_huge(loose, sizeof(LoosePoint) * loose_cap)
+						: MemoryContextAllocHuge(cxt, sizeof(LoosePoint) * loose_cap);
+				}
+				loose[nloose].seq = seq;
+				loose[nloose].batch = 0;
+				loose[nloose].chain_pos = v == NULL ? pos : 0;
+				loose[nloose].run = run;
+				loose[nloose].claimed = false;
+				nloose++;
+				run_open = true;
 				continue;
 			}
-			if (orphan_run > 0)
+			if (run_open)
 			{
-				orphan_runs++;	/* its row comes after the seals' */
-				orphan_run = 0;
+				run++;
+				run_open = false;
 			}
 			v->found++;
+			if (!v->report && want_loose && ts >= from && ts <= to)
+				v->stray = true;	/* the seal before one in the interval */
 			if (!v->report || v->reason || v->found > v->delivered_count)
 				continue;
 			rseal_add_withheld(h, v, false, cxt);
@@ -1130,16 +1209,63 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	}
 	SPI_cursor_close(portal);
 	SPI_freeplan(plan);
+
+	/*
+	 * The strays: seals outside the interval with a point in it, those read
+	 * (the seal before one in the interval) and those the loose points
+	 * name.  Each is checked on its own below, as in verify_run.
+	 */
+	for (int i = 0; i < nseals; i++)
+		if (seals[i].stray)
+			add_stray(&strays, &nstrays, seals[i].s.chain_pos, seals[i].id, cxt);
+	if (nloose > 0)
+	{
+		Datum	   *pos = palloc(sizeof(Datum) * nloose);
+		int			npos = 0;
+
+		for (int64 k = 0; k < nloose; k++)
+			if (loose[k].chain_pos > 0)
+				pos[npos++] = Int64GetDatum(loose[k].chain_pos);
+		if (npos > 0)
+			ds_spi_exec("SELECT id, chain_pos, first_seq, last_seq FROM dataspace.received_seal"
+						" WHERE asset_id OPERATOR(pg_catalog.=) $1"
+						" AND chain_pos OPERATOR(pg_catalog.=) ANY ($2)",
+						2, (Oid[]) {UUIDOID, INT8ARRAYOID},
+						(Datum[]) {UUIDPGetDatum(asset),
+			PointerGetDatum(construct_array(pos, npos, INT8OID, sizeof(int64),
+											FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))},
+						NULL, true, -1);
+		for (uint64 r = 0; npos > 0 && r < SPI_processed; r++)
+		{
+			int64		cpos = ds_spi_get_int64((int) r, 2);
+			int64		first = ds_spi_get_int64((int) r, 3);
+			int64		last = ds_spi_get_int64((int) r, 4);
+			bool		claims = false;
+
+			for (int64 k = 0; k < nloose; k++)
+				if (loose[k].chain_pos == cpos && loose[k].seq >= first && loose[k].seq <= last)
+					loose[k].claimed = claims = true;
+			if (claims)
+				add_stray(&strays, &nstrays, cpos, ds_spi_get_int64((int) r, 1), cxt);
+		}
+		pfree(pos);
+	}
+	if (nstrays > 1)
+		qsort(strays, nstrays, sizeof(StraySeal), cmp_stray);
 	SPI_finish();
 	ds_restore_user(&saved);
 
-	for (int i = 0; i < nseals; i++)
+	for (int i = 0; i <= nseals; i++)
 	{
-		RSeal	   *v = &seals[i];
-		const char *reason = v->reason;
+		RSeal	   *v = i < nseals ? &seals[i] : NULL;
+		const char *reason;
 
-		if (!v->report)
+		while (next_stray < nstrays &&
+			   (v == NULL || strays[next_stray].chain_pos < v->s.chain_pos))
+			add_stray_row(res, asset, from, to, strays[next_stray++].id, verify_received);
+		if (v == NULL || !v->report)
 			continue;
+		reason = v->reason;
 		if (reason == NULL && v->delivered_count > 0)
 		{
 			rseal_add_withheld(h, v, true, cxt);
@@ -1161,10 +1287,7 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 			reason = R_POINT_ADDED;
 		add_row(res, v->id, reason == NULL ? 1 : 0, reason);
 	}
-	if (orphan_run > 0)
-		orphan_runs++;
-	for (int64 k = 0; k < orphan_runs; k++)
-		add_row(res, 0, 0, R_NOT_SEALED);
+	add_orphan_rows(res, loose, nloose);
 }
 
 static void

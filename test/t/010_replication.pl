@@ -272,6 +272,28 @@ is($b->safe_psql('postgres', qq{
 SELECT string_agg(coalesce(reason, ok::text), ',' ORDER BY seal_id) FROM dataspace.verify_asset('$windowed')}),
 	'true,true', 'signed again as it was, the received seal verifies');
 
+# an interval of a received asset: its seals (the second covers 01.000 to
+# 02.999, the first up to 01.999), and a seal outside it that holds a point
+# inside it (a delivered point's time moved there)
+my $in_interval = qq{
+SELECT string_agg(coalesce(reason, ok::text), ',' ORDER BY ordinality)
+  FROM dataspace.verify_asset('$windowed', '2024-02-01 00:00:02.5+00', '2024-02-01 00:00:02.6+00')
+       WITH ORDINALITY};
+is($b->safe_psql('postgres', $in_interval), 'true', 'an interval of the second seal alone reports it alone');
+my $moved = $b->safe_psql('postgres', qq{
+SELECT seq FROM dataspace.received_point WHERE asset_id = '$windowed' AND ts = '2024-02-01 00:00:00.6+00'});
+$b->safe_psql('postgres', qq{
+SET session_replication_role = replica;
+UPDATE dataspace.received_point SET ts = '2024-02-01 00:00:02.55+00' WHERE asset_id = '$windowed' AND seq = $moved});
+is($b->safe_psql('postgres', $in_interval), 'value changed,true',
+	'a point of the first seal moved into the interval names the first seal, in chain order');
+$b->safe_psql('postgres', qq{
+SET session_replication_role = replica;
+UPDATE dataspace.received_point SET ts = '2024-02-01 00:00:00.6+00' WHERE asset_id = '$windowed' AND seq = $moved});
+is($b->safe_psql('postgres', qq{
+SELECT string_agg(ok::text, ',') FROM dataspace.verify_asset('$windowed')}), 'true,true',
+	'moved back, both seals verify');
+
 # revocation stops the stream
 $a->safe_psql('postgres', qq{SELECT dataspace.revoke_contract('$k1', 'end of project')});
 $a->safe_psql('postgres', qq{
