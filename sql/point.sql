@@ -25,6 +25,18 @@ INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-80
 INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01 12:00:00+00', 'Infinity');
 INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01 12:00:00+00', '-Infinity');
 INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', 'infinity', 1);
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '-infinity', 1);
+-- both as check violations (23514), as the declarative checks they replace were
+DO $$
+BEGIN
+  INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01', 'NaN');
+EXCEPTION WHEN check_violation THEN RAISE NOTICE 'value: %', SQLSTATE;
+END $$;
+DO $$
+BEGIN
+  INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '100000-01-01+00', 1);
+EXCEPTION WHEN check_violation THEN RAISE NOTICE 'time: %', SQLSTATE;
+END $$;
 INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', NULL, 1);
 INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01 12:00:00+00', NULL);
 INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000ff', '2026-01-01 12:00:00+00', 1);
@@ -82,11 +94,11 @@ SELECT a.name, q.first_seq, q.last_seq, q.points, dense_rank() OVER (ORDER BY q.
 -- notes made by calling the check function by hand: below the floor they
 -- are ignored, above the sequence's last value the run is cut
 BEGIN;
-SELECT dataspace.point_asset_ok('00000000-0000-4000-8000-0000000000a1', 1, dataspace.current_batch()) AS before_any_insert;
+SELECT dataspace.point_ok('00000000-0000-4000-8000-0000000000a1', 1, dataspace.current_batch(), now(), 1) AS before_any_insert;
 INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01 00:06:00+00', 1);
-SELECT dataspace.point_asset_ok('00000000-0000-4000-8000-0000000000a1', 1, dataspace.current_batch()) AS below_floor,
-       dataspace.point_asset_ok('00000000-0000-4000-8000-0000000000a1', 9000000000000000000, dataspace.current_batch()) AS far_ahead,
-       dataspace.point_asset_ok('00000000-0000-4000-8000-0000000000a2', 9000000000000000000, 1) AS other_batch;
+SELECT dataspace.point_ok('00000000-0000-4000-8000-0000000000a1', 1, dataspace.current_batch(), now(), 1) AS below_floor,
+       dataspace.point_ok('00000000-0000-4000-8000-0000000000a1', 9000000000000000000, dataspace.current_batch(), now(), 1) AS far_ahead,
+       dataspace.point_ok('00000000-0000-4000-8000-0000000000a2', 9000000000000000000, 1, now(), 1) AS other_batch;
 INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01 00:06:01+00', 2);
 SELECT a.name, q.first_seq, q.last_seq, q.points, dense_rank() OVER (ORDER BY q.batch_id) AS batch
   FROM dataspace.pending_batch q JOIN dataspace.asset a ON a.id = q.asset_id ORDER BY q.first_seq;

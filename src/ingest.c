@@ -6,8 +6,8 @@
  *
  * Nothing here runs per row except two cheap functions: the STABLE default
  * dataspace.current_batch() (a cached number) and the CHECK function
- * dataspace.point_asset_ok() (a cached lookup, and a note of the row's seq
- * in backend memory).  Per-row triggers are avoided on purpose: any BEFORE
+ * dataspace.point_ok() (the time and value ranges, a cached lookup of the
+ * asset, and a note of the row's seq in backend memory).  Per-row triggers are avoided on purpose: any BEFORE
  * ROW trigger or volatile default turns COPY into row-by-row inserts.  The
  * statement trigger writes the statement's runs (batch, asset, seq range)
  * to dataspace.pending_batch; the sealer reads each run's points through
@@ -16,13 +16,15 @@
  * The runs are what writers say, so they are bounded by what the writer's
  * session can have drawn: a seq above the point_seq value read when the
  * transaction's first INSERT statement started, and at most its value when
- * the statement ended.  A writer calling point_asset_ok() by hand can only
+ * the statement ended.  A writer calling point_ok() by hand can only
  * widen a run of its own batch within that window; the sealer seals the
  * rows it finds, never the notes.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "access/heapam.h"
 #include "access/table.h"
@@ -35,18 +37,20 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/lsyscache.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "ingest.h"
 #include "keys.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(dataspace_current_batch);
-PG_FUNCTION_INFO_V1(dataspace_point_asset_ok);
+PG_FUNCTION_INFO_V1(dataspace_point_ok);
 PG_FUNCTION_INFO_V1(dataspace_point_queue_trigger);
 PG_FUNCTION_INFO_V1(dataspace_refuse_change_trigger);
 
@@ -71,7 +75,7 @@ static bool xact_wake_sealer = false;
  * consecutive rows are mostly of one asset.
  */
 
-/* An asset point_asset_ok looked up and locked (KEY SHARE) */
+/* An asset point_ok looked up and locked (KEY SHARE) */
 typedef struct CheckedAsset
 {
 	pg_uuid_t	asset;			/* hash key */
@@ -81,7 +85,7 @@ typedef struct CheckedAsset
 static HTAB *checked_assets = NULL;
 static CheckedAsset *last_checked = NULL;
 
-/* Rows noted by point_asset_ok and not yet written to pending_batch */
+/* Rows noted by point_ok and not yet written to pending_batch */
 typedef struct NoteKey
 {
 	pg_uuid_t	asset;
@@ -329,9 +333,37 @@ dataspace_current_batch(PG_FUNCTION_ARGS)
 }
 
 /*
- * dataspace.point_asset_ok(asset uuid, seq bigint, batch bigint) returns boolean
- *		CHECK constraint of dataspace.point: the asset exists, is a stream,
- *		and is this node's own; the row is then noted in its run for the
+ * point_in_range
+ *		The rules of a point's time and value, which the seal's encoding
+ *		needs (docs/encoding.md): a finite time before the year 100000, a
+ *		finite value.
+ */
+static void
+point_in_range(TimestampTz ts, float8 value)
+{
+	static TimestampTz ts_end = 0;	/* 100000-01-01 00:00:00 UTC */
+
+	if (ts_end == 0)
+		ts_end = (TimestampTz) (date2j(100000, 1, 1) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY;
+	if (TIMESTAMP_NOT_FINITE(ts) || ts >= ts_end)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("point time %s is out of range", timestamptz_to_str(ts)),
+				 errdetail("Points are sealed with a finite time before the year 100000.")));
+	if (isnan(value) || isinf(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("point value %s is not finite",
+						DatumGetCString(DirectFunctionCall1(float8out, Float8GetDatum(value)))),
+				 errdetail("Points are sealed with a finite value: NaN, Infinity and -Infinity are refused.")));
+}
+
+/*
+ * dataspace.point_ok(asset uuid, seq bigint, batch bigint, ts timestamptz,
+ *					  value double precision) returns boolean
+ *		The CHECK constraint of dataspace.point: the time and the value are
+ *		in range (point_in_range), the asset exists, is a stream, and is
+ *		this node's own; the row is then noted in its run for the
  *		statement trigger (note_point).  Acts like a foreign key without its
  *		per-row trigger: the first lookup of an asset in a transaction takes
  *		a KEY SHARE lock on its row (so it cannot be deleted under us) and is
@@ -345,7 +377,7 @@ dataspace_current_batch(PG_FUNCTION_ARGS)
  *		hold it), not per point.  The lookup runs a saved plan.
  */
 Datum
-dataspace_point_asset_ok(PG_FUNCTION_ARGS)
+dataspace_point_ok(PG_FUNCTION_ARGS)
 {
 	pg_uuid_t  *asset = PG_GETARG_UUID_P(0);
 	int64		seq = PG_GETARG_INT64(1);
@@ -360,6 +392,7 @@ dataspace_point_asset_ok(PG_FUNCTION_ARGS)
 
 	CheckedAsset *c = last_checked;
 
+	point_in_range(PG_GETARG_TIMESTAMPTZ(3), PG_GETARG_FLOAT8(4));
 	if (c == NULL || memcmp(c->asset.data, asset->data, UUID_LEN) != 0)
 		c = checked_assets == NULL ? NULL
 			: hash_search(checked_assets, asset, HASH_FIND, NULL);
