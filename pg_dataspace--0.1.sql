@@ -218,7 +218,12 @@ CREATE TABLE dataspace.seal (
 	UNIQUE (asset_id, chain_pos)
 );
 
-CREATE INDEX seal_asset_ts_idx ON dataspace.seal (asset_id, min_ts, max_ts);
+/*
+ * The seals of an interval (verify_asset): max_ts >= from AND min_ts <= to.
+ * Led by max_ts, so that checking the recent end of a long chain reads the
+ * recent seals only.
+ */
+CREATE INDEX seal_asset_ts_idx ON dataspace.seal (asset_id, max_ts, min_ts);
 
 /* Signed records of retention: which sealed runs had their points dropped. */
 CREATE TABLE dataspace.retention (
@@ -1364,6 +1369,9 @@ CREATE TABLE dataspace.received_seal (
 	received_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	UNIQUE (asset_id, chain_pos)
 );
+
+/* As seal_asset_ts_idx, for verify_asset on a received asset. */
+CREATE INDEX received_seal_asset_ts_idx ON dataspace.received_seal (asset_id, max_ts, min_ts);
 
 /*
  * Consumer: received points, keyed by provider and asset, each with its
