@@ -43,6 +43,9 @@ INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-80
 INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a3', '2026-01-01 12:00:00+00', 1);
 INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('00000000-0000-4000-8000-0000000000a1', '2026-01-01 12:00:00+00', 'abc');
 INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('not-a-uuid', '2026-01-01 12:00:00+00', 1);
+-- an asset changed by the same statement that adds its points
+WITH a AS (UPDATE dataspace.asset SET description = 'changed' WHERE id = '00000000-0000-4000-8000-0000000000a1' RETURNING id)
+INSERT INTO dataspace.point (asset_id, ts, value) SELECT a.id, '2026-01-01 12:00:00+00', 1 FROM a;
 -- a refused statement leaves nothing pending
 SELECT count(*) AS pending_batches FROM dataspace.pending_batch;
 -- append-only

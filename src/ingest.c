@@ -410,6 +410,13 @@ lock_asset(const pg_uuid_t *asset, char **kind, char **name, bool *local)
 				found = false;	/* deleted */
 				break;
 			case TM_SelfModified:
+				/* as ExecLockRows, which would skip the row */
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("asset %s was changed by the statement that adds points to it",
+								DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(asset)))),
+						 errhint("Change the asset and add its points in separate statements.")));
+				break;
 			case TM_Invisible:
 			case TM_BeingModified:
 			case TM_WouldBlock:
