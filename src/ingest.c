@@ -7,11 +7,11 @@
  * Nothing here runs per row except two cheap functions: the STABLE default
  * dataspace.current_batch() (a cached number) and the CHECK function
  * dataspace.point_ok() (the time and value ranges, a cached lookup of the
- * asset, and a note of the row's seq in backend memory).  Per-row triggers are avoided on purpose: any BEFORE
- * ROW trigger or volatile default turns COPY into row-by-row inserts.  The
- * statement trigger writes the statement's runs (batch, asset, seq range)
- * to dataspace.pending_batch; the sealer reads each run's points through
- * the primary key after commit.
+ * asset, and a note of the row's seq in backend memory).  Per-row triggers
+ * are avoided on purpose: any BEFORE ROW trigger or volatile default turns
+ * COPY into row-by-row inserts.  The statement trigger writes the
+ * statement's runs (batch, asset, seq range) to dataspace.pending_batch;
+ * the sealer reads each run's points through the primary key after commit.
  *
  * The runs are what writers say, so they are bounded by what the writer's
  * session can have drawn: a seq above the point_seq value read when the
@@ -26,32 +26,32 @@
 
 #include <math.h>
 
-#include "access/heapam.h"
-#include "executor/executor.h"
-#include "utils/uuid.h"
-#include "access/stratnum.h"
-#include "utils/snapmgr.h"
-#include "utils/fmgroids.h"
-#include "executor/tuptable.h"
-#include "access/tableam.h"
 #include "access/genam.h"
+#include "access/heapam.h"
+#include "access/stratnum.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_sequence.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
-#include "utils/lsyscache.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/uuid.h"
 
 #include "ingest.h"
 #include "keys.h"
@@ -339,7 +339,7 @@ dataspace_current_batch(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(xact_batch);
 }
 
-/* The value of column name of the tuple in slot; NULL if it is NULL. */
+/* Column name of the tuple in slot; *isnull says whether it is NULL. */
 static Datum
 slot_column(TupleTableSlot *slot, const char *name, bool *isnull)
 {

@@ -281,6 +281,46 @@ typedef struct LoosePoint
 	bool		claimed;
 } LoosePoint;
 
+/* The loose points of a pass, and the run they are in. */
+typedef struct LooseList
+{
+	LoosePoint *p;				/* in seq order */
+	int64		n;
+	int64		cap;
+	int64		run;			/* the current run */
+	bool		run_open;		/* it has a point */
+	MemoryContext cxt;
+} LooseList;
+
+static void
+loose_add(LooseList *l, int64 seq, int64 batch, int64 chain_pos)
+{
+	if (l->n == l->cap)
+	{
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->p = l->p ? repalloc_huge(l->p, sizeof(LoosePoint) * l->cap)
+			: MemoryContextAllocHuge(l->cxt, sizeof(LoosePoint) * l->cap);
+	}
+	l->p[l->n].seq = seq;
+	l->p[l->n].batch = batch;
+	l->p[l->n].chain_pos = chain_pos;
+	l->p[l->n].run = l->run;
+	l->p[l->n].claimed = false;
+	l->n++;
+	l->run_open = true;
+}
+
+/* A point in a seal: it ends the current run of loose points. */
+static void
+loose_end_run(LooseList *l)
+{
+	if (l->run_open)
+	{
+		l->run++;
+		l->run_open = false;
+	}
+}
+
 /* The state of verify_run's pass over the points. */
 typedef struct VScan
 {
@@ -297,11 +337,7 @@ typedef struct VScan
 	int			npending;
 	int64	   *pending_seen;
 	int			npending_seen;
-	LoosePoint *loose;			/* in seq order */
-	int64		nloose;
-	int64		loose_cap;
-	int64		run;			/* the current run of loose points */
-	bool		run_open;		/* it has a point */
+	LooseList	loose;
 	MemoryContext cxt;			/* outliving the query */
 } VScan;
 
@@ -405,11 +441,7 @@ verify_point_row(Datum *values, bool *isnull, void *arg)
 		uint8		leaf[DS_HASH_LEN];
 		int64		ts_us = ds_ts_to_unix_us(ts);
 
-		if (st->run_open)
-		{
-			st->run++;
-			st->run_open = false;
-		}
+		loose_end_run(&st->loose);
 		owner->found++;
 		if (owner->row.malformed || owner->found > owner->row.s.point_count)
 			return;				/* a point added: the root no longer matters */
@@ -430,11 +462,7 @@ verify_point_row(Datum *values, bool *isnull, void *arg)
 	{
 		bool		seen = false;
 
-		if (st->run_open)
-		{
-			st->run++;
-			st->run_open = false;
-		}
+		loose_end_run(&st->loose);
 		for (int k = 0; k < st->npending_seen && !seen; k++)
 			seen = st->pending_seen[k] == batch;
 		if (!seen && st->npending_seen < st->npending)
@@ -448,20 +476,7 @@ verify_point_row(Datum *values, bool *isnull, void *arg)
 	 * extension's back either way, unless a seal outside the interval
 	 * claims it (resolve_loose).
 	 */
-	if (st->nloose == st->loose_cap)
-	{
-		st->loose_cap = st->loose_cap ? st->loose_cap * 2 : 64;
-		st->loose = st->loose
-			? repalloc_huge(st->loose, sizeof(LoosePoint) * st->loose_cap)
-			: MemoryContextAllocHuge(st->cxt, sizeof(LoosePoint) * st->loose_cap);
-	}
-	st->loose[st->nloose].seq = seq;
-	st->loose[st->nloose].batch = batch;
-	st->loose[st->nloose].chain_pos = 0;
-	st->loose[st->nloose].run = st->run;
-	st->loose[st->nloose].claimed = false;
-	st->nloose++;
-	st->run_open = true;
+	loose_add(&st->loose, seq, batch, 0);
 }
 
 /*
@@ -545,13 +560,13 @@ add_stray_row(VResult *res, const pg_uuid_t *asset, TimestampTz from, TimestampT
 
 /* A row per run of loose points no seal claims, after the seals' rows. */
 static void
-add_orphan_rows(VResult *res, const LoosePoint *loose, int64 n)
+add_orphan_rows(VResult *res, const LooseList *l)
 {
-	for (int64 k = 0, last_run = -1; k < n; k++)
-		if (!loose[k].claimed && loose[k].run != last_run)
+	for (int64 k = 0, last_run = -1; k < l->n; k++)
+		if (!l->p[k].claimed && l->p[k].run != last_run)
 		{
 			add_row(res, 0, 0, R_NOT_SEALED);
-			last_run = loose[k].run;
+			last_run = l->p[k].run;
 		}
 }
 
@@ -573,7 +588,7 @@ claim_loose(int row, void *arg)
 	MemoryContext old = MemoryContextSwitchTo(lc->rowcxt);
 	DsSealRow	r;
 	int64		lo = 0;
-	int64		hi = st->nloose;
+	int64		hi = st->loose.n;
 	bool		claims = false;
 
 	ds_seal_row_read(row, &r);
@@ -582,15 +597,15 @@ claim_loose(int row, void *arg)
 	{
 		int64		mid = lo + (hi - lo) / 2;
 
-		if (st->loose[mid].seq < r.s.first_seq)
+		if (st->loose.p[mid].seq < r.s.first_seq)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	for (int64 k = lo; k < st->nloose && st->loose[k].seq <= r.s.last_seq; k++)
-		if (ds_seal_row_has_batch(&r, st->loose[k].batch))
+	for (int64 k = lo; k < st->loose.n && st->loose.p[k].seq <= r.s.last_seq; k++)
+		if (ds_seal_row_has_batch(&r, st->loose.p[k].batch))
 		{
-			st->loose[k].claimed = true;
+			st->loose.p[k].claimed = true;
 			claims = true;
 		}
 	MemoryContextSwitchTo(old);
@@ -819,11 +834,8 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	st.npending = npending;
 	st.pending_seen = pending_seen;
 	st.npending_seen = 0;
-	st.loose = NULL;
-	st.nloose = 0;
-	st.loose_cap = 0;
-	st.run = 0;
-	st.run_open = false;
+	memset(&st.loose, 0, sizeof(st.loose));
+	st.loose.cxt = cxt;
 	st.cxt = cxt;
 	(void) ds_spi_scan(want_loose
 					   ? "SELECT seq, ts, value, batch_id FROM dataspace.point"
@@ -835,7 +847,7 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 					   " AND seq OPERATOR(pg_catalog.<=) $3 AND $4::timestamptz IS NOT NULL"
 					   " AND $5::timestamptz IS NOT NULL ORDER BY seq",
 					   5, types, values, true, verify_point_row, &st);
-	if (st.nloose > 0)
+	if (st.loose.n > 0)
 		strays = resolve_loose(&st, from, to, &nstrays);
 	SPI_finish();
 	ds_restore_user(&saved);
@@ -875,7 +887,7 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 		}
 		add_row(res, v->row.id, reason == NULL ? 1 : 0, reason);
 	}
-	add_orphan_rows(res, st.loose, st.nloose);
+	add_orphan_rows(res, &st.loose);
 	for (int k = 0; k < st.npending_seen; k++)
 		add_row(res, 0, -1, R_PENDING);
 }
@@ -956,6 +968,82 @@ received_asset(const pg_uuid_t *asset)
 	return found;
 }
 
+/* The state of verify_received's pass over the points. */
+typedef struct RScan
+{
+	const pg_uuid_t *asset;
+	ds_hasher  *h;
+	RSeal	   *seals;			/* by chain position */
+	int			nseals;
+	TimestampTz from;
+	TimestampTz to;
+	bool		want_loose;
+	LooseList	loose;
+	MemoryContext cxt;			/* outliving the query */
+} RScan;
+
+/*
+ * received_point_row
+ *		One received point, in seq order: add its leaf to its seal, after
+ *		the withheld leaves before it, or account for it as loose.
+ */
+static void
+received_point_row(int row, void *arg)
+{
+	RScan	   *rs = (RScan *) arg;
+	HeapTuple	tup = SPI_tuptable->vals[row];
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	bool		isnull;
+	int64		seq = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
+	double		value = DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull));
+	bytea	   *nonce = DatumGetByteaPP(SPI_getbinval(tup, desc, 4, &isnull));
+	int64		pos = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+	RSeal	   *v = bsearch(&pos, rs->seals, rs->nseals, sizeof(RSeal), cmp_rseal_pos);
+	ds_hasher  *h = rs->h;
+	uint8		leaf[DS_HASH_LEN];
+
+	if (v == NULL || seq < v->s.first_seq || seq > v->s.last_seq)
+	{
+		/*
+		 * In no seal read: a point of a seal outside the interval (its chain
+		 * position kept, to be looked up), or of none.
+		 */
+		if (rs->want_loose && ts >= rs->from && ts <= rs->to)
+			loose_add(&rs->loose, seq, 0, v == NULL ? pos : 0);
+		return;
+	}
+	loose_end_run(&rs->loose);
+	v->found++;
+	if (!v->report && rs->want_loose && ts >= rs->from && ts <= rs->to)
+		v->stray = true;		/* the seal before one in the interval */
+	if (!v->report || v->reason || v->found > v->delivered_count)
+		return;
+	rseal_add_withheld(h, v, false, rs->cxt);
+	if (VARSIZE_ANY_EXHDR(nonce) != DS_NONCE_LEN)
+	{
+		v->reason = R_VALUE_CHANGED;
+		return;
+	}
+	ds_seal_span_add(&v->span, &v->s, v->leaves, seq, ds_ts_to_unix_us(ts));
+	if (!ds_leaf_hash(h, rs->asset->data, seq, ds_ts_to_unix_us(ts), value,
+					  (const uint8 *) VARDATA_ANY(nonce), leaf) ||
+		!ds_merkle_add(h, seal_tree(&v->merkle, rs->cxt), leaf))
+		elog(ERROR, "could not hash point");
+	v->leaves++;
+
+	/*
+	 * The seal's last delivered point: its withheld leaves follow, then its
+	 * root; the tree goes, as in verify_run.
+	 */
+	if (v->found == v->delivered_count)
+	{
+		rseal_add_withheld(h, v, true, rs->cxt);
+		if (v->leaves == v->s.point_count)
+			v->root_ok = seal_tree_matches(h, &v->merkle, v->s.root);
+	}
+}
+
 /*
  * verify_received
  *		Verify a received asset as verify_run does a local one: every seal's
@@ -975,16 +1063,10 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	DsContractTerms terms;
 	bool		have_terms = false;
 	const char *terms_why = NULL;
-	SPIPlanPtr	plan;
-	Portal		portal;
 	bool		want_loose = only_seal == 0;
 	int64		lo = PG_INT64_MAX;
 	int64		hi = PG_INT64_MIN;
-	LoosePoint *loose = NULL;
-	int64		nloose = 0;
-	int64		loose_cap = 0;
-	int64		run = 0;
-	bool		run_open = false;
+	RScan		rs;
 	StraySeal  *strays = NULL;
 	int			nstrays = 0;
 	int			next_stray = 0;
@@ -1121,94 +1203,23 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	values[3] = TimestampTzGetDatum(from);
 	values[4] = TimestampTzGetDatum(to);
 	values[5] = BoolGetDatum(want_loose);
-	plan = SPI_prepare("SELECT seq, ts, value, nonce, chain_pos FROM dataspace.received_point"
-					   " WHERE asset_id OPERATOR(pg_catalog.=) $1"
-					   " AND ((seq OPERATOR(pg_catalog.>=) $2 AND seq OPERATOR(pg_catalog.<=) $3)"
-					   "  OR ($6 AND ts OPERATOR(pg_catalog.>=) $4 AND ts OPERATOR(pg_catalog.<=) $5))"
-					   " ORDER BY seq", 6,
-					   (Oid[]) {UUIDOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID});
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, FETCH_ROWS);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			int64		seq = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-			TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
-			double		value = DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull));
-			bytea	   *nonce = DatumGetByteaPP(SPI_getbinval(tup, desc, 4, &isnull));
-			int64		pos = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
-			RSeal	   *v = bsearch(&pos, seals, nseals, sizeof(RSeal), cmp_rseal_pos);
-			uint8		leaf[DS_HASH_LEN];
-
-			if (v == NULL || seq < v->s.first_seq || seq > v->s.last_seq)
-			{
-				/*
-				 * In no seal read: a point of a seal outside the interval
-				 * (its chain position kept, to be looked up), or of none.
-				 */
-				if (!want_loose || ts < from || ts > to)
-					continue;
-				if (nloose == loose_cap)
-				{
-					loose_cap = loose_cap ? loose_cap * 2 : 64;
-					loose = loose ? repalloc_huge(loose, sizeof(LoosePoint) * loose_cap)
-						: MemoryContextAllocHuge(cxt, sizeof(LoosePoint) * loose_cap);
-				}
-				loose[nloose].seq = seq;
-				loose[nloose].batch = 0;
-				loose[nloose].chain_pos = v == NULL ? pos : 0;
-				loose[nloose].run = run;
-				loose[nloose].claimed = false;
-				nloose++;
-				run_open = true;
-				continue;
-			}
-			if (run_open)
-			{
-				run++;
-				run_open = false;
-			}
-			v->found++;
-			if (!v->report && want_loose && ts >= from && ts <= to)
-				v->stray = true;	/* the seal before one in the interval */
-			if (!v->report || v->reason || v->found > v->delivered_count)
-				continue;
-			rseal_add_withheld(h, v, false, cxt);
-			if (VARSIZE_ANY_EXHDR(nonce) != DS_NONCE_LEN)
-			{
-				v->reason = R_VALUE_CHANGED;
-				continue;
-			}
-			ds_seal_span_add(&v->span, &v->s, v->leaves, seq, ds_ts_to_unix_us(ts));
-			if (!ds_leaf_hash(h, asset->data, seq, ds_ts_to_unix_us(ts), value,
-							  (const uint8 *) VARDATA_ANY(nonce), leaf) ||
-				!ds_merkle_add(h, seal_tree(&v->merkle, cxt), leaf))
-				elog(ERROR, "could not hash point");
-			v->leaves++;
-
-			/*
-			 * The seal's last delivered point: its withheld leaves follow,
-			 * then its root; the tree goes, as in verify_run.
-			 */
-			if (v->found == v->delivered_count)
-			{
-				rseal_add_withheld(h, v, true, cxt);
-				if (v->leaves == v->s.point_count)
-					v->root_ok = seal_tree_matches(h, &v->merkle, v->s.root);
-			}
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
-	SPI_freeplan(plan);
+	rs.asset = asset;
+	rs.h = h;
+	rs.seals = seals;
+	rs.nseals = nseals;
+	rs.from = from;
+	rs.to = to;
+	rs.want_loose = want_loose;
+	memset(&rs.loose, 0, sizeof(rs.loose));
+	rs.loose.cxt = cxt;
+	rs.cxt = cxt;
+	cursor_rows("SELECT seq, ts, value, nonce, chain_pos FROM dataspace.received_point"
+				" WHERE asset_id OPERATOR(pg_catalog.=) $1"
+				" AND ((seq OPERATOR(pg_catalog.>=) $2 AND seq OPERATOR(pg_catalog.<=) $3)"
+				"  OR ($6 AND ts OPERATOR(pg_catalog.>=) $4 AND ts OPERATOR(pg_catalog.<=) $5))"
+				" ORDER BY seq", 6,
+				(Oid[]) {UUIDOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID},
+				values, received_point_row, &rs);
 
 	/*
 	 * The strays: seals outside the interval with a point in it, those read
@@ -1218,14 +1229,15 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	for (int i = 0; i < nseals; i++)
 		if (seals[i].stray)
 			add_stray(&strays, &nstrays, seals[i].s.chain_pos, seals[i].id, cxt);
-	if (nloose > 0)
+	if (rs.loose.n > 0)
 	{
-		Datum	   *pos = palloc(sizeof(Datum) * nloose);
+		LooseList  *loose = &rs.loose;
+		Datum	   *pos = palloc(sizeof(Datum) * loose->n);
 		int			npos = 0;
 
-		for (int64 k = 0; k < nloose; k++)
-			if (loose[k].chain_pos > 0)
-				pos[npos++] = Int64GetDatum(loose[k].chain_pos);
+		for (int64 k = 0; k < loose->n; k++)
+			if (loose->p[k].chain_pos > 0)
+				pos[npos++] = Int64GetDatum(loose->p[k].chain_pos);
 		if (npos > 0)
 			ds_spi_exec("SELECT id, chain_pos, first_seq, last_seq FROM dataspace.received_seal"
 						" WHERE asset_id OPERATOR(pg_catalog.=) $1"
@@ -1242,9 +1254,10 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 			int64		last = ds_spi_get_int64((int) r, 4);
 			bool		claims = false;
 
-			for (int64 k = 0; k < nloose; k++)
-				if (loose[k].chain_pos == cpos && loose[k].seq >= first && loose[k].seq <= last)
-					loose[k].claimed = claims = true;
+			for (int64 k = 0; k < loose->n; k++)
+				if (loose->p[k].chain_pos == cpos && loose->p[k].seq >= first &&
+					loose->p[k].seq <= last)
+					loose->p[k].claimed = claims = true;
 			if (claims)
 				add_stray(&strays, &nstrays, cpos, ds_spi_get_int64((int) r, 1), cxt);
 		}
@@ -1287,7 +1300,7 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 			reason = R_POINT_ADDED;
 		add_row(res, v->id, reason == NULL ? 1 : 0, reason);
 	}
-	add_orphan_rows(res, loose, nloose);
+	add_orphan_rows(res, &rs.loose);
 }
 
 static void
