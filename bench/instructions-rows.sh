@@ -35,22 +35,12 @@ bench_stop
 # fresh copy of the prepared cluster
 count() {
 	v=$1
-	rm -rf "$BENCH_WORK/cg-$v"
-	cp -a "$data" "$BENCH_WORK/cg-$v"
 	awk -v t="$2" -v a="$ASSET" -v n="$N" 'BEGIN {
 		for (i = 1; i <= n; i++)
 			printf "INSERT INTO %s (asset_id, ts, value) VALUES ('\''%s'\'', " \
 				"timestamptz '\''2026-01-01 00:00:00+00'\'' + %d * interval '\''1 s'\'', %d.5)\n", t, a, i, i }' \
 		>"$BENCH_WORK/cg-$v.sql"
-	chmod 644 "$BENCH_WORK/cg-$v.sql"
-	runuser -u postgres -- valgrind --tool=callgrind --dump-instr=no \
-		--callgrind-out-file="$BENCH_WORK/cg-$v.out" \
-		"$PGBIN/postgres" --single -D "$BENCH_WORK/cg-$v" -c jit=off bench \
-		<"$BENCH_WORK/cg-$v.sql" >"$BENCH_WORK/cg-$v.log" 2>&1 ||
-		{ tail -20 "$BENCH_WORK/cg-$v.log"; die "$v: single-user backend failed"; }
-	grep -q ERROR "$BENCH_WORK/cg-$v.log" && { grep ERROR "$BENCH_WORK/cg-$v.log"; die "$v: statement failed"; }
-	callgrind_annotate --inclusive=yes --threshold=100 "$BENCH_WORK/cg-$v.out" 2>/dev/null >"$BENCH_WORK/cg-$v.txt"
-	rm -rf "$BENCH_WORK/cg-$v"
+	bench_callgrind "$v" "$data"
 }
 
 # per VARIANT FUNCTION: inclusive instructions of FUNCTION per transaction

@@ -43,18 +43,8 @@ bench_stop
 count() {
 	v=$1
 	shift
-	rm -rf "$BENCH_WORK/cg-$v"
-	cp -a "$data" "$BENCH_WORK/cg-$v"
 	printf '%s\n' "$@" >"$BENCH_WORK/cg-$v.sql"
-	chmod 644 "$BENCH_WORK/cg-$v.sql"
-	runuser -u postgres -- valgrind --tool=callgrind --dump-instr=no \
-		--callgrind-out-file="$BENCH_WORK/cg-$v.out" \
-		"$PGBIN/postgres" --single -D "$BENCH_WORK/cg-$v" -c jit=off bench \
-		<"$BENCH_WORK/cg-$v.sql" >"$BENCH_WORK/cg-$v.log" 2>&1 ||
-		{ tail -20 "$BENCH_WORK/cg-$v.log"; die "$v: single-user backend failed"; }
-	grep -q ERROR "$BENCH_WORK/cg-$v.log" && { grep ERROR "$BENCH_WORK/cg-$v.log"; die "$v: statement failed"; }
-	callgrind_annotate --inclusive=yes --threshold=100 "$BENCH_WORK/cg-$v.out" 2>/dev/null >"$BENCH_WORK/cg-$v.txt"
-	rm -rf "$BENCH_WORK/cg-$v"
+	bench_callgrind "$v" "$data"
 }
 
 # ir VARIANT FUNCTION: inclusive instructions of FUNCTION, millions

@@ -6,6 +6,7 @@
 #   bench_stop          pg_ctl stop (also run by the EXIT trap)
 #   sql / sqlat DB ...  psql as postgres against the running cluster
 #   now, median, ratio  timing helpers
+#   bench_callgrind V D one cg-V.sql under callgrind in a single-user backend
 #
 # The extension is never installed into the system PostgreSQL: other builds
 # may be installed there at any time, and a benchmark must measure this
@@ -259,4 +260,23 @@ bench_seal_all() {
 		[ "$left" -eq 0 ] && break
 	done
 	echo "$total"
+}
+
+# bench_callgrind VARIANT DATADIR: run the statements of
+# $BENCH_WORK/cg-VARIANT.sql, one per line, in a single-user backend under
+# callgrind, on a fresh copy of the stopped cluster DATADIR; leaves the
+# inclusive profile in $BENCH_WORK/cg-VARIANT.txt (bench/instructions*.sh)
+bench_callgrind() {
+	v=$1
+	rm -rf "$BENCH_WORK/cg-$v"
+	cp -a "$2" "$BENCH_WORK/cg-$v"
+	chmod 644 "$BENCH_WORK/cg-$v.sql"
+	runuser -u postgres -- valgrind --tool=callgrind --dump-instr=no \
+		--callgrind-out-file="$BENCH_WORK/cg-$v.out" \
+		"$PGBIN/postgres" --single -D "$BENCH_WORK/cg-$v" -c jit=off bench \
+		<"$BENCH_WORK/cg-$v.sql" >"$BENCH_WORK/cg-$v.log" 2>&1 ||
+		{ tail -20 "$BENCH_WORK/cg-$v.log"; die "$v: single-user backend failed"; }
+	grep -q ERROR "$BENCH_WORK/cg-$v.log" && { grep ERROR "$BENCH_WORK/cg-$v.log"; die "$v: statement failed"; }
+	callgrind_annotate --inclusive=yes --threshold=100 "$BENCH_WORK/cg-$v.out" 2>/dev/null >"$BENCH_WORK/cg-$v.txt"
+	rm -rf "$BENCH_WORK/cg-$v"
 }
