@@ -23,11 +23,7 @@ bench_start instructions_rows
 sql postgres -c "CREATE DATABASE bench" >/dev/null
 sql bench -c "CREATE EXTENSION pg_dataspace" -c "SELECT FROM dataspace.node_info()" >/dev/null
 bench_asset bench "$ASSET"
-sql bench -c "CREATE TABLE bench_plain (asset_id uuid NOT NULL,
-		seq bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL,
-		value double precision NOT NULL, PRIMARY KEY (asset_id, seq))" \
-	-c "CREATE TABLE bench_bare (asset_id uuid, seq bigint GENERATED ALWAYS AS IDENTITY,
-		ts timestamptz, value double precision)" -c "CHECKPOINT" >/dev/null
+bench_compare_tables bench
 data=$BENCH_PGDATA
 bench_stop
 

@@ -30,11 +30,7 @@ sqlat bench -c "COPY (SELECT '$ASSET'::uuid,
 		timestamptz '2026-01-01 00:00:00+00' + i * interval '10 ms',
 		round((50 + 10 * sin(i / 1000.0))::numeric, 4)
 	FROM generate_series(1, $N) i) TO '$points'"
-sql bench -c "CREATE TABLE bench_plain (asset_id uuid NOT NULL,
-		seq bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL,
-		value double precision NOT NULL, PRIMARY KEY (asset_id, seq))" \
-	-c "CREATE TABLE bench_bare (asset_id uuid, seq bigint GENERATED ALWAYS AS IDENTITY,
-		ts timestamptz, value double precision)" -c "CHECKPOINT" >/dev/null
+bench_compare_tables bench
 data=$BENCH_PGDATA
 bench_stop
 

@@ -7,6 +7,7 @@
 #   sql / sqlat DB ...  psql as postgres against the running cluster
 #   now, median, ratio  timing helpers
 #   bench_callgrind V D one cg-V.sql under callgrind in a single-user backend
+#   bench_compare_tables DB  the plain and bare tables the counts compare with
 #
 # The extension is never installed into the system PostgreSQL: other builds
 # may be installed there at any time, and a benchmark must measure this
@@ -279,4 +280,15 @@ bench_callgrind() {
 	grep -q ERROR "$BENCH_WORK/cg-$v.log" && { grep ERROR "$BENCH_WORK/cg-$v.log"; die "$v: statement failed"; }
 	callgrind_annotate --inclusive=yes --threshold=100 "$BENCH_WORK/cg-$v.out" 2>/dev/null >"$BENCH_WORK/cg-$v.txt"
 	rm -rf "$BENCH_WORK/cg-$v"
+}
+
+# bench_compare_tables DB: bench_plain (identity seq + primary key: what a
+# user would have without the extension) and bench_bare (no index), then a
+# checkpoint
+bench_compare_tables() {
+	sql "$1" -c "CREATE TABLE bench_plain (asset_id uuid NOT NULL,
+		seq bigint GENERATED ALWAYS AS IDENTITY, ts timestamptz NOT NULL,
+		value double precision NOT NULL, PRIMARY KEY (asset_id, seq))" \
+		-c "CREATE TABLE bench_bare (asset_id uuid, seq bigint GENERATED ALWAYS AS IDENTITY,
+		ts timestamptz, value double precision)" -c "CHECKPOINT" >/dev/null
 }
