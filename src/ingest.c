@@ -425,7 +425,8 @@ lock_asset(const pg_uuid_t *asset, char **kind, char **name, bool *local)
 	}
 	if (found)
 	{
-		Datum		node_id = slot_column(slot, "node_id", &isnull);
+		bool		asset_node_null;
+		Datum		node_id = slot_column(slot, "node_id", &asset_node_null);
 		Relation	node = table_open(relation_oid("node"), AccessShareLock);
 		TableScanDesc ns = table_beginscan(node, snap, 0, NULL);
 		TupleTableSlot *nslot = table_slot_create(node, NULL);
@@ -438,7 +439,7 @@ lock_asset(const pg_uuid_t *asset, char **kind, char **name, bool *local)
 			bool		node_null;
 			Datum		this_node = slot_column(nslot, "node_id", &node_null);
 
-			*local = !isnull && !node_null &&
+			*local = !asset_node_null && !node_null &&
 				memcmp(DatumGetUUIDP(node_id)->data, DatumGetUUIDP(this_node)->data, UUID_LEN) == 0;
 		}
 		table_endscan(ns);
@@ -548,6 +549,9 @@ dataspace_point_ok(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
+/* The columns of pending_batch, in order. */
+static Oid	queue_types[6] = {INT8OID, UUIDOID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
+
 /*
  * queue_is_plain
  *		Is pending_batch as the install script made it: the six columns, no
@@ -557,8 +561,6 @@ dataspace_point_ok(PG_FUNCTION_ARGS)
  *		bench/RESULTS.md); otherwise, should someone have added any of
  *		these, through SPI so that they take effect.
  */
-/* The columns of pending_batch, in order. */
-static Oid	queue_types[6] = {INT8OID, UUIDOID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
 
 static bool
 queue_is_plain(Relation rel)

@@ -42,6 +42,23 @@ PG_FUNCTION_INFO_V1(dataspace_verify_proof);
 
 #define FETCH_ROWS 10000
 
+/*
+ * The seals of an asset that cond selects, and the seal before each in the
+ * chain (for its link), in chain order, from table (seal or received_seal).
+ * $1 is the asset; cond is an interval ($2, $3) or one seal id ($2).
+ * Both halves of the subquery use the (asset_id, max_ts, min_ts) index for
+ * an interval, the rows the unique (asset_id, chain_pos) one.
+ */
+#define SEALS_AND_PREDECESSORS(cols, table, cond) \
+	"SELECT " cols " FROM " table " WHERE asset_id OPERATOR(pg_catalog.=) $1" \
+	" AND chain_pos OPERATOR(pg_catalog.=) ANY (" \
+	"  SELECT chain_pos FROM " table " WHERE asset_id OPERATOR(pg_catalog.=) $1 AND " cond \
+	"  UNION ALL SELECT chain_pos OPERATOR(pg_catalog.-) 1 FROM " table \
+	"  WHERE asset_id OPERATOR(pg_catalog.=) $1 AND " cond ")" \
+	" ORDER BY chain_pos"
+#define COND_INTERVAL "max_ts OPERATOR(pg_catalog.>=) $2 AND min_ts OPERATOR(pg_catalog.<=) $3"
+#define COND_ONE_SEAL "id OPERATOR(pg_catalog.=) $2"
+
 /* The fixed list of reasons. */
 #define R_BAD_SIGNATURE		"bad signature"
 #define R_UNKNOWN_KEY		"unknown key"
@@ -645,24 +662,17 @@ resolve_loose(VScan *st, TimestampTz from, TimestampTz to, int *nstrays)
 	return lc.strays;
 }
 
-/* The seals verify_run reads, in chain order. */
+/* The seals verify_run reads, in chain order, and which to report. */
 typedef struct VSealSet
 {
 	VSeal	   *seals;
 	int			n;
 	int			cap;
-	bool		report;			/* of the seals being added */
+	int64		only_seal;		/* report this one, or (0) the interval's */
+	TimestampTz from;
+	TimestampTz to;
 	MemoryContext cxt;
 } VSealSet;
-
-static int
-cmp_vseal_pos(const void *a, const void *b)
-{
-	int64		x = ((const VSeal *) a)->row.s.chain_pos;
-	int64		y = ((const VSeal *) b)->row.s.chain_pos;
-
-	return (x > y) - (x < y);
-}
 
 /* One seal row into the set. */
 static void
@@ -683,17 +693,11 @@ load_seal_row(int row, void *arg)
 	memset(v, 0, sizeof(VSeal));
 	ds_seal_row_read(row, &v->row);
 	v->root_ok = -1;
-	v->report = set->report;
+	if (set->only_seal > 0)
+		v->report = v->row.id == set->only_seal;
+	else
+		v->report = v->row.max_ts >= set->from && v->row.min_ts <= set->to;
 	MemoryContextSwitchTo(old);
-}
-
-/* Append the seals a query returns, to be reported or not. */
-static void
-load_seals(VSealSet *set, const char *sql, int nargs, Oid *types, Datum *values,
-		   bool report)
-{
-	set->report = report;
-	cursor_rows(sql, nargs, types, values, load_seal_row, set);
 }
 
 /*
@@ -732,57 +736,27 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	SPI_connect();
 
 	/*
-	 * One seal needs only itself and the seal before it in the chain (its
-	 * link); an interval needs its seals and the seal before each, for the
-	 * links.  Seals outside the interval are read only if a point of the
+	 * One seal, or the seals of an interval, and the seal before each (its
+	 * link).  Seals outside the interval are read only if a point of the
 	 * interval is in none of these (resolve_loose).
 	 */
 	values[0] = UUIDPGetDatum(asset);
+	set.only_seal = only_seal;
+	set.from = from;
+	set.to = to;
 	if (only_seal > 0)
 	{
 		values[1] = Int64GetDatum(only_seal);
-		load_seals(&set, "SELECT " DS_SEAL_COLUMNS " FROM (SELECT " DS_SEAL_COLUMNS
-				   " FROM dataspace.seal WHERE asset_id OPERATOR(pg_catalog.=) $1"
-				   " AND chain_pos OPERATOR(pg_catalog.<=) (SELECT chain_pos FROM dataspace.seal"
-				   "  WHERE id OPERATOR(pg_catalog.=) $2)"
-				   " ORDER BY chain_pos DESC LIMIT 2) s ORDER BY chain_pos",
-				   2, (Oid[]) {UUIDOID, INT8OID}, values, false);
-		for (int i = 0; i < set.n; i++)
-			set.seals[i].report = set.seals[i].row.id == only_seal;
+		cursor_rows(SEALS_AND_PREDECESSORS(DS_SEAL_COLUMNS, "dataspace.seal", COND_ONE_SEAL),
+					2, (Oid[]) {UUIDOID, INT8OID}, values, load_seal_row, &set);
 	}
 	else
 	{
-		Datum	   *preds;
-		int			npreds = 0;
-
 		values[1] = TimestampTzGetDatum(from);
 		values[2] = TimestampTzGetDatum(to);
-		load_seals(&set, "SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
-				   " WHERE asset_id OPERATOR(pg_catalog.=) $1"
-				   " AND max_ts OPERATOR(pg_catalog.>=) $2 AND min_ts OPERATOR(pg_catalog.<=) $3"
-				   " ORDER BY chain_pos",
-				   3, (Oid[]) {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID}, values, true);
-
-		/* the links: each seal's predecessor, where it is not read yet */
-		preds = palloc(sizeof(Datum) * Max(set.n, 1));
-		for (int i = 0; i < set.n; i++)
-		{
-			int64		pos = set.seals[i].row.s.chain_pos;
-
-			if (pos > 1 && (i == 0 || set.seals[i - 1].row.s.chain_pos != pos - 1))
-				preds[npreds++] = Int64GetDatum(pos - 1);
-		}
-		if (npreds > 0)
-		{
-			values[1] = PointerGetDatum(construct_array(preds, npreds, INT8OID, sizeof(int64),
-														FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-			load_seals(&set, "SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
-					   " WHERE asset_id OPERATOR(pg_catalog.=) $1"
-					   " AND chain_pos OPERATOR(pg_catalog.=) ANY ($2)",
-					   2, (Oid[]) {UUIDOID, INT8ARRAYOID}, values, false);
-			qsort(set.seals, set.n, sizeof(VSeal), cmp_vseal_pos);
-		}
-		pfree(preds);
+		cursor_rows(SEALS_AND_PREDECESSORS(DS_SEAL_COLUMNS, "dataspace.seal", COND_INTERVAL),
+					3, (Oid[]) {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID}, values,
+					load_seal_row, &set);
 	}
 	seals = set.seals;
 	nseals = set.n;
@@ -1070,30 +1044,29 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	StraySeal  *strays = NULL;
 	int			nstrays = 0;
 	int			next_stray = 0;
-	Oid			types[6] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT8OID, BOOLOID};
 	Datum		values[6];
 
 	values[0] = UUIDPGetDatum(asset);
-	values[1] = TimestampTzGetDatum(from);
-	values[2] = TimestampTzGetDatum(to);
-	values[3] = Int64GetDatum(only_seal);
 	ds_become_owner(&saved);
 	SPI_connect();
 
 	/* the seals to report, and the seal before each, for the links */
-	ds_spi_exec("SELECT id, provider_id, chain_pos, contract_id, node_id, first_seq, last_seq,"
-				" point_count, delivered_count, min_ts, max_ts, merkle_root, prev_hash, key_id,"
-				" signature, sealed_at, withheld FROM dataspace.received_seal s"
-				" WHERE s.asset_id OPERATOR(pg_catalog.=) $1 AND ("
-				"  (($4 OPERATOR(pg_catalog.=) 0 AND s.max_ts OPERATOR(pg_catalog.>=) $2"
-				"    AND s.min_ts OPERATOR(pg_catalog.<=) $3) OR s.id OPERATOR(pg_catalog.=) $4)"
-				"  OR EXISTS (SELECT FROM dataspace.received_seal n"
-				"   WHERE n.asset_id OPERATOR(pg_catalog.=) $1"
-				"   AND n.chain_pos OPERATOR(pg_catalog.=) (s.chain_pos OPERATOR(pg_catalog.+) 1)"
-				"   AND (($4 OPERATOR(pg_catalog.=) 0 AND n.max_ts OPERATOR(pg_catalog.>=) $2"
-				"     AND n.min_ts OPERATOR(pg_catalog.<=) $3) OR n.id OPERATOR(pg_catalog.=) $4)))"
-				" ORDER BY s.chain_pos",
-				4, types, values, NULL, true, -1);
+#define RSEAL_COLUMNS "id, provider_id, chain_pos, contract_id, node_id, first_seq, last_seq," \
+	" point_count, delivered_count, min_ts, max_ts, merkle_root, prev_hash, key_id," \
+	" signature, sealed_at, withheld"
+	if (only_seal > 0)
+	{
+		values[1] = Int64GetDatum(only_seal);
+		ds_spi_exec(SEALS_AND_PREDECESSORS(RSEAL_COLUMNS, "dataspace.received_seal", COND_ONE_SEAL),
+					2, (Oid[]) {UUIDOID, INT8OID}, values, NULL, true, -1);
+	}
+	else
+	{
+		values[1] = TimestampTzGetDatum(from);
+		values[2] = TimestampTzGetDatum(to);
+		ds_spi_exec(SEALS_AND_PREDECESSORS(RSEAL_COLUMNS, "dataspace.received_seal", COND_INTERVAL),
+					3, (Oid[]) {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID}, values, NULL, true, -1);
+	}
 	nseals = (int) SPI_processed;
 	seals = MemoryContextAllocZero(cxt, sizeof(RSeal) * Max(nseals, 1));
 	{
