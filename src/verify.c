@@ -21,12 +21,16 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_operator_d.h"
 #include "catalog/pg_type.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/tuplesort.h"
 
 #include "contract.h"
 #include "keys.h"
@@ -74,11 +78,10 @@ PG_FUNCTION_INFO_V1(dataspace_verify_proof);
 #define R_NOT_SEALED		"point not sealed"
 #define R_PENDING			"pending"
 
+/* A seal to report, while the pass over the points can reach it. */
 typedef struct VSeal
 {
 	DsSealRow	row;
-	bool		report;			/* in the result */
-	const char *reason;			/* first failure, NULL while fine */
 	bool		retained;		/* points dropped under a valid record */
 	ds_merkle  *merkle;			/* from its first point until its last */
 	int			root_ok;		/* -1 until the root is computed */
@@ -90,7 +93,7 @@ typedef struct BatchSeal
 {
 	int64		batch_id;
 	int64		first_seq;		/* of the seal */
-	int			seal;			/* index into the seal array */
+	VSeal	   *seal;
 } BatchSeal;
 
 typedef struct VRow
@@ -104,12 +107,27 @@ typedef struct VResult
 {
 	int			nrows;
 	int			cap;
-	VRow	   *rows;
+	VRow	   *rows;			/* the rows, unless they go to store */
+	Tuplestorestate *store;		/* verify_asset's result, row by row */
+	TupleDesc	desc;
 } VResult;
 
 static void
 add_row(VResult *res, int64 seal_id, int ok, const char *reason)
 {
+	if (res->store != NULL)
+	{
+		Datum		values[3] = {Int64GetDatum(seal_id), BoolGetDatum(ok == 1), 0};
+		bool		nulls[3] = {seal_id == 0, ok < 0, reason == NULL};
+
+		if (reason != NULL)
+			values[2] = CStringGetTextDatum(reason);
+		tuplestore_putvalues(res->store, res->desc, values, nulls);
+		if (reason != NULL)
+			pfree(DatumGetPointer(values[2]));
+		res->nrows++;
+		return;
+	}
 	if (res->nrows == res->cap)
 	{
 		res->cap = res->cap ? res->cap * 2 : 64;
@@ -149,10 +167,9 @@ cmp_int64(const void *a, const void *b)
  *		signature, chain link to its predecessor, key validity.
  */
 static const char *
-check_seal_header(ds_hasher *h, const DsKeyring *ring, const VSeal *seal,
-				  const VSeal *pred)
+check_seal_header(ds_hasher *h, const DsKeyring *ring, const DsSealRow *r,
+				  const DsSealRow *pred)
 {
-	const DsSealRow *r = &seal->row;
 	uint8		msg[DS_SEAL_MSG_MAX];
 	size_t		len;
 	const DsKey *key;
@@ -180,9 +197,9 @@ check_seal_header(ds_hasher *h, const DsKeyring *ring, const VSeal *seal,
 	{
 		uint8		prev[DS_HASH_LEN];
 
-		if (r->s.chain_pos != pred->row.s.chain_pos + 1)
+		if (r->s.chain_pos != pred->s.chain_pos + 1)
 			return R_SEAL_MISSING;
-		if (pred->row.malformed || !ds_seal_hash(h, &pred->row.s, prev) ||
+		if (pred->malformed || !ds_seal_hash(h, &pred->s, prev) ||
 			memcmp(prev, r->s.prev_hash, DS_HASH_LEN) != 0)
 			return R_CHAIN_BROKEN;
 	}
@@ -338,63 +355,6 @@ loose_end_run(LooseList *l)
 	}
 }
 
-/* The state of verify_run's pass over the points. */
-typedef struct VScan
-{
-	const pg_uuid_t *asset;
-	ds_hasher  *h;
-	TimestampTz from;
-	TimestampTz to;
-	bool		want_loose;
-	VSeal	   *seals;
-	int			nseals;
-	BatchSeal  *bmap;
-	int			nbmap;
-	int64	   *pending;
-	int			npending;
-	int64	   *pending_seen;
-	int			npending_seen;
-	LooseList	loose;
-	MemoryContext cxt;			/* outliving the query */
-} VScan;
-
-/*
- * find_owner
- *		The reported seal that covers point (batch, seq), or NULL.  The batch
- *		map is sorted by (batch, first seq), so a binary search finds the
- *		one seal of the batch whose range can start at or before seq: one
- *		lookup, however many seals a large batch (one COPY) was cut into.
- *		Seals of one batch have disjoint seq ranges; should ranges overlap
- *		(seals made or changed behind the sealer's back), every seal of the
- *		batch starting at or before seq is tried.
- */
-static VSeal *
-find_owner(const VScan *st, int64 batch, int64 seq)
-{
-	int			lo = 0;
-	int			hi = st->nbmap;
-
-	/* the first entry after (batch, seq) */
-	while (lo < hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-		const BatchSeal *e = &st->bmap[mid];
-
-		if (e->batch_id < batch || (e->batch_id == batch && e->first_seq <= seq))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (int k = lo - 1; k >= 0 && st->bmap[k].batch_id == batch; k--)
-	{
-		VSeal	   *v = &st->seals[st->bmap[k].seal];
-
-		if (seq >= v->row.s.first_seq && seq <= v->row.s.last_seq)
-			return v;
-	}
-	return NULL;
-}
-
 /*
  * seal_tree
  *		A seal's Merkle tree while its leaves are being added, made on the
@@ -434,6 +394,240 @@ seal_tree_matches(ds_hasher *h, ds_merkle **tree, const uint8 signed_root[DS_HAS
 }
 
 /*
+ * What the pass over a seal's points found, kept (by chain position) until
+ * the pass over the seals in chain order adds its header's verdict.
+ */
+#define PR_OK		0
+#define PR_DROPPED	1
+#define PR_MISSING	2
+#define PR_ADDED	3
+#define PR_VALUE	4
+#define PR_RANGE	5
+
+static const char *const point_reasons[] = {
+	NULL, R_POINTS_DROPPED, R_POINT_MISSING, R_POINT_ADDED, R_VALUE_CHANGED,
+	R_RANGE_NOT_SIGNED
+};
+
+#define FEED_SEALS 1000
+
+/*
+ * The seals to report, in first seq order, read from a cursor a slice at a
+ * time as the pass over the points reaches them: the pass holds only the
+ * seals whose seq ranges it is in, however long the chain.
+ */
+typedef struct SealFeed
+{
+	Portal		portal;
+	VSeal	  **buf;
+	int			n;
+	int			next;
+	bool		done;
+	MemoryContext rowcxt;		/* of the rows being read */
+	MemoryContext sealcxt;		/* of the seals, until they are finished */
+} SealFeed;
+
+/* The state of verify_run's pass over the points. */
+typedef struct VScan
+{
+	const pg_uuid_t *asset;
+	ds_hasher  *h;
+	TimestampTz from;
+	TimestampTz to;
+	bool		want_loose;
+	int64		retained_through;
+	SealFeed	feed;
+	int64		next_first;		/* first seq of the next seal fed */
+	VSeal	  **active;			/* fed, and a point of theirs may still come */
+	int			nactive;
+	int			cap_active;
+	int64		min_last;		/* lowest last seq of the active seals */
+	BatchSeal  *bmap;			/* the active seals' batches */
+	int			nbmap;
+	int			cap_bmap;
+	Tuplesortstate *results;	/* (chain position, PR_ code) of each seal */
+	TupleTableSlot *slot;
+	int64	   *pending;
+	int			npending;
+	int64	   *pending_seen;
+	int			npending_seen;
+	LooseList	loose;
+	MemoryContext cxt;			/* outliving the query */
+} VScan;
+
+/*
+ * feed_head
+ *		The next seal fed, or NULL after the last.  A slice is read through
+ *		an SPI connection of its own: the pass over the points calls this
+ *		from inside its query.
+ */
+static VSeal *
+feed_head(SealFeed *f)
+{
+	if (f->next == f->n && !f->done)
+	{
+		SPI_connect();
+		SPI_cursor_fetch(f->portal, true, FEED_SEALS);
+		f->n = 0;
+		f->next = 0;
+		f->done = SPI_processed < FEED_SEALS;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			MemoryContext old = MemoryContextSwitchTo(f->rowcxt);
+			DsSealRow	r;
+			VSeal	   *v;
+
+			ds_seal_row_read((int) i, &r);
+			MemoryContextSwitchTo(f->sealcxt);
+			v = palloc0(sizeof(VSeal));
+			v->row = r;
+			v->row.batch_ids = palloc(sizeof(int64) * Max(r.nbatches, 1));
+			memcpy(v->row.batch_ids, r.batch_ids, sizeof(int64) * r.nbatches);
+			v->root_ok = -1;
+			f->buf[f->n++] = v;
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(f->rowcxt);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		SPI_finish();
+	}
+	return f->next < f->n ? f->buf[f->next] : NULL;
+}
+
+/*
+ * finish_seal
+ *		A seal the pass over the points has passed: what its points say, to
+ *		the results; then it goes.
+ */
+static void
+finish_seal(VScan *st, VSeal *v)
+{
+	int			code = PR_OK;
+
+	if (v->retained && v->found == 0)
+		code = PR_DROPPED;
+	else if (v->found < v->row.s.point_count)
+		code = PR_MISSING;
+	else if (v->found > v->row.s.point_count)
+		code = PR_ADDED;
+	else
+	{
+		if (v->root_ok < 0)
+			v->root_ok = seal_tree_matches(st->h, &v->merkle, v->row.s.root);
+		if (!v->root_ok)
+			code = PR_VALUE;
+		else if (!ds_seal_span_matches(&v->span, &v->row.s, true))
+			code = PR_RANGE;
+	}
+	ExecClearTuple(st->slot);
+	st->slot->tts_values[0] = Int64GetDatum(v->row.s.chain_pos);
+	st->slot->tts_values[1] = Int32GetDatum(code);
+	st->slot->tts_isnull[0] = false;
+	st->slot->tts_isnull[1] = false;
+	ExecStoreVirtualTuple(st->slot);
+	tuplesort_puttupleslot(st->results, st->slot);
+	if (v->merkle)
+		pfree(v->merkle);
+	pfree(v->row.batch_ids);
+	pfree(v);
+}
+
+/*
+ * sweep_seals
+ *		Before the point at seq (all: after the last point), make active the
+ *		seals fed that start at or before it and finish those whose ranges
+ *		end before it; then map the active seals' batches for find_owner.
+ */
+static void
+sweep_seals(VScan *st, int64 seq, bool all)
+{
+	VSeal	   *v;
+	int			keep = 0;
+
+	while ((v = feed_head(&st->feed)) != NULL && (all || v->row.s.first_seq <= seq))
+	{
+		st->feed.next++;
+		v->retained = v->row.s.chain_pos <= st->retained_through;
+		if (st->nactive == st->cap_active)
+		{
+			st->cap_active *= 2;
+			st->active = repalloc_huge(st->active, sizeof(VSeal *) * st->cap_active);
+		}
+		st->active[st->nactive++] = v;
+	}
+	st->next_first = v != NULL ? v->row.s.first_seq : PG_INT64_MAX;
+
+	st->min_last = PG_INT64_MAX;
+	for (int i = 0; i < st->nactive; i++)
+	{
+		v = st->active[i];
+		if (all || v->row.s.last_seq < seq)
+			finish_seal(st, v);
+		else
+		{
+			st->active[keep++] = v;
+			st->min_last = Min(st->min_last, v->row.s.last_seq);
+		}
+	}
+	st->nactive = keep;
+
+	st->nbmap = 0;
+	for (int i = 0; i < st->nactive; i++)
+	{
+		v = st->active[i];
+		for (int b = 0; b < v->row.nbatches; b++)
+		{
+			if (st->nbmap == st->cap_bmap)
+			{
+				st->cap_bmap *= 2;
+				st->bmap = repalloc_huge(st->bmap, sizeof(BatchSeal) * st->cap_bmap);
+			}
+			st->bmap[st->nbmap].batch_id = v->row.batch_ids[b];
+			st->bmap[st->nbmap].first_seq = v->row.s.first_seq;
+			st->bmap[st->nbmap].seal = v;
+			st->nbmap++;
+		}
+	}
+	qsort(st->bmap, st->nbmap, sizeof(BatchSeal), cmp_batchseal);
+}
+
+/*
+ * find_owner
+ *		The active seal that covers point (batch, seq), or NULL.  The batch
+ *		map is sorted by (batch, first seq), so a binary search finds the
+ *		one seal of the batch whose range can start at or before seq.
+ *		Seals of one batch have disjoint seq ranges; should ranges overlap
+ *		(seals made or changed behind the sealer's back), every seal of the
+ *		batch starting at or before seq is tried.
+ */
+static VSeal *
+find_owner(const VScan *st, int64 batch, int64 seq)
+{
+	int			lo = 0;
+	int			hi = st->nbmap;
+
+	/* the first entry after (batch, seq) */
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		const BatchSeal *e = &st->bmap[mid];
+
+		if (e->batch_id < batch || (e->batch_id == batch && e->first_seq <= seq))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (int k = lo - 1; k >= 0 && st->bmap[k].batch_id == batch; k--)
+	{
+		VSeal	   *v = st->bmap[k].seal;
+
+		if (seq >= v->row.s.first_seq && seq <= v->row.s.last_seq)
+			return v;
+	}
+	return NULL;
+}
+
+/*
  * verify_point_row
  *		One point of verify_run's pass, in seq order: add its leaf to the
  *		seal that covers it, or account for it as pending or not sealed.
@@ -451,6 +645,8 @@ verify_point_row(Datum *values, bool *isnull, void *arg)
 	if (isnull[0] || isnull[1] || isnull[2] || isnull[3])
 		elog(ERROR, "unexpected null in a point");
 
+	if (seq >= st->next_first || seq > st->min_last)
+		sweep_seals(st, seq, false);
 	owner = find_owner(st, batch, seq);
 	if (owner != NULL)
 	{
@@ -465,7 +661,7 @@ verify_point_row(Datum *values, bool *isnull, void *arg)
 		ds_seal_span_add(&owner->span, &owner->row.s, owner->found - 1, seq, ts_us);
 		if (!ds_leaf_nonce(st->h, owner->row.seed, st->asset->data, seq, nonce) ||
 			!ds_leaf_hash(st->h, st->asset->data, seq, ts_us, value, nonce, leaf) ||
-			!ds_merkle_add(st->h, seal_tree(&owner->merkle, st->cxt), leaf))
+			!ds_merkle_add(st->h, seal_tree(&owner->merkle, st->feed.sealcxt), leaf))
 			elog(ERROR, "could not hash point");
 
 		/* the seal's last point: its root now, and its tree goes */
@@ -557,6 +753,9 @@ add_stray(StraySeal **strays, int *n, int64 chain_pos, int64 id, MemoryContext c
 
 typedef void (*verify_fn) (const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 						   int64 only_seal, VResult *res);
+
+static void verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
+					   int64 only_seal, VResult *res);
 
 /*
  * A stray's row: the seal checked on its own.  As many points as signed
@@ -662,155 +861,208 @@ resolve_loose(VScan *st, TimestampTz from, TimestampTz to, int *nstrays)
 	return lc.strays;
 }
 
-/* The seals verify_run reads, in chain order, and which to report. */
-typedef struct VSealSet
+/* verify_run's pass over the seals in chain order: headers and results. */
+typedef struct HeaderPass
 {
-	VSeal	   *seals;
-	int			n;
-	int			cap;
-	int64		only_seal;		/* report this one, or (0) the interval's */
-	TimestampTz from;
-	TimestampTz to;
-	MemoryContext cxt;
-} VSealSet;
+	VScan	   *st;
+	const DsKeyring *ring;
+	int64		only_seal;
+	DsSealRow	prev;			/* the row before, without its batches */
+	bool		have_prev;
+	StraySeal  *strays;			/* by chain position */
+	int			nstrays;
+	int			next_stray;
+	VResult    *res;
+	MemoryContext rowcxt;
+} HeaderPass;
 
-/* One seal row into the set. */
+/* The rows of the strays before chain position pos. */
 static void
-load_seal_row(int row, void *arg)
+add_strays_before(HeaderPass *hp, int64 pos)
 {
-	VSealSet   *set = (VSealSet *) arg;
-	MemoryContext old = MemoryContextSwitchTo(set->cxt);
-	VSeal	   *v;
+	VScan	   *st = hp->st;
 
-	if (set->n == set->cap)
-	{
-		set->cap = set->cap ? set->cap * 2 : 64;
-		set->seals = set->seals
-			? repalloc_huge(set->seals, sizeof(VSeal) * set->cap)
-			: MemoryContextAllocHuge(set->cxt, sizeof(VSeal) * set->cap);
-	}
-	v = &set->seals[set->n++];
-	memset(v, 0, sizeof(VSeal));
-	ds_seal_row_read(row, &v->row);
-	v->root_ok = -1;
-	if (set->only_seal > 0)
-		v->report = v->row.id == set->only_seal;
-	else
-		v->report = v->row.max_ts >= set->from && v->row.min_ts <= set->to;
-	MemoryContextSwitchTo(old);
+	while (hp->next_stray < hp->nstrays && hp->strays[hp->next_stray].chain_pos < pos)
+		add_stray_row(hp->res, st->asset, st->from, st->to,
+					  hp->strays[hp->next_stray++].id, verify_run);
 }
+
+/*
+ * header_row
+ *		One seal, in chain order: for a seal to report, its header's verdict
+ *		or else its points', which the pass over the points left in the
+ *		results, sorted by chain position.
+ */
+static void
+header_row(int row, void *arg)
+{
+	HeaderPass *hp = (HeaderPass *) arg;
+	VScan	   *st = hp->st;
+	MemoryContext old = MemoryContextSwitchTo(hp->rowcxt);
+	DsSealRow	r;
+
+	ds_seal_row_read(row, &r);
+	MemoryContextSwitchTo(old);
+	add_strays_before(hp, r.s.chain_pos);
+	if (hp->only_seal > 0 ? r.id == hp->only_seal
+		: r.max_ts >= st->from && r.min_ts <= st->to)
+	{
+		const char *reason = check_seal_header(st->h, hp->ring, &r,
+											   hp->have_prev ? &hp->prev : NULL);
+		bool		isnull;
+		int			code;
+
+		if (!tuplesort_gettupleslot(st->results, true, false, st->slot, NULL) ||
+			DatumGetInt64(slot_getattr(st->slot, 1, &isnull)) != r.s.chain_pos)
+			elog(ERROR, "the seals of an asset changed while it was verified");
+		code = DatumGetInt32(slot_getattr(st->slot, 2, &isnull));
+		if (reason != NULL)
+			add_row(hp->res, r.id, 0, reason);
+		else
+			add_row(hp->res, r.id, code == PR_OK || code == PR_DROPPED ? 1 : 0,
+					point_reasons[code]);
+	}
+	hp->prev = r;
+	hp->prev.batch_ids = NULL;
+	hp->have_prev = true;
+	MemoryContextReset(hp->rowcxt);
+}
+
+/*
+ * The seals to report (cond), in first seq order for the pass over the
+ * points, and the lowest first and highest last seq among them.
+ */
+#define SEALS_TO_REPORT(cond) \
+	"SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal" \
+	" WHERE asset_id OPERATOR(pg_catalog.=) $1 AND " cond " ORDER BY first_seq, chain_pos"
+#define SEQ_RANGE_TO_REPORT(cond) \
+	"SELECT pg_catalog.min(first_seq), pg_catalog.max(last_seq) FROM dataspace.seal" \
+	" WHERE asset_id OPERATOR(pg_catalog.=) $1 AND " cond
 
 /*
  * verify_run
  *		Verify an asset between from and to, or (only_seal > 0) one seal.
+ *
+ * Two passes.  The points, in seq order, meet the seals to report in first
+ * seq order: a seal is read when the pass reaches its first seq and
+ * finished when it passes its last, and what its points say goes to a sort
+ * by chain position.  Then the seals in chain order, with the seal before
+ * each for its link: the header's verdict, else the points'.  Memory holds
+ * the seals whose ranges the pass is in, not the chain.
  */
 static void
 verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 		   int64 only_seal, VResult *res)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	ds_hasher  *h = ds_backend_hasher();
 	DsKeyring  *ring;
 	DsSavedUser saved;
 	Oid			types[5] = {UUIDOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		values[5];
-	VSeal	   *seals;
-	int			nseals;
-	BatchSeal  *bmap;
-	int			nbmap = 0;
-	int64	   *pending;
-	int			npending;
-	int64		retained_through;
+	Oid			stypes[3] = {UUIDOID, INT8OID, INT8OID};
+	Datum		svalues[3];
+	int			nsargs;
+	const char *chain_sql;
+	const char *feed_sql;
+	const char *range_sql;
 	int64		lo = PG_INT64_MAX;
 	int64		hi = PG_INT64_MIN;
-	int64	   *pending_seen;
 	bool		want_loose = only_seal == 0;
-	VSealSet	set = {.cxt = cxt};
-	StraySeal  *strays = NULL;
-	int			nstrays = 0;
-	int			next_stray = 0;
+	SPIPlanPtr	feed_plan;
+	TupleDesc	desc;
+	AttrNumber	sort_col = 1;
+	Oid			sort_op = Int8LessOperator;
+	Oid			sort_coll = InvalidOid;
+	bool		nulls_first = false;
+	bool		isnull;
 	VScan		st;
+	HeaderPass	hp;
 
 	ring = ds_keyring_load();
 	ds_become_owner(&saved);
 	SPI_connect();
 
 	/*
-	 * One seal, or the seals of an interval, and the seal before each (its
-	 * link).  Seals outside the interval are read only if a point of the
-	 * interval is in none of these (resolve_loose).
+	 * One seal, or the seals of an interval; in chain order also the seal
+	 * before each (its link).  Seals outside the interval are read only if
+	 * a point of the interval is in none of these (resolve_loose).
 	 */
-	values[0] = UUIDPGetDatum(asset);
-	set.only_seal = only_seal;
-	set.from = from;
-	set.to = to;
+	svalues[0] = UUIDPGetDatum(asset);
 	if (only_seal > 0)
 	{
-		values[1] = Int64GetDatum(only_seal);
-		cursor_rows(SEALS_AND_PREDECESSORS(DS_SEAL_COLUMNS, "dataspace.seal", COND_ONE_SEAL),
-					2, (Oid[]) {UUIDOID, INT8OID}, values, load_seal_row, &set);
+		nsargs = 2;
+		svalues[1] = Int64GetDatum(only_seal);
+		chain_sql = SEALS_AND_PREDECESSORS(DS_SEAL_COLUMNS, "dataspace.seal", COND_ONE_SEAL);
+		feed_sql = SEALS_TO_REPORT(COND_ONE_SEAL);
+		range_sql = SEQ_RANGE_TO_REPORT(COND_ONE_SEAL);
 	}
 	else
 	{
-		values[1] = TimestampTzGetDatum(from);
-		values[2] = TimestampTzGetDatum(to);
-		cursor_rows(SEALS_AND_PREDECESSORS(DS_SEAL_COLUMNS, "dataspace.seal", COND_INTERVAL),
-					3, (Oid[]) {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID}, values,
-					load_seal_row, &set);
+		nsargs = 3;
+		stypes[1] = stypes[2] = TIMESTAMPTZOID;
+		svalues[1] = TimestampTzGetDatum(from);
+		svalues[2] = TimestampTzGetDatum(to);
+		chain_sql = SEALS_AND_PREDECESSORS(DS_SEAL_COLUMNS, "dataspace.seal", COND_INTERVAL);
+		feed_sql = SEALS_TO_REPORT(COND_INTERVAL);
+		range_sql = SEQ_RANGE_TO_REPORT(COND_INTERVAL);
 	}
-	seals = set.seals;
-	nseals = set.n;
-	for (int i = 0; i < nseals; i++)
-		nbmap += seals[i].row.nbatches;
-
-	retained_through = load_retained_through(asset, ring);
-	pending = load_pending(asset, &npending, cxt);
-	pending_seen = MemoryContextAlloc(cxt, sizeof(int64) * Max(npending, 1));
-
-	/* headers, and the batch map of the seals to report */
-	bmap = MemoryContextAllocHuge(cxt, sizeof(BatchSeal) * Max(nbmap, 1));
-	nbmap = 0;
-	for (int i = 0; i < nseals; i++)
+	ds_spi_exec(range_sql, nsargs, stypes, svalues, NULL, true, -1);
+	if (SPI_processed == 1)
 	{
-		VSeal	   *v = &seals[i];
+		Datum		first = ds_spi_get(0, 1, &isnull);
 
-		if (!v->report)
-			continue;
-		v->reason = check_seal_header(h, ring, v, i > 0 ? &seals[i - 1] : NULL);
-		v->retained = v->row.s.chain_pos <= retained_through;
-		lo = Min(lo, v->row.s.first_seq);
-		hi = Max(hi, v->row.s.last_seq);
-		for (int b = 0; b < v->row.nbatches; b++)
+		if (!isnull)
 		{
-			bmap[nbmap].batch_id = v->row.batch_ids[b];
-			bmap[nbmap].first_seq = v->row.s.first_seq;
-			bmap[nbmap].seal = i;
-			nbmap++;
+			lo = DatumGetInt64(first);
+			hi = ds_spi_get_int64(0, 2);
 		}
 	}
-	qsort(bmap, nbmap, sizeof(BatchSeal), cmp_batchseal);
+
+	memset(&st, 0, sizeof(st));
+	st.asset = asset;
+	st.h = ds_backend_hasher();
+	st.from = from;
+	st.to = to;
+	st.want_loose = want_loose;
+	st.cxt = cxt;
+	st.loose.cxt = cxt;
+	st.retained_through = load_retained_through(asset, ring);
+	st.pending = load_pending(asset, &st.npending, cxt);
+	st.pending_seen = MemoryContextAlloc(cxt, sizeof(int64) * Max(st.npending, 1));
+	st.cap_active = 16;
+	st.active = MemoryContextAlloc(cxt, sizeof(VSeal *) * st.cap_active);
+	st.cap_bmap = 16;
+	st.bmap = MemoryContextAlloc(cxt, sizeof(BatchSeal) * st.cap_bmap);
+	st.min_last = PG_INT64_MAX;
+	st.feed.buf = MemoryContextAlloc(cxt, sizeof(VSeal *) * FEED_SEALS);
+	st.feed.rowcxt = AllocSetContextCreate(cxt, "verify seal rows", ALLOCSET_DEFAULT_SIZES);
+	st.feed.sealcxt = AllocSetContextCreate(cxt, "verify seals", ALLOCSET_DEFAULT_SIZES);
+
+	/* the results of the pass over the points, sorted by chain position */
+	{
+		MemoryContext spi = MemoryContextSwitchTo(cxt);
+
+		desc = CreateTemplateTupleDesc(2);
+		TupleDescInitEntry(desc, 1, "chain_pos", INT8OID, -1, 0);
+		TupleDescInitEntry(desc, 2, "code", INT4OID, -1, 0);
+		st.results = tuplesort_begin_heap(desc, 1, &sort_col, &sort_op, &sort_coll,
+										  &nulls_first, work_mem, NULL, TUPLESORT_NONE);
+		st.slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+		MemoryContextSwitchTo(spi);
+	}
+
+	feed_plan = SPI_prepare(feed_sql, nsargs, stypes);
+	if (feed_plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	st.feed.portal = SPI_cursor_open(NULL, feed_plan, svalues, NULL, true);
+	st.next_first = feed_head(&st.feed) ? st.feed.buf[0]->row.s.first_seq : PG_INT64_MAX;
 
 	/* one pass over the points, in seq order */
+	values[0] = UUIDPGetDatum(asset);
 	values[1] = Int64GetDatum(lo);
 	values[2] = Int64GetDatum(hi);
 	values[3] = TimestampTzGetDatum(from);
 	values[4] = TimestampTzGetDatum(to);
-	st.asset = asset;
-	st.h = h;
-	st.from = from;
-	st.to = to;
-	st.want_loose = want_loose;
-	st.seals = seals;
-	st.nseals = nseals;
-	st.bmap = bmap;
-	st.nbmap = nbmap;
-	st.pending = pending;
-	st.npending = npending;
-	st.pending_seen = pending_seen;
-	st.npending_seen = 0;
-	memset(&st.loose, 0, sizeof(st.loose));
-	st.loose.cxt = cxt;
-	st.cxt = cxt;
 	(void) ds_spi_scan(want_loose
 					   ? "SELECT seq, ts, value, batch_id FROM dataspace.point"
 					   " WHERE asset_id OPERATOR(pg_catalog.=) $1 AND ((seq OPERATOR(pg_catalog.>=) $2"
@@ -821,46 +1073,33 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 					   " AND seq OPERATOR(pg_catalog.<=) $3 AND $4::timestamptz IS NOT NULL"
 					   " AND $5::timestamptz IS NOT NULL ORDER BY seq",
 					   5, types, values, true, verify_point_row, &st);
+	sweep_seals(&st, 0, true);
+	SPI_cursor_close(st.feed.portal);
+	SPI_freeplan(feed_plan);
+	MemoryContextDelete(st.feed.sealcxt);
+	MemoryContextDelete(st.feed.rowcxt);
+
+	memset(&hp, 0, sizeof(hp));
+	hp.st = &st;
+	hp.ring = ring;
+	hp.only_seal = only_seal;
+	hp.res = res;
+	hp.rowcxt = AllocSetContextCreate(cxt, "verify chain rows", ALLOCSET_DEFAULT_SIZES);
 	if (st.loose.n > 0)
-		strays = resolve_loose(&st, from, to, &nstrays);
+		hp.strays = resolve_loose(&st, from, to, &hp.nstrays);
+
+	/* the seals in chain order, the strays among them */
+	tuplesort_performsort(st.results);
+	cursor_rows(chain_sql, nsargs, stypes, svalues, header_row, &hp);
+	add_strays_before(&hp, PG_INT64_MAX);
+	if (tuplesort_gettupleslot(st.results, true, false, st.slot, NULL))
+		elog(ERROR, "the seals of an asset changed while it was verified");
+	tuplesort_end(st.results);
+	ExecDropSingleTupleTableSlot(st.slot);
+	MemoryContextDelete(hp.rowcxt);
 	SPI_finish();
 	ds_restore_user(&saved);
 
-	/* seal results, in chain order, the strays among them */
-	for (int i = 0; i <= nseals; i++)
-	{
-		VSeal	   *v = i < nseals ? &seals[i] : NULL;
-		const char *reason;
-
-		while (next_stray < nstrays &&
-			   (v == NULL || strays[next_stray].chain_pos < v->row.s.chain_pos))
-			add_stray_row(res, asset, from, to, strays[next_stray++].id, verify_run);
-		if (v == NULL || !v->report)
-			continue;
-		reason = v->reason;
-		if (reason == NULL)
-		{
-			if (v->retained && v->found == 0)
-			{
-				add_row(res, v->row.id, 1, R_POINTS_DROPPED);
-				continue;
-			}
-			if (v->found < v->row.s.point_count)
-				reason = R_POINT_MISSING;
-			else if (v->found > v->row.s.point_count)
-				reason = R_POINT_ADDED;
-			else
-			{
-				if (v->root_ok < 0)
-					v->root_ok = seal_tree_matches(h, &v->merkle, v->row.s.root);
-				if (!v->root_ok)
-					reason = R_VALUE_CHANGED;
-				else if (!ds_seal_span_matches(&v->span, &v->row.s, true))
-					reason = R_RANGE_NOT_SIGNED;
-			}
-		}
-		add_row(res, v->row.id, reason == NULL ? 1 : 0, reason);
-	}
 	add_orphan_rows(res, &st.loose);
 	for (int k = 0; k < st.npending_seen; k++)
 		add_row(res, 0, -1, R_PENDING);
@@ -1308,38 +1547,21 @@ dataspace_verify_asset(PG_FUNCTION_ARGS)
 	pg_uuid_t  *asset = PG_GETARG_UUID_P(0);
 	TimestampTz from = PG_GETARG_TIMESTAMPTZ(1);
 	TimestampTz to = PG_GETARG_TIMESTAMPTZ(2);
-	VResult		res = {0, 0, NULL};
+	VResult		res = {0};
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (from > to)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("from_ts must not be later than to_ts")));
+	res.store = rsinfo->setResult;
+	res.desc = rsinfo->setDesc;
 	if (received_asset(asset))
 		verify_received(asset, from, to, 0, &res);
 	else
 	{
 		require_asset(asset);
 		verify_run(asset, from, to, 0, &res);
-	}
-	for (int i = 0; i < res.nrows; i++)
-	{
-		Datum		values[3];
-		bool		nulls[3] = {false, false, false};
-
-		if (res.rows[i].seal_id == 0)
-			nulls[0] = true;
-		else
-			values[0] = Int64GetDatum(res.rows[i].seal_id);
-		if (res.rows[i].ok < 0)
-			nulls[1] = true;
-		else
-			values[1] = BoolGetDatum(res.rows[i].ok == 1);
-		if (res.rows[i].reason == NULL)
-			nulls[2] = true;
-		else
-			values[2] = CStringGetTextDatum(res.rows[i].reason);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
 }
@@ -1379,7 +1601,7 @@ dataspace_verify_seal(PG_FUNCTION_ARGS)
 {
 	int64		seal_id = PG_GETARG_INT64(0);
 	pg_uuid_t	asset;
-	VResult		res = {0, 0, NULL};
+	VResult		res = {0};
 
 	find_seal_asset(seal_id, &asset);
 	verify_run(&asset, DT_NOBEGIN, DT_NOEND, seal_id, &res);
