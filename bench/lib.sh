@@ -5,6 +5,7 @@
 #   bench_start NAME    initdb + start a throw-away cluster on 127.0.0.1
 #   bench_stop          pg_ctl stop (also run by the EXIT trap)
 #   sql / sqlat DB ...  psql as postgres against the running cluster
+#   sql_peak_anon DB Q  a query's output and its backend's peak private memory
 #   now, median, ratio  timing helpers
 #   bench_callgrind V D one cg-V.sql under callgrind in a single-user backend
 #   bench_compare_tables DB  the plain and bare tables the counts compare with
@@ -197,6 +198,31 @@ sql_cpu() {
 		/^cpu / { t = $13 + $14; if (n++ == 0) t0 = t; else t1 = t; next }
 		{ out[++k] = $0 }
 		END { printf "%.2f\n", (t1 - t0) / hz; for (i = 1; i <= k; i++) print out[i] }'
+}
+
+# sql_peak_anon DB QUERY: run QUERY in a session of its own and sample its
+# backend's private resident memory (RssAnon in /proc/PID/status; VmHWM
+# would count the shared buffers it touched) every 10 ms while it runs;
+# prints the query's output, then "anon KB" with the highest sample.
+sql_peak_anon() {
+	db=$1
+	out=$BENCH_WORK/peak-anon.out
+	PGAPPNAME=bench_peak_anon sqlat "$db" -c "SELECT pg_sleep(0.2)" -c "$2" >"$out" &
+	bg=$!
+	pid=
+	while [ -z "$pid" ] && kill -0 "$bg" 2>/dev/null; do
+		pid=$(sqlat "$db" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'bench_peak_anon'")
+	done
+	peak=0
+	while [ -n "$pid" ] && [ -r "/proc/$pid/status" ] && kill -0 "$bg" 2>/dev/null; do
+		while read -r k v _; do
+			[ "$k" = RssAnon: ] && [ "$v" -gt "$peak" ] && peak=$v
+		done <"/proc/$pid/status" 2>/dev/null || true
+		sleep 0.01
+	done
+	wait "$bg" || die "query failed: $2"
+	sed 1d "$out"
+	echo "anon $peak"
 }
 
 # Prove that the running server loads pg_dataspace.so from the private

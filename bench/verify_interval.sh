@@ -2,15 +2,19 @@
 # dataspace.verify_asset over a short interval at the end of a long chain:
 # 200,000 seals of one point each (seal_max_points = 1), then the last ten
 # seconds (ten seals) verified.  What it costs should depend on the
-# interval, not on the asset's history.  Prints CPU seconds of the backend
-# and its peak resident memory (VmHWM) after the call, medians of
-# BENCH_RUNS calls, each in a fresh backend.
+# interval, not on the asset's history.  Then the whole asset: its memory
+# should depend on how many seals overlap in seq, not on how many there
+# are.  Prints CPU seconds of the backend and its peak resident memory
+# (VmHWM) after the call, and for the whole asset its peak private memory
+# (RssAnon, sampled), medians of BENCH_RUNS calls (BENCH_WHOLE_RUNS for
+# the whole asset), each in a fresh backend.
 #
-# Usage: bench/verify_interval.sh   (as root; BENCH_RUNS=5)
+# Usage: bench/verify_interval.sh   (as root; BENCH_RUNS=5, BENCH_WHOLE_RUNS=3)
 set -eu
 . "$(dirname "$0")/lib.sh"
 
 runs=${BENCH_RUNS:-5}
+whole_runs=${BENCH_WHOLE_RUNS:-3}
 N=200000
 A=$BENCH_ASSET
 
@@ -43,3 +47,18 @@ echo
 echo "== verify_asset over the last 10 of $N one-point seals, $runs runs after one warm-up, medians"
 bench_machine
 echo "CPU of the backend: $(median "${cpu[@]}") s; its peak resident memory: $(median "${mem[@]}") kB"
+
+declare -a wcpu wmem
+for r in $(seq 1 "$whole_runs"); do
+	out=$(sql_cpu bench -c "SELECT count(*) || ' ' || count(*) FILTER (WHERE ok)
+		FROM dataspace.verify_asset('$A')")
+	res=$(echo "$out" | sed -n 2p)
+	[ "$res" = "$N $N" ] || die "verify_asset returned '$res', expected '$N $N'"
+	wcpu[$r]=$(echo "$out" | sed -n 1p)
+	out=$(sql_peak_anon bench "SELECT count(*) FROM dataspace.verify_asset('$A')")
+	[ "$(echo "$out" | sed -n 1p)" = "$N" ] || die "verify_asset returned '$out'"
+	wmem[$r]=$(echo "$out" | sed -n 2p | sed 's/^anon //')
+	log "whole asset, run $r: CPU ${wcpu[$r]} s, peak private memory ${wmem[$r]} kB"
+done
+echo "== verify_asset over all $N seals, $whole_runs runs, medians"
+echo "CPU of the backend: $(median "${wcpu[@]}") s; its peak private resident memory (RssAnon, sampled every 10 ms): $(median "${wmem[@]}") kB"

@@ -168,7 +168,7 @@ cmp_int64(const void *a, const void *b)
  */
 static const char *
 check_seal_header(ds_hasher *h, const DsKeyring *ring, const DsSealRow *r,
-				  const DsSealRow *pred)
+				  const ds_seal *pred, bool pred_malformed)
 {
 	uint8		msg[DS_SEAL_MSG_MAX];
 	size_t		len;
@@ -197,9 +197,9 @@ check_seal_header(ds_hasher *h, const DsKeyring *ring, const DsSealRow *r,
 	{
 		uint8		prev[DS_HASH_LEN];
 
-		if (r->s.chain_pos != pred->s.chain_pos + 1)
+		if (r->s.chain_pos != pred->chain_pos + 1)
 			return R_SEAL_MISSING;
-		if (pred->malformed || !ds_seal_hash(h, &pred->s, prev) ||
+		if (pred_malformed || !ds_seal_hash(h, pred, prev) ||
 			memcmp(prev, r->s.prev_hash, DS_HASH_LEN) != 0)
 			return R_CHAIN_BROKEN;
 	}
@@ -409,23 +409,214 @@ static const char *const point_reasons[] = {
 	R_RANGE_NOT_SIGNED
 };
 
-#define FEED_SEALS 1000
+#define SWEEP_FETCH 1000
 
 /*
- * The seals to report, in first seq order, read from a cursor a slice at a
- * time as the pass over the points reaches them: the pass holds only the
- * seals whose seq ranges it is in, however long the chain.
+ * The sweep: a pass over an asset's points in seq order meets the seals to
+ * report in first seq order.  A seal is read from a cursor, a slice at a
+ * time, when the pass reaches its first seq, and finished when the pass is
+ * past its last; what its points say goes to a sort by chain position, for
+ * the pass over the seals in chain order that adds each header's verdict.
+ * Memory holds the seals whose seq ranges the pass is in, not the chain.
+ * Local seals (VSeal) and received ones (RSeal) bring their own reading,
+ * finishing and lookup.
  */
-typedef struct SealFeed
+typedef struct Sweep Sweep;
+
+typedef struct SweepKind
 {
+	void	   *(*read) (int row, Sweep *sw);	/* SPI row into a seal, in sealcxt */
+	const ds_seal *(*fields) (const void *seal);
+	int			(*finish) (void *seal, Sweep *sw);	/* its PR_ code; frees it */
+	void		(*remap) (Sweep *sw);	/* the active seals changed */
+} SweepKind;
+
+struct Sweep
+{
+	const SweepKind *kind;
+	void	   *arg;			/* the pass's own state */
+	SPIPlanPtr	plan;
 	Portal		portal;
-	VSeal	  **buf;
+	void	  **buf;			/* the slice read */
 	int			n;
 	int			next;
 	bool		done;
+	void	  **active;			/* read, and a point of theirs may still come */
+	int			nactive;
+	int			cap_active;
+	int64		next_first;		/* first seq of the next seal to read */
+	int64		min_last;		/* lowest last seq of the active seals */
+	Tuplesortstate *results;	/* (chain position, PR_ code) */
+	TupleTableSlot *slot;
 	MemoryContext rowcxt;		/* of the rows being read */
-	MemoryContext sealcxt;		/* of the seals, until they are finished */
-} SealFeed;
+	MemoryContext sealcxt;		/* of the seals, until finished */
+};
+
+/*
+ * sweep_head
+ *		The next seal to read, or NULL after the last.  A slice is fetched
+ *		through an SPI connection of its own: the pass over the points calls
+ *		this from inside its query.
+ */
+static void *
+sweep_head(Sweep *sw)
+{
+	if (sw->next == sw->n && !sw->done)
+	{
+		SPI_connect();
+		SPI_cursor_fetch(sw->portal, true, SWEEP_FETCH);
+		sw->n = 0;
+		sw->next = 0;
+		sw->done = SPI_processed < SWEEP_FETCH;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			sw->buf[sw->n++] = sw->kind->read((int) i, sw);
+			MemoryContextReset(sw->rowcxt);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		SPI_finish();
+	}
+	return sw->next < sw->n ? sw->buf[sw->next] : NULL;
+}
+
+/*
+ * sweep_begin
+ *		Open the cursor over the seals to report (sql, in first seq order)
+ *		and the sort of their results, in cxt.
+ */
+static void
+sweep_begin(Sweep *sw, const SweepKind *kind, void *arg, const char *sql,
+			int nargs, Oid *types, Datum *values, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	TupleDesc	desc = CreateTemplateTupleDesc(2);
+	AttrNumber	col = 1;
+	Oid			op = Int8LessOperator;
+	Oid			coll = InvalidOid;
+	bool		nulls_first = false;
+	void	   *head;
+
+	memset(sw, 0, sizeof(*sw));
+	sw->kind = kind;
+	sw->arg = arg;
+	sw->buf = palloc(sizeof(void *) * SWEEP_FETCH);
+	sw->cap_active = 16;
+	sw->active = palloc(sizeof(void *) * sw->cap_active);
+	sw->min_last = PG_INT64_MAX;
+	sw->rowcxt = AllocSetContextCreate(cxt, "verify seal rows", ALLOCSET_DEFAULT_SIZES);
+	sw->sealcxt = AllocSetContextCreate(cxt, "verify seals", ALLOCSET_DEFAULT_SIZES);
+	TupleDescInitEntry(desc, 1, "chain_pos", INT8OID, -1, 0);
+	TupleDescInitEntry(desc, 2, "code", INT4OID, -1, 0);
+	sw->results = tuplesort_begin_heap(desc, 1, &col, &op, &coll, &nulls_first,
+									   work_mem, NULL, TUPLESORT_NONE);
+	sw->slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	MemoryContextSwitchTo(old);
+
+	sw->plan = SPI_prepare(sql, nargs, types);
+	if (sw->plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	sw->portal = SPI_cursor_open(NULL, sw->plan, values, NULL, true);
+	head = sweep_head(sw);
+	sw->next_first = head ? kind->fields(head)->first_seq : PG_INT64_MAX;
+}
+
+/*
+ * sweep_to
+ *		Before the point at seq (all: after the last point), make active the
+ *		seals that start at or before it and finish those whose ranges end
+ *		before it.
+ */
+static void
+sweep_to(Sweep *sw, int64 seq, bool all)
+{
+	void	   *v;
+	int			keep = 0;
+
+	while ((v = sweep_head(sw)) != NULL && (all || sw->kind->fields(v)->first_seq <= seq))
+	{
+		sw->next++;
+		if (sw->nactive == sw->cap_active)
+		{
+			sw->cap_active *= 2;
+			sw->active = repalloc_huge(sw->active, sizeof(void *) * sw->cap_active);
+		}
+		sw->active[sw->nactive++] = v;
+	}
+	sw->next_first = v != NULL ? sw->kind->fields(v)->first_seq : PG_INT64_MAX;
+
+	sw->min_last = PG_INT64_MAX;
+	for (int i = 0; i < sw->nactive; i++)
+	{
+		const ds_seal *s;
+
+		v = sw->active[i];
+		s = sw->kind->fields(v);
+		if (all || s->last_seq < seq)
+		{
+			ExecClearTuple(sw->slot);
+			sw->slot->tts_values[0] = Int64GetDatum(s->chain_pos);
+			sw->slot->tts_isnull[0] = false;
+			sw->slot->tts_values[1] = Int32GetDatum(sw->kind->finish(v, sw));
+			sw->slot->tts_isnull[1] = false;
+			ExecStoreVirtualTuple(sw->slot);
+			tuplesort_puttupleslot(sw->results, sw->slot);
+		}
+		else
+		{
+			sw->active[keep++] = v;
+			sw->min_last = Min(sw->min_last, s->last_seq);
+		}
+	}
+	sw->nactive = keep;
+	sw->kind->remap(sw);
+}
+
+/* Before the point at seq: does the set of active seals change? */
+static inline void
+sweep_point(Sweep *sw, int64 seq)
+{
+	if (seq >= sw->next_first || seq > sw->min_last)
+		sweep_to(sw, seq, false);
+}
+
+/* After the last point: finish every seal, close the cursor, sort. */
+static void
+sweep_points_done(Sweep *sw)
+{
+	sweep_to(sw, 0, true);
+	SPI_cursor_close(sw->portal);
+	SPI_freeplan(sw->plan);
+	MemoryContextDelete(sw->sealcxt);
+	MemoryContextDelete(sw->rowcxt);
+	tuplesort_performsort(sw->results);
+}
+
+/*
+ * sweep_result
+ *		The PR_ code of the seal at chain position pos, the next in chain
+ *		order among the seals reported.  Both passes read under one
+ *		snapshot, so they see the same seals.
+ */
+static int
+sweep_result(Sweep *sw, int64 pos)
+{
+	bool		isnull;
+
+	if (!tuplesort_gettupleslot(sw->results, true, false, sw->slot, NULL) ||
+		DatumGetInt64(slot_getattr(sw->slot, 1, &isnull)) != pos)
+		elog(ERROR, "the seals of an asset changed while it was verified");
+	return DatumGetInt32(slot_getattr(sw->slot, 2, &isnull));
+}
+
+/* After the pass in chain order: every result taken? */
+static void
+sweep_end(Sweep *sw)
+{
+	if (tuplesort_gettupleslot(sw->results, true, false, sw->slot, NULL))
+		elog(ERROR, "the seals of an asset changed while it was verified");
+	tuplesort_end(sw->results);
+	ExecDropSingleTupleTableSlot(sw->slot);
+}
 
 /* The state of verify_run's pass over the points. */
 typedef struct VScan
@@ -436,17 +627,10 @@ typedef struct VScan
 	TimestampTz to;
 	bool		want_loose;
 	int64		retained_through;
-	SealFeed	feed;
-	int64		next_first;		/* first seq of the next seal fed */
-	VSeal	  **active;			/* fed, and a point of theirs may still come */
-	int			nactive;
-	int			cap_active;
-	int64		min_last;		/* lowest last seq of the active seals */
+	Sweep		sweep;			/* of VSeals */
 	BatchSeal  *bmap;			/* the active seals' batches */
 	int			nbmap;
 	int			cap_bmap;
-	Tuplesortstate *results;	/* (chain position, PR_ code) of each seal */
-	TupleTableSlot *slot;
 	int64	   *pending;
 	int			npending;
 	int64	   *pending_seen;
@@ -455,53 +639,39 @@ typedef struct VScan
 	MemoryContext cxt;			/* outliving the query */
 } VScan;
 
-/*
- * feed_head
- *		The next seal fed, or NULL after the last.  A slice is read through
- *		an SPI connection of its own: the pass over the points calls this
- *		from inside its query.
- */
-static VSeal *
-feed_head(SealFeed *f)
+/* A local seal to report: its row, read into the sweep's memory. */
+static void *
+vseal_read(int row, Sweep *sw)
 {
-	if (f->next == f->n && !f->done)
-	{
-		SPI_connect();
-		SPI_cursor_fetch(f->portal, true, FEED_SEALS);
-		f->n = 0;
-		f->next = 0;
-		f->done = SPI_processed < FEED_SEALS;
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			MemoryContext old = MemoryContextSwitchTo(f->rowcxt);
-			DsSealRow	r;
-			VSeal	   *v;
+	VScan	   *st = (VScan *) sw->arg;
+	MemoryContext old = MemoryContextSwitchTo(sw->rowcxt);
+	DsSealRow	r;
+	VSeal	   *v;
 
-			ds_seal_row_read((int) i, &r);
-			MemoryContextSwitchTo(f->sealcxt);
-			v = palloc0(sizeof(VSeal));
-			v->row = r;
-			v->row.batch_ids = palloc(sizeof(int64) * Max(r.nbatches, 1));
-			memcpy(v->row.batch_ids, r.batch_ids, sizeof(int64) * r.nbatches);
-			v->root_ok = -1;
-			f->buf[f->n++] = v;
-			MemoryContextSwitchTo(old);
-			MemoryContextReset(f->rowcxt);
-		}
-		SPI_freetuptable(SPI_tuptable);
-		SPI_finish();
-	}
-	return f->next < f->n ? f->buf[f->next] : NULL;
+	ds_seal_row_read(row, &r);
+	MemoryContextSwitchTo(sw->sealcxt);
+	v = palloc0(sizeof(VSeal));
+	v->row = r;
+	v->row.batch_ids = palloc(sizeof(int64) * Max(r.nbatches, 1));
+	memcpy(v->row.batch_ids, r.batch_ids, sizeof(int64) * r.nbatches);
+	v->root_ok = -1;
+	v->retained = r.s.chain_pos <= st->retained_through;
+	MemoryContextSwitchTo(old);
+	return v;
 }
 
-/*
- * finish_seal
- *		A seal the pass over the points has passed: what its points say, to
- *		the results; then it goes.
- */
-static void
-finish_seal(VScan *st, VSeal *v)
+static const ds_seal *
+vseal_fields(const void *seal)
 {
+	return &((const VSeal *) seal)->row.s;
+}
+
+/* A local seal the pass is past: what its points say. */
+static int
+vseal_finish(void *seal, Sweep *sw)
+{
+	VSeal	   *v = (VSeal *) seal;
+	VScan	   *st = (VScan *) sw->arg;
 	int			code = PR_OK;
 
 	if (v->retained && v->found == 0)
@@ -519,62 +689,24 @@ finish_seal(VScan *st, VSeal *v)
 		else if (!ds_seal_span_matches(&v->span, &v->row.s, true))
 			code = PR_RANGE;
 	}
-	ExecClearTuple(st->slot);
-	st->slot->tts_values[0] = Int64GetDatum(v->row.s.chain_pos);
-	st->slot->tts_values[1] = Int32GetDatum(code);
-	st->slot->tts_isnull[0] = false;
-	st->slot->tts_isnull[1] = false;
-	ExecStoreVirtualTuple(st->slot);
-	tuplesort_puttupleslot(st->results, st->slot);
 	if (v->merkle)
 		pfree(v->merkle);
 	pfree(v->row.batch_ids);
 	pfree(v);
+	return code;
 }
 
-/*
- * sweep_seals
- *		Before the point at seq (all: after the last point), make active the
- *		seals fed that start at or before it and finish those whose ranges
- *		end before it; then map the active seals' batches for find_owner.
- */
+/* The batch map of the active local seals, for find_owner. */
 static void
-sweep_seals(VScan *st, int64 seq, bool all)
+vseal_remap(Sweep *sw)
 {
-	VSeal	   *v;
-	int			keep = 0;
-
-	while ((v = feed_head(&st->feed)) != NULL && (all || v->row.s.first_seq <= seq))
-	{
-		st->feed.next++;
-		v->retained = v->row.s.chain_pos <= st->retained_through;
-		if (st->nactive == st->cap_active)
-		{
-			st->cap_active *= 2;
-			st->active = repalloc_huge(st->active, sizeof(VSeal *) * st->cap_active);
-		}
-		st->active[st->nactive++] = v;
-	}
-	st->next_first = v != NULL ? v->row.s.first_seq : PG_INT64_MAX;
-
-	st->min_last = PG_INT64_MAX;
-	for (int i = 0; i < st->nactive; i++)
-	{
-		v = st->active[i];
-		if (all || v->row.s.last_seq < seq)
-			finish_seal(st, v);
-		else
-		{
-			st->active[keep++] = v;
-			st->min_last = Min(st->min_last, v->row.s.last_seq);
-		}
-	}
-	st->nactive = keep;
+	VScan	   *st = (VScan *) sw->arg;
 
 	st->nbmap = 0;
-	for (int i = 0; i < st->nactive; i++)
+	for (int i = 0; i < sw->nactive; i++)
 	{
-		v = st->active[i];
+		VSeal	   *v = (VSeal *) sw->active[i];
+
 		for (int b = 0; b < v->row.nbatches; b++)
 		{
 			if (st->nbmap == st->cap_bmap)
@@ -590,6 +722,8 @@ sweep_seals(VScan *st, int64 seq, bool all)
 	}
 	qsort(st->bmap, st->nbmap, sizeof(BatchSeal), cmp_batchseal);
 }
+
+static const SweepKind vseal_kind = {vseal_read, vseal_fields, vseal_finish, vseal_remap};
 
 /*
  * find_owner
@@ -645,8 +779,7 @@ verify_point_row(Datum *values, bool *isnull, void *arg)
 	if (isnull[0] || isnull[1] || isnull[2] || isnull[3])
 		elog(ERROR, "unexpected null in a point");
 
-	if (seq >= st->next_first || seq > st->min_last)
-		sweep_seals(st, seq, false);
+	sweep_point(&st->sweep, seq);
 	owner = find_owner(st, batch, seq);
 	if (owner != NULL)
 	{
@@ -661,7 +794,7 @@ verify_point_row(Datum *values, bool *isnull, void *arg)
 		ds_seal_span_add(&owner->span, &owner->row.s, owner->found - 1, seq, ts_us);
 		if (!ds_leaf_nonce(st->h, owner->row.seed, st->asset->data, seq, nonce) ||
 			!ds_leaf_hash(st->h, st->asset->data, seq, ts_us, value, nonce, leaf) ||
-			!ds_merkle_add(st->h, seal_tree(&owner->merkle, st->feed.sealcxt), leaf))
+			!ds_merkle_add(st->h, seal_tree(&owner->merkle, st->sweep.sealcxt), leaf))
 			elog(ERROR, "could not hash point");
 
 		/* the seal's last point: its root now, and its tree goes */
@@ -697,7 +830,8 @@ verify_point_row(Datum *values, bool *isnull, void *arg)
  *		Pass each row of a query to fn(row, arg) as row row of SPI_tuptable,
  *		through a cursor, a slice at a time: an asset can have millions of
  *		seals, and SPI's tuple table of all of them would double what the
- *		callers keep of each.
+ *		callers keep of each.  fn may run queries of its own: the slice is
+ *		put back as SPI_tuptable before each call.
  */
 static void
 cursor_rows(const char *sql, int nargs, Oid *types, Datum *values,
@@ -711,12 +845,20 @@ cursor_rows(const char *sql, int nargs, Oid *types, Datum *values,
 	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
 	for (;;)
 	{
+		SPITupleTable *slice;
+		uint64		n;
+
 		SPI_cursor_fetch(portal, true, FETCH_ROWS);
-		if (SPI_processed == 0)
+		slice = SPI_tuptable;
+		n = SPI_processed;
+		if (n == 0)
 			break;
-		for (uint64 i = 0; i < SPI_processed; i++)
+		for (uint64 i = 0; i < n; i++)
+		{
+			SPI_tuptable = slice;
 			fn((int) i, arg);
-		SPI_freetuptable(SPI_tuptable);
+		}
+		SPI_freetuptable(slice);
 	}
 	SPI_cursor_close(portal);
 	SPI_freeplan(plan);
@@ -861,13 +1003,33 @@ resolve_loose(VScan *st, TimestampTz from, TimestampTz to, int *nstrays)
 	return lc.strays;
 }
 
-/* verify_run's pass over the seals in chain order: headers and results. */
+/* A seal's row: its header's verdict, else what its points say. */
+static void
+add_seal_row(VResult *res, int64 id, const char *header_reason, int code)
+{
+	if (header_reason != NULL)
+		add_row(res, id, 0, header_reason);
+	else
+		add_row(res, id, code == PR_OK || code == PR_DROPPED ? 1 : 0, point_reasons[code]);
+}
+
+/*
+ * The pass over the seals in chain order, with the seal before each for
+ * its link: the header's verdict of each seal to report, else what the
+ * sweep found of its points; the strays among them.
+ */
 typedef struct HeaderPass
 {
-	VScan	   *st;
-	const DsKeyring *ring;
+	const pg_uuid_t *asset;
+	TimestampTz from;
+	TimestampTz to;
 	int64		only_seal;
-	DsSealRow	prev;			/* the row before, without its batches */
+	verify_fn	verify;			/* of a stray, on its own */
+	Sweep	   *sweep;
+	ds_hasher  *h;
+	void	   *arg;			/* what checks a header */
+	ds_seal		prev;			/* the seal before */
+	bool		prev_malformed;
 	bool		have_prev;
 	StraySeal  *strays;			/* by chain position */
 	int			nstrays;
@@ -880,75 +1042,139 @@ typedef struct HeaderPass
 static void
 add_strays_before(HeaderPass *hp, int64 pos)
 {
-	VScan	   *st = hp->st;
-
 	while (hp->next_stray < hp->nstrays && hp->strays[hp->next_stray].chain_pos < pos)
-		add_stray_row(hp->res, st->asset, st->from, st->to,
-					  hp->strays[hp->next_stray++].id, verify_run);
+		add_stray_row(hp->res, hp->asset, hp->from, hp->to,
+					  hp->strays[hp->next_stray++].id, hp->verify);
 }
 
-/*
- * header_row
- *		One seal, in chain order: for a seal to report, its header's verdict
- *		or else its points', which the pass over the points left in the
- *		results, sorted by chain position.
- */
+/* Is this seal one to report? */
+static bool
+header_reports(const HeaderPass *hp, int64 id, TimestampTz min_ts, TimestampTz max_ts)
+{
+	if (hp->only_seal > 0)
+		return id == hp->only_seal;
+	return max_ts >= hp->from && min_ts <= hp->to;
+}
+
+/* The seal just read is the next one's link. */
+static void
+header_next(HeaderPass *hp, const ds_seal *s, bool malformed)
+{
+	hp->prev = *s;
+	hp->prev_malformed = malformed;
+	hp->have_prev = true;
+	MemoryContextReset(hp->rowcxt);
+}
+
+/* One local seal, in chain order (ring: the node's keys). */
 static void
 header_row(int row, void *arg)
 {
 	HeaderPass *hp = (HeaderPass *) arg;
-	VScan	   *st = hp->st;
 	MemoryContext old = MemoryContextSwitchTo(hp->rowcxt);
 	DsSealRow	r;
 
 	ds_seal_row_read(row, &r);
 	MemoryContextSwitchTo(old);
 	add_strays_before(hp, r.s.chain_pos);
-	if (hp->only_seal > 0 ? r.id == hp->only_seal
-		: r.max_ts >= st->from && r.min_ts <= st->to)
-	{
-		const char *reason = check_seal_header(st->h, hp->ring, &r,
-											   hp->have_prev ? &hp->prev : NULL);
-		bool		isnull;
-		int			code;
-
-		if (!tuplesort_gettupleslot(st->results, true, false, st->slot, NULL) ||
-			DatumGetInt64(slot_getattr(st->slot, 1, &isnull)) != r.s.chain_pos)
-			elog(ERROR, "the seals of an asset changed while it was verified");
-		code = DatumGetInt32(slot_getattr(st->slot, 2, &isnull));
-		if (reason != NULL)
-			add_row(hp->res, r.id, 0, reason);
-		else
-			add_row(hp->res, r.id, code == PR_OK || code == PR_DROPPED ? 1 : 0,
-					point_reasons[code]);
-	}
-	hp->prev = r;
-	hp->prev.batch_ids = NULL;
-	hp->have_prev = true;
-	MemoryContextReset(hp->rowcxt);
+	if (header_reports(hp, r.id, r.min_ts, r.max_ts))
+		add_seal_row(hp->res, r.id,
+					 check_seal_header(hp->h, (const DsKeyring *) hp->arg, &r,
+									   hp->have_prev ? &hp->prev : NULL, hp->prev_malformed),
+					 sweep_result(hp->sweep, r.s.chain_pos));
+	header_next(hp, &r.s, r.malformed);
 }
 
 /*
- * The seals to report (cond), in first seq order for the pass over the
- * points, and the lowest first and highest last seq among them.
+ * The queries of a verification, of one seal ($2) or of an interval ($2,
+ * $3), on local or received seals: the seals to report and the seal before
+ * each, in chain order; the seals to report in first seq order, for the
+ * sweep; their lowest first and highest last seq.
  */
-#define SEALS_TO_REPORT(cond) \
-	"SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal" \
-	" WHERE asset_id OPERATOR(pg_catalog.=) $1 AND " cond " ORDER BY first_seq, chain_pos"
-#define SEQ_RANGE_TO_REPORT(cond) \
-	"SELECT pg_catalog.min(first_seq), pg_catalog.max(last_seq) FROM dataspace.seal" \
+typedef struct SealQueries
+{
+	const char *chain;
+	const char *feed;
+	const char *range;
+	int			nargs;
+	Oid			types[3];
+	Datum		values[3];
+} SealQueries;
+
+#define SEALS_TO_REPORT(cols, table, cond) \
+	"SELECT " cols " FROM " table " WHERE asset_id OPERATOR(pg_catalog.=) $1" \
+	" AND " cond " ORDER BY first_seq, chain_pos"
+#define SEQ_RANGE_TO_REPORT(table, cond) \
+	"SELECT pg_catalog.min(first_seq), pg_catalog.max(last_seq) FROM " table \
 	" WHERE asset_id OPERATOR(pg_catalog.=) $1 AND " cond
+#define SEAL_QUERIES(q, chain_cols, feed_cols, table, cond) \
+	((q)->chain = SEALS_AND_PREDECESSORS(chain_cols, table, cond), \
+	 (q)->feed = SEALS_TO_REPORT(feed_cols, table, cond), \
+	 (q)->range = SEQ_RANGE_TO_REPORT(table, cond))
+
+/* The columns of received_seal the checks read; the sweep adds withheld. */
+#define RSEAL_COLUMNS "id, provider_id, chain_pos, contract_id, node_id, first_seq, last_seq," \
+	" point_count, delivered_count, min_ts, max_ts, merkle_root, prev_hash, key_id," \
+	" signature, sealed_at"
+
+static void
+seal_queries(SealQueries *q, bool received, const pg_uuid_t *asset, int64 only_seal,
+			 TimestampTz from, TimestampTz to)
+{
+	q->types[0] = UUIDOID;
+	q->values[0] = UUIDPGetDatum(asset);
+	if (only_seal > 0)
+	{
+		q->nargs = 2;
+		q->types[1] = INT8OID;
+		q->values[1] = Int64GetDatum(only_seal);
+		if (received)
+			SEAL_QUERIES(q, RSEAL_COLUMNS, RSEAL_COLUMNS ", withheld",
+						 "dataspace.received_seal", COND_ONE_SEAL);
+		else
+			SEAL_QUERIES(q, DS_SEAL_COLUMNS, DS_SEAL_COLUMNS, "dataspace.seal", COND_ONE_SEAL);
+	}
+	else
+	{
+		q->nargs = 3;
+		q->types[1] = q->types[2] = TIMESTAMPTZOID;
+		q->values[1] = TimestampTzGetDatum(from);
+		q->values[2] = TimestampTzGetDatum(to);
+		if (received)
+			SEAL_QUERIES(q, RSEAL_COLUMNS, RSEAL_COLUMNS ", withheld",
+						 "dataspace.received_seal", COND_INTERVAL);
+		else
+			SEAL_QUERIES(q, DS_SEAL_COLUMNS, DS_SEAL_COLUMNS, "dataspace.seal", COND_INTERVAL);
+	}
+}
+
+/* The lowest first and highest last seq of the seals to report. */
+static void
+seq_range_to_report(const SealQueries *q, int64 *lo, int64 *hi)
+{
+	bool		isnull;
+
+	*lo = PG_INT64_MAX;
+	*hi = PG_INT64_MIN;
+	ds_spi_exec(q->range, q->nargs, (Oid *) q->types, (Datum *) q->values, NULL, true, -1);
+	if (SPI_processed == 1)
+	{
+		Datum		first = ds_spi_get(0, 1, &isnull);
+
+		if (!isnull)
+		{
+			*lo = DatumGetInt64(first);
+			*hi = ds_spi_get_int64(0, 2);
+		}
+	}
+}
 
 /*
  * verify_run
- *		Verify an asset between from and to, or (only_seal > 0) one seal.
- *
- * Two passes.  The points, in seq order, meet the seals to report in first
- * seq order: a seal is read when the pass reaches its first seq and
- * finished when it passes its last, and what its points say goes to a sort
- * by chain position.  Then the seals in chain order, with the seal before
- * each for its link: the header's verdict, else the points'.  Memory holds
- * the seals whose ranges the pass is in, not the chain.
+ *		Verify an asset between from and to, or (only_seal > 0) one seal:
+ *		the sweep over its points, then the pass over its seals in chain
+ *		order.  Seals outside the interval are read only if a point of the
+ *		interval is in none of those reported (resolve_loose).
  */
 static void
 verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
@@ -959,64 +1185,18 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	DsSavedUser saved;
 	Oid			types[5] = {UUIDOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		values[5];
-	Oid			stypes[3] = {UUIDOID, INT8OID, INT8OID};
-	Datum		svalues[3];
-	int			nsargs;
-	const char *chain_sql;
-	const char *feed_sql;
-	const char *range_sql;
-	int64		lo = PG_INT64_MAX;
-	int64		hi = PG_INT64_MIN;
+	SealQueries q;
+	int64		lo;
+	int64		hi;
 	bool		want_loose = only_seal == 0;
-	SPIPlanPtr	feed_plan;
-	TupleDesc	desc;
-	AttrNumber	sort_col = 1;
-	Oid			sort_op = Int8LessOperator;
-	Oid			sort_coll = InvalidOid;
-	bool		nulls_first = false;
-	bool		isnull;
 	VScan		st;
 	HeaderPass	hp;
 
 	ring = ds_keyring_load();
 	ds_become_owner(&saved);
 	SPI_connect();
-
-	/*
-	 * One seal, or the seals of an interval; in chain order also the seal
-	 * before each (its link).  Seals outside the interval are read only if
-	 * a point of the interval is in none of these (resolve_loose).
-	 */
-	svalues[0] = UUIDPGetDatum(asset);
-	if (only_seal > 0)
-	{
-		nsargs = 2;
-		svalues[1] = Int64GetDatum(only_seal);
-		chain_sql = SEALS_AND_PREDECESSORS(DS_SEAL_COLUMNS, "dataspace.seal", COND_ONE_SEAL);
-		feed_sql = SEALS_TO_REPORT(COND_ONE_SEAL);
-		range_sql = SEQ_RANGE_TO_REPORT(COND_ONE_SEAL);
-	}
-	else
-	{
-		nsargs = 3;
-		stypes[1] = stypes[2] = TIMESTAMPTZOID;
-		svalues[1] = TimestampTzGetDatum(from);
-		svalues[2] = TimestampTzGetDatum(to);
-		chain_sql = SEALS_AND_PREDECESSORS(DS_SEAL_COLUMNS, "dataspace.seal", COND_INTERVAL);
-		feed_sql = SEALS_TO_REPORT(COND_INTERVAL);
-		range_sql = SEQ_RANGE_TO_REPORT(COND_INTERVAL);
-	}
-	ds_spi_exec(range_sql, nsargs, stypes, svalues, NULL, true, -1);
-	if (SPI_processed == 1)
-	{
-		Datum		first = ds_spi_get(0, 1, &isnull);
-
-		if (!isnull)
-		{
-			lo = DatumGetInt64(first);
-			hi = ds_spi_get_int64(0, 2);
-		}
-	}
+	seal_queries(&q, false, asset, only_seal, from, to);
+	seq_range_to_report(&q, &lo, &hi);
 
 	memset(&st, 0, sizeof(st));
 	st.asset = asset;
@@ -1029,33 +1209,9 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	st.retained_through = load_retained_through(asset, ring);
 	st.pending = load_pending(asset, &st.npending, cxt);
 	st.pending_seen = MemoryContextAlloc(cxt, sizeof(int64) * Max(st.npending, 1));
-	st.cap_active = 16;
-	st.active = MemoryContextAlloc(cxt, sizeof(VSeal *) * st.cap_active);
 	st.cap_bmap = 16;
 	st.bmap = MemoryContextAlloc(cxt, sizeof(BatchSeal) * st.cap_bmap);
-	st.min_last = PG_INT64_MAX;
-	st.feed.buf = MemoryContextAlloc(cxt, sizeof(VSeal *) * FEED_SEALS);
-	st.feed.rowcxt = AllocSetContextCreate(cxt, "verify seal rows", ALLOCSET_DEFAULT_SIZES);
-	st.feed.sealcxt = AllocSetContextCreate(cxt, "verify seals", ALLOCSET_DEFAULT_SIZES);
-
-	/* the results of the pass over the points, sorted by chain position */
-	{
-		MemoryContext spi = MemoryContextSwitchTo(cxt);
-
-		desc = CreateTemplateTupleDesc(2);
-		TupleDescInitEntry(desc, 1, "chain_pos", INT8OID, -1, 0);
-		TupleDescInitEntry(desc, 2, "code", INT4OID, -1, 0);
-		st.results = tuplesort_begin_heap(desc, 1, &sort_col, &sort_op, &sort_coll,
-										  &nulls_first, work_mem, NULL, TUPLESORT_NONE);
-		st.slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-		MemoryContextSwitchTo(spi);
-	}
-
-	feed_plan = SPI_prepare(feed_sql, nsargs, stypes);
-	if (feed_plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	st.feed.portal = SPI_cursor_open(NULL, feed_plan, svalues, NULL, true);
-	st.next_first = feed_head(&st.feed) ? st.feed.buf[0]->row.s.first_seq : PG_INT64_MAX;
+	sweep_begin(&st.sweep, &vseal_kind, &st, q.feed, q.nargs, q.types, q.values, cxt);
 
 	/* one pass over the points, in seq order */
 	values[0] = UUIDPGetDatum(asset);
@@ -1073,29 +1229,26 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 					   " AND seq OPERATOR(pg_catalog.<=) $3 AND $4::timestamptz IS NOT NULL"
 					   " AND $5::timestamptz IS NOT NULL ORDER BY seq",
 					   5, types, values, true, verify_point_row, &st);
-	sweep_seals(&st, 0, true);
-	SPI_cursor_close(st.feed.portal);
-	SPI_freeplan(feed_plan);
-	MemoryContextDelete(st.feed.sealcxt);
-	MemoryContextDelete(st.feed.rowcxt);
+	sweep_points_done(&st.sweep);
 
 	memset(&hp, 0, sizeof(hp));
-	hp.st = &st;
-	hp.ring = ring;
+	hp.asset = asset;
+	hp.from = from;
+	hp.to = to;
 	hp.only_seal = only_seal;
+	hp.verify = verify_run;
+	hp.sweep = &st.sweep;
+	hp.h = st.h;
+	hp.arg = ring;
 	hp.res = res;
 	hp.rowcxt = AllocSetContextCreate(cxt, "verify chain rows", ALLOCSET_DEFAULT_SIZES);
 	if (st.loose.n > 0)
 		hp.strays = resolve_loose(&st, from, to, &hp.nstrays);
 
 	/* the seals in chain order, the strays among them */
-	tuplesort_performsort(st.results);
-	cursor_rows(chain_sql, nsargs, stypes, svalues, header_row, &hp);
+	cursor_rows(q.chain, q.nargs, q.types, q.values, header_row, &hp);
 	add_strays_before(&hp, PG_INT64_MAX);
-	if (tuplesort_gettupleslot(st.results, true, false, st.slot, NULL))
-		elog(ERROR, "the seals of an asset changed while it was verified");
-	tuplesort_end(st.results);
-	ExecDropSingleTupleTableSlot(st.slot);
+	sweep_end(&st.sweep);
 	MemoryContextDelete(hp.rowcxt);
 	SPI_finish();
 	ds_restore_user(&saved);
@@ -1116,8 +1269,12 @@ typedef struct RSeal
 	ds_seal		s;
 	uint8		signature[DS_SIG_LEN];
 	uint8		contract[DS_UUID_LEN];
+	TimestampTz min_ts;
+	TimestampTz max_ts;
 	int64		delivered_count;
-	uint8	   *withheld;		/* records of index and hash */
+	bool		malformed;		/* a stored field has the wrong shape */
+	bool		nonce_bad;		/* a delivered point's nonce has */
+	uint8	   *withheld;		/* records of index and hash (the sweep's) */
 	int			nwithheld;
 	int			next_withheld;
 	int64		found;
@@ -1125,18 +1282,55 @@ typedef struct RSeal
 	ds_seal_span span;		/* of the delivered points */
 	ds_merkle  *merkle;			/* from its first leaf until its root */
 	int			root_ok;		/* -1 until the root is computed */
-	bool		report;
-	bool		stray;			/* outside the interval, one of its points in it */
-	const char *reason;
 } RSeal;
 
-static int
-cmp_rseal_pos(const void *key, const void *elem)
+/*
+ * rseal_read
+ *		One received_seal row (RSEAL_COLUMNS, then withheld if with_withheld,
+ *		copied in cxt) into v.
+ */
+static void
+rseal_read(int i, const pg_uuid_t *asset, RSeal *v, bool with_withheld, MemoryContext cxt)
 {
-	int64		pos = *(const int64 *) key;
-	int64		other = ((const RSeal *) elem)->s.chain_pos;
+	bool		isnull;
+	bool		ok = true;
 
-	return (pos > other) - (pos < other);
+	memset(v, 0, sizeof(*v));
+	v->id = ds_spi_get_int64(i, 1);
+	memcpy(v->s.asset_id, asset->data, DS_UUID_LEN);
+	v->s.chain_pos = ds_spi_get_int64(i, 3);
+	ds_spi_get_uuid(i, 4, v->contract);
+	ds_spi_get_uuid(i, 5, v->s.node_id);
+	v->s.first_seq = ds_spi_get_int64(i, 6);
+	v->s.last_seq = ds_spi_get_int64(i, 7);
+	v->s.point_count = ds_spi_get_int64(i, 8);
+	v->delivered_count = ds_spi_get_int64(i, 9);
+	v->min_ts = DatumGetTimestampTz(ds_spi_get(i, 10, &isnull));
+	v->max_ts = DatumGetTimestampTz(ds_spi_get(i, 11, &isnull));
+	v->s.min_ts_us = ds_ts_to_unix_us(v->min_ts);
+	v->s.max_ts_us = ds_ts_to_unix_us(v->max_ts);
+	ok &= VARSIZE_ANY_EXHDR(DatumGetByteaPP(ds_spi_get(i, 12, &isnull))) == DS_HASH_LEN;
+	ok &= VARSIZE_ANY_EXHDR(DatumGetByteaPP(ds_spi_get(i, 13, &isnull))) == DS_HASH_LEN;
+	ok &= VARSIZE_ANY_EXHDR(DatumGetByteaPP(ds_spi_get(i, 14, &isnull))) == DS_HASH_LEN;
+	ok &= VARSIZE_ANY_EXHDR(DatumGetByteaPP(ds_spi_get(i, 15, &isnull))) == DS_SIG_LEN;
+	if (ok)
+	{
+		ds_spi_get_bytes(i, 12, v->s.root, DS_HASH_LEN);
+		ds_spi_get_bytes(i, 13, v->s.prev_hash, DS_HASH_LEN);
+		ds_spi_get_bytes(i, 14, v->s.key_id, DS_HASH_LEN);
+		ds_spi_get_bytes(i, 15, v->signature, DS_SIG_LEN);
+	}
+	v->malformed = !ok;
+	v->s.sealed_at_us = ds_ts_to_unix_us(DatumGetTimestampTz(ds_spi_get(i, 16, &isnull)));
+	if (with_withheld)
+	{
+		bytea	   *w = DatumGetByteaPP(ds_spi_get(i, 17, &isnull));
+
+		v->nwithheld = (int) (VARSIZE_ANY_EXHDR(w) / DS_WITHHELD_REC_LEN);
+		v->withheld = MemoryContextAlloc(cxt, Max(VARSIZE_ANY_EXHDR(w), 1));
+		memcpy(v->withheld, VARDATA_ANY(w), VARSIZE_ANY_EXHDR(w));
+	}
+	v->root_ok = -1;
 }
 
 /*
@@ -1186,14 +1380,98 @@ typedef struct RScan
 {
 	const pg_uuid_t *asset;
 	ds_hasher  *h;
-	RSeal	   *seals;			/* by chain position */
-	int			nseals;
+	Sweep		sweep;			/* of RSeals */
+	RSeal	  **bypos;			/* the active seals, by chain position */
+	int			nbypos;
+	int			cap_bypos;
 	TimestampTz from;
 	TimestampTz to;
 	bool		want_loose;
 	LooseList	loose;
-	MemoryContext cxt;			/* outliving the query */
 } RScan;
+
+static void *
+rseal_sweep_read(int row, Sweep *sw)
+{
+	RScan	   *rs = (RScan *) sw->arg;
+	RSeal	   *v = MemoryContextAlloc(sw->sealcxt, sizeof(RSeal));
+	MemoryContext old = MemoryContextSwitchTo(sw->rowcxt);
+
+	rseal_read(row, rs->asset, v, true, sw->sealcxt);
+	MemoryContextSwitchTo(old);
+	return v;
+}
+
+static const ds_seal *
+rseal_fields(const void *seal)
+{
+	return &((const RSeal *) seal)->s;
+}
+
+/* A received seal the pass is past: what its points say. */
+static int
+rseal_finish(void *seal, Sweep *sw)
+{
+	RSeal	   *v = (RSeal *) seal;
+	RScan	   *rs = (RScan *) sw->arg;
+	int			code = PR_OK;
+
+	if (v->malformed)
+		code = PR_OK;			/* its header's verdict stands */
+	else if (v->nonce_bad)
+		code = PR_VALUE;
+	else if (v->delivered_count > 0)
+	{
+		rseal_add_withheld(rs->h, v, true, sw->sealcxt);
+		if (v->found < v->delivered_count)
+			code = PR_MISSING;
+		else if (v->found > v->delivered_count || v->leaves != v->s.point_count)
+			code = PR_ADDED;
+		else
+		{
+			if (v->root_ok < 0)
+				v->root_ok = seal_tree_matches(rs->h, &v->merkle, v->s.root);
+			if (!v->root_ok)
+				code = PR_VALUE;
+			else if (!ds_seal_span_matches(&v->span, &v->s, v->nwithheld == 0))
+				code = PR_RANGE;
+		}
+	}
+	else if (v->found > 0)
+		code = PR_ADDED;
+	if (v->merkle)
+		pfree(v->merkle);
+	pfree(v->withheld);
+	pfree(v);
+	return code;
+}
+
+static int
+cmp_rseal_pos(const void *a, const void *b)
+{
+	int64		x = (*(RSeal *const *) a)->s.chain_pos;
+	int64		y = (*(RSeal *const *) b)->s.chain_pos;
+
+	return (x > y) - (x < y);
+}
+
+/* The active received seals by chain position, which each point names. */
+static void
+rseal_remap(Sweep *sw)
+{
+	RScan	   *rs = (RScan *) sw->arg;
+
+	if (sw->nactive > rs->cap_bypos)
+	{
+		rs->cap_bypos = sw->nactive * 2;
+		rs->bypos = repalloc_huge(rs->bypos, sizeof(RSeal *) * rs->cap_bypos);
+	}
+	memcpy(rs->bypos, sw->active, sizeof(RSeal *) * sw->nactive);
+	rs->nbypos = sw->nactive;
+	qsort(rs->bypos, rs->nbypos, sizeof(RSeal *), cmp_rseal_pos);
+}
+
+static const SweepKind rseal_kind = {rseal_sweep_read, rseal_fields, rseal_finish, rseal_remap};
 
 /*
  * received_point_row
@@ -1212,15 +1490,22 @@ received_point_row(int row, void *arg)
 	double		value = DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull));
 	bytea	   *nonce = DatumGetByteaPP(SPI_getbinval(tup, desc, 4, &isnull));
 	int64		pos = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
-	RSeal	   *v = bsearch(&pos, rs->seals, rs->nseals, sizeof(RSeal), cmp_rseal_pos);
+	RSeal		key;
+	RSeal	   *keyp = &key;
+	RSeal	  **found;
+	RSeal	   *v;
 	ds_hasher  *h = rs->h;
 	uint8		leaf[DS_HASH_LEN];
 
+	sweep_point(&rs->sweep, seq);
+	key.s.chain_pos = pos;
+	found = bsearch(&keyp, rs->bypos, rs->nbypos, sizeof(RSeal *), cmp_rseal_pos);
+	v = found ? *found : NULL;
 	if (v == NULL || seq < v->s.first_seq || seq > v->s.last_seq)
 	{
 		/*
-		 * In no seal read: a point of a seal outside the interval (its chain
-		 * position kept, to be looked up), or of none.
+		 * In no seal to report: a point of a seal outside the interval (its
+		 * chain position kept, to be looked up), or of none.
 		 */
 		if (rs->want_loose && ts >= rs->from && ts <= rs->to)
 			loose_add(&rs->loose, seq, 0, v == NULL ? pos : 0);
@@ -1228,20 +1513,18 @@ received_point_row(int row, void *arg)
 	}
 	loose_end_run(&rs->loose);
 	v->found++;
-	if (!v->report && rs->want_loose && ts >= rs->from && ts <= rs->to)
-		v->stray = true;		/* the seal before one in the interval */
-	if (!v->report || v->reason || v->found > v->delivered_count)
+	if (v->malformed || v->nonce_bad || v->found > v->delivered_count)
 		return;
-	rseal_add_withheld(h, v, false, rs->cxt);
+	rseal_add_withheld(h, v, false, rs->sweep.sealcxt);
 	if (VARSIZE_ANY_EXHDR(nonce) != DS_NONCE_LEN)
 	{
-		v->reason = R_VALUE_CHANGED;
+		v->nonce_bad = true;
 		return;
 	}
 	ds_seal_span_add(&v->span, &v->s, v->leaves, seq, ds_ts_to_unix_us(ts));
 	if (!ds_leaf_hash(h, rs->asset->data, seq, ds_ts_to_unix_us(ts), value,
 					  (const uint8 *) VARDATA_ANY(nonce), leaf) ||
-		!ds_merkle_add(h, seal_tree(&v->merkle, rs->cxt), leaf))
+		!ds_merkle_add(h, seal_tree(&v->merkle, rs->sweep.sealcxt), leaf))
 		elog(ERROR, "could not hash point");
 	v->leaves++;
 
@@ -1251,10 +1534,138 @@ received_point_row(int row, void *arg)
 	 */
 	if (v->found == v->delivered_count)
 	{
-		rseal_add_withheld(h, v, true, rs->cxt);
+		rseal_add_withheld(h, v, true, rs->sweep.sealcxt);
 		if (v->leaves == v->s.point_count)
 			v->root_ok = seal_tree_matches(h, &v->merkle, v->s.root);
 	}
+}
+
+/* What checks a received seal's header: its contract's terms, as last read. */
+typedef struct RTerms
+{
+	DsContractTerms terms;
+	bool		have;
+	const char *why;			/* the terms could not be used */
+	MemoryContext cxt;
+} RTerms;
+
+/*
+ * received_header_row
+ *		One received seal, in chain order: its signature under the provider
+ *		key its contract pins, its link to the seal before.
+ */
+static void
+received_header_row(int row, void *arg)
+{
+	HeaderPass *hp = (HeaderPass *) arg;
+	RTerms	   *t = (RTerms *) hp->arg;
+	MemoryContext old = MemoryContextSwitchTo(hp->rowcxt);
+	RSeal		v;
+	const char *reason = NULL;
+
+	rseal_read(row, hp->asset, &v, false, hp->rowcxt);
+	MemoryContextSwitchTo(old);
+	add_strays_before(hp, v.s.chain_pos);
+	if (!header_reports(hp, v.id, v.min_ts, v.max_ts))
+	{
+		header_next(hp, &v.s, v.malformed);
+		return;
+	}
+	if (v.malformed)
+		reason = R_BAD_SIGNATURE;
+	else
+	{
+		uint8		msg[DS_SEAL_MSG_MAX];
+		size_t		len;
+		uint8		seal_pk[DS_PUBKEY_LEN];
+		bool		key_revoked = false;
+		bool		key_found;
+
+		/* the lookups' results go when their connection ends */
+		SPI_connect();
+		if (!t->have || memcmp(t->terms.id, v.contract, DS_UUID_LEN) != 0)
+		{
+			MemoryContextReset(t->cxt);
+			old = MemoryContextSwitchTo(t->cxt);
+			t->why = ds_contract_terms_load(v.contract, &t->terms);
+			t->have = true;
+			memcpy(t->terms.id, v.contract, DS_UUID_LEN);
+			MemoryContextSwitchTo(old);
+		}
+		key_found = t->why == NULL &&
+			memcmp(t->terms.provider_id, v.s.node_id, DS_UUID_LEN) == 0 &&
+			ds_provider_seal_key(t->terms.provider_id, t->terms.provider_key_id,
+								 t->terms.provider_pk, v.s.key_id, v.s.sealed_at_us,
+								 seal_pk, &key_revoked);
+		SPI_finish();
+		if (!key_found)
+			reason = R_UNKNOWN_KEY;
+		else if ((len = ds_seal_message(&v.s, msg, sizeof(msg))) == 0 ||
+				 !ds_ed25519_verify(seal_pk, msg, len, v.signature))
+			reason = R_BAD_SIGNATURE;
+		else if (key_revoked)
+			reason = R_KEY_REVOKED;
+		else if (v.s.chain_pos != (hp->have_prev ? hp->prev.chain_pos + 1 : 1))
+			reason = R_SEAL_MISSING;
+		else
+		{
+			uint8		prev[DS_HASH_LEN];
+
+			if (!hp->have_prev)
+				memset(prev, 0, sizeof(prev));
+			else if (!ds_seal_hash(hp->h, &hp->prev, prev))
+				elog(ERROR, "could not hash a seal");
+			if (memcmp(prev, v.s.prev_hash, DS_HASH_LEN) != 0)
+				reason = R_CHAIN_BROKEN;
+		}
+	}
+	add_seal_row(hp->res, v.id, reason, sweep_result(hp->sweep, v.s.chain_pos));
+	header_next(hp, &v.s, v.malformed);
+}
+
+/*
+ * received_strays
+ *		The seals outside the interval that the loose points name and whose
+ *		seq ranges hold them: each is checked on its own, as in verify_run.
+ */
+static StraySeal *
+received_strays(const pg_uuid_t *asset, LooseList *loose, int *nstrays, MemoryContext cxt)
+{
+	Datum	   *pos = palloc(sizeof(Datum) * Max(loose->n, 1));
+	int			npos = 0;
+	StraySeal  *strays = NULL;
+
+	*nstrays = 0;
+	for (int64 k = 0; k < loose->n; k++)
+		if (loose->p[k].chain_pos > 0)
+			pos[npos++] = Int64GetDatum(loose->p[k].chain_pos);
+	if (npos > 0)
+		ds_spi_exec("SELECT id, chain_pos, first_seq, last_seq FROM dataspace.received_seal"
+					" WHERE asset_id OPERATOR(pg_catalog.=) $1"
+					" AND chain_pos OPERATOR(pg_catalog.=) ANY ($2)",
+					2, (Oid[]) {UUIDOID, INT8ARRAYOID},
+					(Datum[]) {UUIDPGetDatum(asset),
+		PointerGetDatum(construct_array(pos, npos, INT8OID, sizeof(int64),
+										FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))},
+					NULL, true, -1);
+	for (uint64 r = 0; npos > 0 && r < SPI_processed; r++)
+	{
+		int64		cpos = ds_spi_get_int64((int) r, 2);
+		int64		first = ds_spi_get_int64((int) r, 3);
+		int64		last = ds_spi_get_int64((int) r, 4);
+		bool		claims = false;
+
+		for (int64 k = 0; k < loose->n; k++)
+			if (loose->p[k].chain_pos == cpos && loose->p[k].seq >= first &&
+				loose->p[k].seq <= last)
+				loose->p[k].claimed = claims = true;
+		if (claims)
+			add_stray(&strays, nstrays, cpos, ds_spi_get_int64((int) r, 1), cxt);
+	}
+	pfree(pos);
+	if (*nstrays > 1)
+		qsort(strays, *nstrays, sizeof(StraySeal), cmp_stray);
+	return strays;
 }
 
 /*
@@ -1262,169 +1673,50 @@ received_point_row(int row, void *arg)
  *		Verify a received asset as verify_run does a local one: every seal's
  *		signature under the provider key its contract pins, every chain
  *		link, every root recomputed from the received points (their stored
- *		nonces) and the blinded hashes of the withheld ones.
+ *		nonces) and the blinded hashes of the withheld ones; the same sweep
+ *		over the points, then the same pass over the seals in chain order.
  */
 static void
 verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 				int64 only_seal, VResult *res)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	ds_hasher  *h = ds_backend_hasher();
 	DsSavedUser saved;
-	RSeal	   *seals;
-	int			nseals;
-	DsContractTerms terms;
-	bool		have_terms = false;
-	const char *terms_why = NULL;
+	SealQueries q;
+	int64		lo;
+	int64		hi;
 	bool		want_loose = only_seal == 0;
-	int64		lo = PG_INT64_MAX;
-	int64		hi = PG_INT64_MIN;
 	RScan		rs;
-	StraySeal  *strays = NULL;
-	int			nstrays = 0;
-	int			next_stray = 0;
+	RTerms		terms;
+	HeaderPass	hp;
 	Datum		values[6];
 
-	values[0] = UUIDPGetDatum(asset);
 	ds_become_owner(&saved);
 	SPI_connect();
+	seal_queries(&q, true, asset, only_seal, from, to);
+	seq_range_to_report(&q, &lo, &hi);
 
-	/* the seals to report, and the seal before each, for the links */
-#define RSEAL_COLUMNS "id, provider_id, chain_pos, contract_id, node_id, first_seq, last_seq," \
-	" point_count, delivered_count, min_ts, max_ts, merkle_root, prev_hash, key_id," \
-	" signature, sealed_at, withheld"
-	if (only_seal > 0)
-	{
-		values[1] = Int64GetDatum(only_seal);
-		ds_spi_exec(SEALS_AND_PREDECESSORS(RSEAL_COLUMNS, "dataspace.received_seal", COND_ONE_SEAL),
-					2, (Oid[]) {UUIDOID, INT8OID}, values, NULL, true, -1);
-	}
-	else
-	{
-		values[1] = TimestampTzGetDatum(from);
-		values[2] = TimestampTzGetDatum(to);
-		ds_spi_exec(SEALS_AND_PREDECESSORS(RSEAL_COLUMNS, "dataspace.received_seal", COND_INTERVAL),
-					3, (Oid[]) {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID}, values, NULL, true, -1);
-	}
-	nseals = (int) SPI_processed;
-	seals = MemoryContextAllocZero(cxt, sizeof(RSeal) * Max(nseals, 1));
-	{
-		MemoryContext spi = MemoryContextSwitchTo(cxt);
-
-		for (int i = 0; i < nseals; i++)
-		{
-			RSeal	   *v = &seals[i];
-			bool		isnull;
-			bool		ok = true;
-			bytea	   *w;
-
-			v->id = ds_spi_get_int64(i, 1);
-			memcpy(v->s.asset_id, asset->data, DS_UUID_LEN);
-			v->s.chain_pos = ds_spi_get_int64(i, 3);
-			ds_spi_get_uuid(i, 4, v->contract);
-			ds_spi_get_uuid(i, 5, v->s.node_id);
-			v->s.first_seq = ds_spi_get_int64(i, 6);
-			v->s.last_seq = ds_spi_get_int64(i, 7);
-			v->s.point_count = ds_spi_get_int64(i, 8);
-			v->delivered_count = ds_spi_get_int64(i, 9);
-			v->s.min_ts_us = ds_ts_to_unix_us(DatumGetTimestampTz(ds_spi_get(i, 10, &isnull)));
-			v->s.max_ts_us = ds_ts_to_unix_us(DatumGetTimestampTz(ds_spi_get(i, 11, &isnull)));
-			ok &= VARSIZE_ANY_EXHDR(DatumGetByteaPP(ds_spi_get(i, 12, &isnull))) == DS_HASH_LEN;
-			ok &= VARSIZE_ANY_EXHDR(DatumGetByteaPP(ds_spi_get(i, 13, &isnull))) == DS_HASH_LEN;
-			ok &= VARSIZE_ANY_EXHDR(DatumGetByteaPP(ds_spi_get(i, 14, &isnull))) == DS_HASH_LEN;
-			ok &= VARSIZE_ANY_EXHDR(DatumGetByteaPP(ds_spi_get(i, 15, &isnull))) == DS_SIG_LEN;
-			if (ok)
-			{
-				ds_spi_get_bytes(i, 12, v->s.root, DS_HASH_LEN);
-				ds_spi_get_bytes(i, 13, v->s.prev_hash, DS_HASH_LEN);
-				ds_spi_get_bytes(i, 14, v->s.key_id, DS_HASH_LEN);
-				ds_spi_get_bytes(i, 15, v->signature, DS_SIG_LEN);
-			}
-			else
-				v->reason = R_BAD_SIGNATURE;
-			v->s.sealed_at_us = ds_ts_to_unix_us(DatumGetTimestampTz(ds_spi_get(i, 16, &isnull)));
-			w = DatumGetByteaPP(ds_spi_get(i, 17, &isnull));
-			v->nwithheld = (int) (VARSIZE_ANY_EXHDR(w) / DS_WITHHELD_REC_LEN);
-			v->withheld = palloc(Max(VARSIZE_ANY_EXHDR(w), 1));
-			memcpy(v->withheld, VARDATA_ANY(w), VARSIZE_ANY_EXHDR(w));
-			v->root_ok = -1;
-			if (only_seal > 0)
-				v->report = v->id == only_seal;
-			else
-				v->report = ds_unix_us_to_ts(v->s.max_ts_us) >= from &&
-					ds_unix_us_to_ts(v->s.min_ts_us) <= to;
-			if (v->report)
-			{
-				lo = Min(lo, v->s.first_seq);
-				hi = Max(hi, v->s.last_seq);
-			}
-		}
-		MemoryContextSwitchTo(spi);
-	}
-
-	/* headers: the pinned provider key, signature, chain */
-	for (int i = 0; i < nseals; i++)
-	{
-		RSeal	   *v = &seals[i];
-		uint8		msg[DS_SEAL_MSG_MAX];
-		size_t		len;
-		uint8		seal_pk[DS_PUBKEY_LEN];
-		bool		key_revoked;
-
-		if (v->reason)
-			continue;
-		if (!have_terms || memcmp(terms.id, v->contract, DS_UUID_LEN) != 0)
-		{
-			MemoryContext spi = MemoryContextSwitchTo(cxt);
-
-			terms_why = ds_contract_terms_load(v->contract, &terms);
-			have_terms = true;
-			memcpy(terms.id, v->contract, DS_UUID_LEN);
-			MemoryContextSwitchTo(spi);
-		}
-		if (terms_why != NULL || memcmp(terms.provider_id, v->s.node_id, DS_UUID_LEN) != 0 ||
-			!ds_provider_seal_key(terms.provider_id, terms.provider_key_id, terms.provider_pk,
-								  v->s.key_id, v->s.sealed_at_us, seal_pk, &key_revoked))
-			v->reason = R_UNKNOWN_KEY;
-		else if ((len = ds_seal_message(&v->s, msg, sizeof(msg))) == 0 ||
-				 !ds_ed25519_verify(seal_pk, msg, len, v->signature))
-			v->reason = R_BAD_SIGNATURE;
-		else if (key_revoked)
-			v->reason = R_KEY_REVOKED;
-		else if (v->s.chain_pos != (i == 0 ? 1 : seals[i - 1].s.chain_pos + 1))
-			v->reason = R_SEAL_MISSING;
-		else
-		{
-			uint8		prev[DS_HASH_LEN];
-
-			if (i == 0)
-				memset(prev, 0, sizeof(prev));
-			else if (!ds_seal_hash(h, &seals[i - 1].s, prev))
-				elog(ERROR, "could not hash a seal");
-			if (memcmp(prev, v->s.prev_hash, DS_HASH_LEN) != 0)
-				v->reason = R_CHAIN_BROKEN;
-		}
-	}
+	memset(&rs, 0, sizeof(rs));
+	rs.asset = asset;
+	rs.h = ds_backend_hasher();
+	rs.from = from;
+	rs.to = to;
+	rs.want_loose = want_loose;
+	rs.loose.cxt = cxt;
+	rs.cap_bypos = 16;
+	rs.bypos = MemoryContextAlloc(cxt, sizeof(RSeal *) * rs.cap_bypos);
+	sweep_begin(&rs.sweep, &rseal_kind, &rs, q.feed, q.nargs, q.types, q.values, cxt);
 
 	/*
 	 * One pass over the received points, in seq order: those in the seq
 	 * ranges of the seals to report, and those in the interval.
 	 */
+	values[0] = UUIDPGetDatum(asset);
 	values[1] = Int64GetDatum(lo);
 	values[2] = Int64GetDatum(hi);
 	values[3] = TimestampTzGetDatum(from);
 	values[4] = TimestampTzGetDatum(to);
 	values[5] = BoolGetDatum(want_loose);
-	rs.asset = asset;
-	rs.h = h;
-	rs.seals = seals;
-	rs.nseals = nseals;
-	rs.from = from;
-	rs.to = to;
-	rs.want_loose = want_loose;
-	memset(&rs.loose, 0, sizeof(rs.loose));
-	rs.loose.cxt = cxt;
-	rs.cxt = cxt;
 	cursor_rows("SELECT seq, ts, value, nonce, chain_pos FROM dataspace.received_point"
 				" WHERE asset_id OPERATOR(pg_catalog.=) $1"
 				" AND ((seq OPERATOR(pg_catalog.>=) $2 AND seq OPERATOR(pg_catalog.<=) $3)"
@@ -1432,86 +1724,33 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 				" ORDER BY seq", 6,
 				(Oid[]) {UUIDOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID},
 				values, received_point_row, &rs);
+	sweep_points_done(&rs.sweep);
 
-	/*
-	 * The strays: seals outside the interval with a point in it, those read
-	 * (the seal before one in the interval) and those the loose points
-	 * name.  Each is checked on its own below, as in verify_run.
-	 */
-	for (int i = 0; i < nseals; i++)
-		if (seals[i].stray)
-			add_stray(&strays, &nstrays, seals[i].s.chain_pos, seals[i].id, cxt);
+	memset(&terms, 0, sizeof(terms));
+	terms.cxt = AllocSetContextCreate(cxt, "verify contract terms", ALLOCSET_SMALL_SIZES);
+	memset(&hp, 0, sizeof(hp));
+	hp.asset = asset;
+	hp.from = from;
+	hp.to = to;
+	hp.only_seal = only_seal;
+	hp.verify = verify_received;
+	hp.sweep = &rs.sweep;
+	hp.h = rs.h;
+	hp.arg = &terms;
+	hp.res = res;
+	hp.rowcxt = AllocSetContextCreate(cxt, "verify chain rows", ALLOCSET_DEFAULT_SIZES);
 	if (rs.loose.n > 0)
-	{
-		LooseList  *loose = &rs.loose;
-		Datum	   *pos = palloc(sizeof(Datum) * loose->n);
-		int			npos = 0;
+		hp.strays = received_strays(asset, &rs.loose, &hp.nstrays, cxt);
 
-		for (int64 k = 0; k < loose->n; k++)
-			if (loose->p[k].chain_pos > 0)
-				pos[npos++] = Int64GetDatum(loose->p[k].chain_pos);
-		if (npos > 0)
-			ds_spi_exec("SELECT id, chain_pos, first_seq, last_seq FROM dataspace.received_seal"
-						" WHERE asset_id OPERATOR(pg_catalog.=) $1"
-						" AND chain_pos OPERATOR(pg_catalog.=) ANY ($2)",
-						2, (Oid[]) {UUIDOID, INT8ARRAYOID},
-						(Datum[]) {UUIDPGetDatum(asset),
-			PointerGetDatum(construct_array(pos, npos, INT8OID, sizeof(int64),
-											FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))},
-						NULL, true, -1);
-		for (uint64 r = 0; npos > 0 && r < SPI_processed; r++)
-		{
-			int64		cpos = ds_spi_get_int64((int) r, 2);
-			int64		first = ds_spi_get_int64((int) r, 3);
-			int64		last = ds_spi_get_int64((int) r, 4);
-			bool		claims = false;
-
-			for (int64 k = 0; k < loose->n; k++)
-				if (loose->p[k].chain_pos == cpos && loose->p[k].seq >= first &&
-					loose->p[k].seq <= last)
-					loose->p[k].claimed = claims = true;
-			if (claims)
-				add_stray(&strays, &nstrays, cpos, ds_spi_get_int64((int) r, 1), cxt);
-		}
-		pfree(pos);
-	}
-	if (nstrays > 1)
-		qsort(strays, nstrays, sizeof(StraySeal), cmp_stray);
+	/* the seals in chain order, the strays among them */
+	cursor_rows(q.chain, q.nargs, q.types, q.values, received_header_row, &hp);
+	add_strays_before(&hp, PG_INT64_MAX);
+	sweep_end(&rs.sweep);
+	MemoryContextDelete(hp.rowcxt);
+	MemoryContextDelete(terms.cxt);
 	SPI_finish();
 	ds_restore_user(&saved);
 
-	for (int i = 0; i <= nseals; i++)
-	{
-		RSeal	   *v = i < nseals ? &seals[i] : NULL;
-		const char *reason;
-
-		while (next_stray < nstrays &&
-			   (v == NULL || strays[next_stray].chain_pos < v->s.chain_pos))
-			add_stray_row(res, asset, from, to, strays[next_stray++].id, verify_received);
-		if (v == NULL || !v->report)
-			continue;
-		reason = v->reason;
-		if (reason == NULL && v->delivered_count > 0)
-		{
-			rseal_add_withheld(h, v, true, cxt);
-			if (v->found < v->delivered_count)
-				reason = R_POINT_MISSING;
-			else if (v->found > v->delivered_count || v->leaves != v->s.point_count)
-				reason = R_POINT_ADDED;
-			else
-			{
-				if (v->root_ok < 0)
-					v->root_ok = seal_tree_matches(h, &v->merkle, v->s.root);
-				if (!v->root_ok)
-					reason = R_VALUE_CHANGED;
-				else if (!ds_seal_span_matches(&v->span, &v->s, v->nwithheld == 0))
-					reason = R_RANGE_NOT_SIGNED;
-			}
-		}
-		else if (reason == NULL && v->found > 0)
-			reason = R_POINT_ADDED;
-		add_row(res, v->id, reason == NULL ? 1 : 0, reason);
-	}
 	add_orphan_rows(res, &rs.loose);
 }
 
