@@ -9,13 +9,14 @@
 # (RssAnon, sampled), medians of BENCH_RUNS calls (BENCH_WHOLE_RUNS for
 # the whole asset), each in a fresh backend.
 #
-# Usage: bench/verify_interval.sh   (as root; BENCH_RUNS=5, BENCH_WHOLE_RUNS=3)
+# Usage: bench/verify_interval.sh   (as root; BENCH_RUNS=5, BENCH_WHOLE_RUNS=3,
+#        BENCH_SEALS=200000)
 set -eu
 . "$(dirname "$0")/lib.sh"
 
 runs=${BENCH_RUNS:-5}
 whole_runs=${BENCH_WHOLE_RUNS:-3}
-N=200000
+N=${BENCH_SEALS:-200000}
 A=$BENCH_ASSET
 
 bench_init

@@ -47,19 +47,9 @@ PG_FUNCTION_INFO_V1(dataspace_verify_proof);
 #define FETCH_ROWS 10000
 
 /*
- * The seals of an asset that cond selects, and the seal before each in the
- * chain (for its link), in chain order, from table (seal or received_seal).
- * $1 is the asset; cond is an interval ($2, $3) or one seal id ($2).
- * Both halves of the subquery use the (asset_id, max_ts, min_ts) index for
- * an interval, the rows the unique (asset_id, chain_pos) one.
+ * The seals a verification reports: those of an interval ($2, $3) or one
+ * seal ($2) of asset $1.
  */
-#define SEALS_AND_PREDECESSORS(cols, table, cond) \
-	"SELECT " cols " FROM " table " WHERE asset_id OPERATOR(pg_catalog.=) $1" \
-	" AND chain_pos OPERATOR(pg_catalog.=) ANY (" \
-	"  SELECT chain_pos FROM " table " WHERE asset_id OPERATOR(pg_catalog.=) $1 AND " cond \
-	"  UNION ALL SELECT chain_pos OPERATOR(pg_catalog.-) 1 FROM " table \
-	"  WHERE asset_id OPERATOR(pg_catalog.=) $1 AND " cond ")" \
-	" ORDER BY chain_pos"
 #define COND_INTERVAL "max_ts OPERATOR(pg_catalog.>=) $2 AND min_ts OPERATOR(pg_catalog.<=) $3"
 #define COND_ONE_SEAL "id OPERATOR(pg_catalog.=) $2"
 
@@ -1014,20 +1004,21 @@ add_seal_row(VResult *res, int64 id, const char *header_reason, int code)
 }
 
 /*
- * The pass over the seals in chain order, with the seal before each for
- * its link: the header's verdict of each seal to report, else what the
- * sweep found of its points; the strays among them.
+ * The pass over the seals to report in chain order, with the seal before
+ * each for its link: each one's header's verdict, else what the sweep
+ * found of its points; the strays among them.
  */
 typedef struct HeaderPass
 {
 	const pg_uuid_t *asset;
 	TimestampTz from;
 	TimestampTz to;
-	int64		only_seal;
 	verify_fn	verify;			/* of a stray, on its own */
 	Sweep	   *sweep;
 	ds_hasher  *h;
 	void	   *arg;			/* what checks a header */
+	const char *link_sql;		/* the seal at ($1, chain position $2) */
+	void		(*read_link) (int row, struct HeaderPass *hp);
 	ds_seal		prev;			/* the seal before */
 	bool		prev_malformed;
 	bool		have_prev;
@@ -1047,23 +1038,56 @@ add_strays_before(HeaderPass *hp, int64 pos)
 					  hp->strays[hp->next_stray++].id, hp->verify);
 }
 
-/* Is this seal one to report? */
-static bool
-header_reports(const HeaderPass *hp, int64 id, TimestampTz min_ts, TimestampTz max_ts)
-{
-	if (hp->only_seal > 0)
-		return id == hp->only_seal;
-	return max_ts >= hp->from && min_ts <= hp->to;
-}
-
-/* The seal just read is the next one's link. */
+/* The seal before the next one, for its link. */
 static void
-header_next(HeaderPass *hp, const ds_seal *s, bool malformed)
+header_set_prev(HeaderPass *hp, const ds_seal *s, bool malformed)
 {
 	hp->prev = *s;
 	hp->prev_malformed = malformed;
 	hp->have_prev = true;
+}
+
+/* The seal just read is the next one's link; its row goes. */
+static void
+header_next(HeaderPass *hp, const ds_seal *s, bool malformed)
+{
+	header_set_prev(hp, s, malformed);
 	MemoryContextReset(hp->rowcxt);
+}
+
+/*
+ * header_link
+ *		The seal before the one at pos: the one reported before it, or else
+ *		(the first seal of an interval, a seal after a gap) looked up.  None
+ *		if there is no such seal, and pos is not 1: seal missing from chain.
+ */
+static void
+header_link(HeaderPass *hp, int64 pos)
+{
+	if (hp->have_prev && hp->prev.chain_pos == pos - 1)
+		return;
+	hp->have_prev = false;
+	if (pos <= 1)
+		return;
+	SPI_connect();
+	ds_spi_exec(hp->link_sql, 2, (Oid[]) {UUIDOID, INT8OID},
+				(Datum[]) {UUIDPGetDatum(hp->asset), Int64GetDatum(pos - 1)},
+				NULL, true, -1);
+	if (SPI_processed == 1)
+		hp->read_link(0, hp);
+	SPI_finish();
+}
+
+/* The seal before a local one, read by header_link. */
+static void
+local_link_row(int row, HeaderPass *hp)
+{
+	MemoryContext old = MemoryContextSwitchTo(hp->rowcxt);
+	DsSealRow	r;
+
+	ds_seal_row_read(row, &r);
+	MemoryContextSwitchTo(old);
+	header_set_prev(hp, &r.s, r.malformed);
 }
 
 /* One local seal, in chain order (ring: the node's keys). */
@@ -1077,23 +1101,24 @@ header_row(int row, void *arg)
 	ds_seal_row_read(row, &r);
 	MemoryContextSwitchTo(old);
 	add_strays_before(hp, r.s.chain_pos);
-	if (header_reports(hp, r.id, r.min_ts, r.max_ts))
-		add_seal_row(hp->res, r.id,
-					 check_seal_header(hp->h, (const DsKeyring *) hp->arg, &r,
-									   hp->have_prev ? &hp->prev : NULL, hp->prev_malformed),
-					 sweep_result(hp->sweep, r.s.chain_pos));
+	header_link(hp, r.s.chain_pos);
+	add_seal_row(hp->res, r.id,
+				 check_seal_header(hp->h, (const DsKeyring *) hp->arg, &r,
+								   hp->have_prev ? &hp->prev : NULL, hp->prev_malformed),
+				 sweep_result(hp->sweep, r.s.chain_pos));
 	header_next(hp, &r.s, r.malformed);
 }
 
 /*
  * The queries of a verification, of one seal ($2) or of an interval ($2,
- * $3), on local or received seals: the seals to report and the seal before
- * each, in chain order; the seals to report in first seq order, for the
- * sweep; their lowest first and highest last seq.
+ * $3), on local or received seals: the seals to report in chain order;
+ * the seal at a chain position, for a link; the seals to report in first
+ * seq order, for the sweep; their lowest first and highest last seq.
  */
 typedef struct SealQueries
 {
 	const char *chain;
+	const char *link;
 	const char *feed;
 	const char *range;
 	int			nargs;
@@ -1108,7 +1133,10 @@ typedef struct SealQueries
 	"SELECT pg_catalog.min(first_seq), pg_catalog.max(last_seq) FROM " table \
 	" WHERE asset_id OPERATOR(pg_catalog.=) $1 AND " cond
 #define SEAL_QUERIES(q, chain_cols, feed_cols, table, cond) \
-	((q)->chain = SEALS_AND_PREDECESSORS(chain_cols, table, cond), \
+	((q)->chain = "SELECT " chain_cols " FROM " table \
+	  " WHERE asset_id OPERATOR(pg_catalog.=) $1 AND " cond " ORDER BY chain_pos", \
+	 (q)->link = "SELECT " chain_cols " FROM " table \
+	  " WHERE asset_id OPERATOR(pg_catalog.=) $1 AND chain_pos OPERATOR(pg_catalog.=) $2", \
 	 (q)->feed = SEALS_TO_REPORT(feed_cols, table, cond), \
 	 (q)->range = SEQ_RANGE_TO_REPORT(table, cond))
 
@@ -1235,11 +1263,12 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	hp.asset = asset;
 	hp.from = from;
 	hp.to = to;
-	hp.only_seal = only_seal;
 	hp.verify = verify_run;
 	hp.sweep = &st.sweep;
 	hp.h = st.h;
 	hp.arg = ring;
+	hp.link_sql = q.link;
+	hp.read_link = local_link_row;
 	hp.res = res;
 	hp.rowcxt = AllocSetContextCreate(cxt, "verify chain rows", ALLOCSET_DEFAULT_SIZES);
 	if (st.loose.n > 0)
@@ -1549,6 +1578,18 @@ typedef struct RTerms
 	MemoryContext cxt;
 } RTerms;
 
+/* The seal before a received one, read by header_link. */
+static void
+received_link_row(int row, HeaderPass *hp)
+{
+	MemoryContext old = MemoryContextSwitchTo(hp->rowcxt);
+	RSeal		v;
+
+	rseal_read(row, hp->asset, &v, false, hp->rowcxt);
+	MemoryContextSwitchTo(old);
+	header_set_prev(hp, &v.s, v.malformed);
+}
+
 /*
  * received_header_row
  *		One received seal, in chain order: its signature under the provider
@@ -1566,11 +1607,7 @@ received_header_row(int row, void *arg)
 	rseal_read(row, hp->asset, &v, false, hp->rowcxt);
 	MemoryContextSwitchTo(old);
 	add_strays_before(hp, v.s.chain_pos);
-	if (!header_reports(hp, v.id, v.min_ts, v.max_ts))
-	{
-		header_next(hp, &v.s, v.malformed);
-		return;
-	}
+	header_link(hp, v.s.chain_pos);
 	if (v.malformed)
 		reason = R_BAD_SIGNATURE;
 	else
@@ -1732,11 +1769,12 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	hp.asset = asset;
 	hp.from = from;
 	hp.to = to;
-	hp.only_seal = only_seal;
 	hp.verify = verify_received;
 	hp.sweep = &rs.sweep;
 	hp.h = rs.h;
 	hp.arg = &terms;
+	hp.link_sql = q.link;
+	hp.read_link = received_link_row;
 	hp.res = res;
 	hp.rowcxt = AllocSetContextCreate(cxt, "verify chain rows", ALLOCSET_DEFAULT_SIZES);
 	if (rs.loose.n > 0)
