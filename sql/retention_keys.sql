@@ -79,3 +79,18 @@ UPDATE dataspace.asset SET seal_min_points = 100, seal_max_delay = '300000 years
 UPDATE dataspace.asset SET seal_min_points = 100, seal_max_delay = '1 year'
  WHERE id = '00000000-0000-4000-8000-0000000000d1';
 SELECT seal_min_points, seal_max_delay FROM dataspace.asset WHERE id = '00000000-0000-4000-8000-0000000000d1';
+-- a later cut-off drops the next seals' points only: a point put back
+-- behind the extension's back into a run dropped before stays, and its
+-- seal is named
+SET session_replication_role = replica;
+INSERT INTO dataspace.point (asset_id, seq, batch_id, ts, value)
+SELECT asset_id, first_seq, batch_ids[1], min_ts, 1 FROM dataspace.seal
+ WHERE asset_id = '00000000-0000-4000-8000-0000000000d1' AND chain_pos = 1;
+RESET session_replication_role;
+SELECT dataspace.drop_points('00000000-0000-4000-8000-0000000000d1', '2026-04-01 15:30:00+00') AS dropped;
+SELECT through_chain_pos, points_dropped FROM dataspace.retention
+ WHERE asset_id = '00000000-0000-4000-8000-0000000000d1' ORDER BY 1;
+SELECT count(*) AS left FROM dataspace.point WHERE asset_id = '00000000-0000-4000-8000-0000000000d1';
+SELECT s.chain_pos, v.ok, v.reason
+  FROM dataspace.verify_asset('00000000-0000-4000-8000-0000000000d1') v JOIN dataspace.seal s ON s.id = v.seal_id
+ ORDER BY 1;

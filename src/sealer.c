@@ -716,8 +716,8 @@ dataspace_drop_points(PG_FUNCTION_ARGS)
 	pg_uuid_t  *asset = PG_GETARG_UUID_P(0);
 	TimestampTz before = PG_GETARG_TIMESTAMPTZ(1);
 	DsSavedUser saved;
-	Oid			types[3] = {UUIDOID, TIMESTAMPTZOID, INT8OID};
-	Datum		values[3];
+	Oid			types[4] = {UUIDOID, TIMESTAMPTZOID, INT8OID, INT8OID};
+	Datum		values[4];
 	bool		isnull;
 	int64		through;
 	int64		already = 0;
@@ -768,18 +768,21 @@ dataspace_drop_points(PG_FUNCTION_ARGS)
 		PG_RETURN_INT64(0);
 	}
 
+	/* the seals after those an earlier record covers: theirs are gone */
 	values[2] = Int64GetDatum(through);
+	values[3] = Int64GetDatum(already);
 	ds_retention_in_progress = true;
 	PG_TRY();
 	{
 		dropped = ds_spi_exec("DELETE FROM dataspace.point p USING dataspace.seal s"
 							  " WHERE s.asset_id OPERATOR(pg_catalog.=) $1"
 							  " AND s.chain_pos OPERATOR(pg_catalog.<=) $3"
+							  " AND s.chain_pos OPERATOR(pg_catalog.>) $4"
 							  " AND p.asset_id OPERATOR(pg_catalog.=) $1"
 							  " AND p.seq OPERATOR(pg_catalog.>=) s.first_seq"
 							  " AND p.seq OPERATOR(pg_catalog.<=) s.last_seq"
 							  " AND p.batch_id OPERATOR(pg_catalog.=) ANY (s.batch_ids)",
-							  3, types, values, NULL, false, -1);
+							  4, types, values, NULL, false, -1);
 	}
 	PG_FINALLY();
 	{

@@ -1198,6 +1198,23 @@ seq_range_to_report(const SealQueries *q, int64 *lo, int64 *hi)
 }
 
 /*
+ * chain_pass
+ *		The pass over the seals to report in chain order, one row_fn call
+ *		each, with the strays among them; then every verdict of the sweep
+ *		must have been taken.
+ */
+static void
+chain_pass(HeaderPass *hp, const SealQueries *q, void (*row_fn) (int row, void *arg),
+		   MemoryContext cxt)
+{
+	hp->rowcxt = AllocSetContextCreate(cxt, "verify chain rows", ALLOCSET_DEFAULT_SIZES);
+	cursor_rows(q->chain, q->nargs, (Oid *) q->types, (Datum *) q->values, row_fn, hp);
+	add_strays_before(hp, PG_INT64_MAX);
+	sweep_end(hp->sweep);
+	MemoryContextDelete(hp->rowcxt);
+}
+
+/*
  * verify_run
  *		Verify an asset between from and to, or (only_seal > 0) one seal:
  *		the sweep over its points, then the pass over its seals in chain
@@ -1259,26 +1276,14 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 					   5, types, values, true, verify_point_row, &st);
 	sweep_points_done(&st.sweep);
 
-	memset(&hp, 0, sizeof(hp));
-	hp.asset = asset;
-	hp.from = from;
-	hp.to = to;
-	hp.verify = verify_run;
-	hp.sweep = &st.sweep;
-	hp.h = st.h;
-	hp.arg = ring;
-	hp.link_sql = q.link;
-	hp.read_link = local_link_row;
-	hp.res = res;
-	hp.rowcxt = AllocSetContextCreate(cxt, "verify chain rows", ALLOCSET_DEFAULT_SIZES);
+	hp = (HeaderPass) {
+		.asset = asset, .from = from, .to = to, .verify = verify_run,
+		.sweep = &st.sweep, .h = st.h, .arg = ring, .link_sql = q.link,
+		.read_link = local_link_row, .res = res
+	};
 	if (st.loose.n > 0)
 		hp.strays = resolve_loose(&st, from, to, &hp.nstrays);
-
-	/* the seals in chain order, the strays among them */
-	cursor_rows(q.chain, q.nargs, q.types, q.values, header_row, &hp);
-	add_strays_before(&hp, PG_INT64_MAX);
-	sweep_end(&st.sweep);
-	MemoryContextDelete(hp.rowcxt);
+	chain_pass(&hp, &q, header_row, cxt);
 	SPI_finish();
 	ds_restore_user(&saved);
 
@@ -1765,26 +1770,14 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 
 	memset(&terms, 0, sizeof(terms));
 	terms.cxt = AllocSetContextCreate(cxt, "verify contract terms", ALLOCSET_SMALL_SIZES);
-	memset(&hp, 0, sizeof(hp));
-	hp.asset = asset;
-	hp.from = from;
-	hp.to = to;
-	hp.verify = verify_received;
-	hp.sweep = &rs.sweep;
-	hp.h = rs.h;
-	hp.arg = &terms;
-	hp.link_sql = q.link;
-	hp.read_link = received_link_row;
-	hp.res = res;
-	hp.rowcxt = AllocSetContextCreate(cxt, "verify chain rows", ALLOCSET_DEFAULT_SIZES);
+	hp = (HeaderPass) {
+		.asset = asset, .from = from, .to = to, .verify = verify_received,
+		.sweep = &rs.sweep, .h = rs.h, .arg = &terms, .link_sql = q.link,
+		.read_link = received_link_row, .res = res
+	};
 	if (rs.loose.n > 0)
 		hp.strays = received_strays(asset, &rs.loose, &hp.nstrays, cxt);
-
-	/* the seals in chain order, the strays among them */
-	cursor_rows(q.chain, q.nargs, q.types, q.values, received_header_row, &hp);
-	add_strays_before(&hp, PG_INT64_MAX);
-	sweep_end(&rs.sweep);
-	MemoryContextDelete(hp.rowcxt);
+	chain_pass(&hp, &q, received_header_row, cxt);
 	MemoryContextDelete(terms.cxt);
 	SPI_finish();
 	ds_restore_user(&saved);
