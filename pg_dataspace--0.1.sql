@@ -220,10 +220,12 @@ CREATE TABLE dataspace.seal (
 
 /*
  * The seals of an interval (verify_asset): max_ts >= from AND min_ts <= to.
- * Led by max_ts, so that checking the recent end of a long chain reads the
- * recent seals only.
+ * One index led by max_ts, so that checking the recent end of a long chain
+ * reads the recent seals only, and one led by min_ts for an interval far
+ * back; the planner picks by the interval.
  */
 CREATE INDEX seal_asset_ts_idx ON dataspace.seal (asset_id, max_ts, min_ts);
+CREATE INDEX seal_asset_start_idx ON dataspace.seal (asset_id, min_ts, max_ts);
 
 /* Signed records of retention: which sealed runs had their points dropped. */
 CREATE TABLE dataspace.retention (
@@ -1370,8 +1372,9 @@ CREATE TABLE dataspace.received_seal (
 	UNIQUE (asset_id, chain_pos)
 );
 
-/* As seal_asset_ts_idx, for verify_asset on a received asset. */
+/* As seal_asset_ts_idx and seal_asset_start_idx, for received assets. */
 CREATE INDEX received_seal_asset_ts_idx ON dataspace.received_seal (asset_id, max_ts, min_ts);
+CREATE INDEX received_seal_asset_start_idx ON dataspace.received_seal (asset_id, min_ts, max_ts);
 
 /*
  * Consumer: received points, keyed by provider and asset, each with its

@@ -1,8 +1,8 @@
 #!/bin/bash
-# dataspace.verify_asset over a short interval at the end of a long chain:
-# 200,000 seals of one point each (seal_max_points = 1), then the last ten
-# seconds (ten seals) verified.  What it costs should depend on the
-# interval, not on the asset's history.  Then the whole asset: its memory
+# dataspace.verify_asset over a short interval of a long chain: 200,000
+# seals of one point each (seal_max_points = 1), then the last ten seconds
+# (ten seals) verified, and the first ten.  What it costs should depend on
+# the interval, not on the asset's history or where in it the interval is.  Then the whole asset: its memory
 # should depend on how many seals overlap in seq, not on how many there
 # are.  Prints CPU seconds of the backend and its peak resident memory
 # (VmHWM) after the call, and for the whole asset its peak private memory
@@ -31,24 +31,32 @@ seals=$(bench_seal_all bench)
 [ "$seals" -eq "$N" ] || die "expected $N seals, made $seals"
 sql bench -c "VACUUM ANALYZE dataspace.point" -c "VACUUM ANALYZE dataspace.seal" -c "CHECKPOINT"
 
-from="timestamptz '2026-01-01 00:00:00+00' + $((N - 9)) * interval '1 s'"
 hwm="SELECT 'hwm ' || (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+)'))[1]"
-declare -a cpu mem
-for r in $(seq 0 "$runs"); do
-	out=$(sql_cpu bench -c "SELECT count(*) || ' ' || count(*) FILTER (WHERE ok)
-		FROM dataspace.verify_asset('$A', $from, 'infinity')" -c "$hwm")
-	res=$(echo "$out" | sed -n 2p)
-	[ "$res" = "10 10" ] || die "verify_asset returned '$res', expected '10 10'"
-	[ "$r" -eq 0 ] && continue		# warm-up
-	cpu[$r]=$(echo "$out" | sed -n 1p)
-	mem[$r]=$(echo "$out" | sed -n 3p | sed 's/^hwm //')
-	log "run $r: CPU ${cpu[$r]} s, peak RSS ${mem[$r]} kB"
-done
-echo
-echo "== verify_asset over the last 10 of $N one-point seals, $runs runs after one warm-up, medians"
-bench_machine
-echo "CPU of the backend: $(median "${cpu[@]}") s; its peak resident memory: $(median "${mem[@]}") kB"
+t0="timestamptz '2026-01-01 00:00:00+00'"
 
+# interval LABEL FROM TO: verify_asset between FROM and TO (ten seals), runs
+# after one warm-up, medians
+interval() {
+	declare -a cpu mem
+	for r in $(seq 0 "$runs"); do
+		out=$(sql_cpu bench -c "SELECT count(*) || ' ' || count(*) FILTER (WHERE ok)
+			FROM dataspace.verify_asset('$A', $2, $3)" -c "$hwm")
+		res=$(echo "$out" | sed -n 2p)
+		[ "$res" = "10 10" ] || die "verify_asset returned '$res', expected '10 10'"
+		[ "$r" -eq 0 ] && continue		# warm-up
+		cpu[$r]=$(echo "$out" | sed -n 1p)
+		mem[$r]=$(echo "$out" | sed -n 3p | sed 's/^hwm //')
+		log "$1, run $r: CPU ${cpu[$r]} s, peak RSS ${mem[$r]} kB"
+	done
+	echo
+	echo "== verify_asset over the $1 10 of $N one-point seals, $runs runs after one warm-up, medians"
+	bench_machine
+	echo "CPU of the backend: $(median "${cpu[@]}") s; its peak resident memory: $(median "${mem[@]}") kB"
+}
+interval last "$t0 + $((N - 9)) * interval '1 s'" "'infinity'"
+interval first "'-infinity'" "$t0 + 10 * interval '1 s'"
+
+[ "$whole_runs" -gt 0 ] || exit 0
 declare -a wcpu wmem
 for r in $(seq 1 "$whole_runs"); do
 	out=$(sql_cpu bench -c "SELECT count(*) || ' ' || count(*) FILTER (WHERE ok)
