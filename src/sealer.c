@@ -19,6 +19,7 @@
 #include <signal.h>
 
 #include "access/xact.h"
+#include "common/hashfn.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
@@ -55,6 +56,7 @@ PGDLLEXPORT void dataspace_sealer_main(Datum main_arg);
 
 /* advisory lock key (second half) held by whoever seals */
 #define SEALER_LOCK_KEY 0x7365616c
+#define RETENTION_LOCK_KEY 0x72657465
 
 /* The statements of every seal round, planned once per backend. */
 static SPIPlanPtr claim_plan = NULL;
@@ -119,6 +121,22 @@ lock_sealer(void)
 	LOCKTAG		tag;
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) ds_schema_oid(), SEALER_LOCK_KEY, 2);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/*
+ * lock_retention
+ *		One drop_points of an asset at a time.  Not the sealer lock: the
+ *		points it deletes are sealed, the sealer's pending, so sealing goes
+ *		on during a long delete.  Assets whose ids hash alike share a lock.
+ */
+static void
+lock_retention(const pg_uuid_t *asset)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, hash_bytes(asset->data, UUID_LEN),
+						 RETENTION_LOCK_KEY, 2);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
@@ -735,7 +753,7 @@ dataspace_drop_points(PG_FUNCTION_ARGS)
 				 errdetail("The signed retention record holds the cut-off as microseconds since 1970."),
 				 errhint("To drop every sealed point, pass now().")));
 	require_read_committed("dataspace.drop_points()");
-	lock_sealer();
+	lock_retention(asset);
 	ds_become_owner(&saved);
 	SPI_connect();
 
@@ -751,15 +769,19 @@ dataspace_drop_points(PG_FUNCTION_ARGS)
 						ds_uuid_text(asset->data))));
 
 	/* the longest chain prefix whose seals all end before the cut-off */
+	/*
+	 * Not read-only: a new snapshot, taken after the lock, sees the record
+	 * of a drop_points that held it before.
+	 */
 	ds_spi_exec("SELECT COALESCE(pg_catalog.min(chain_pos)"
 				" FILTER (WHERE max_ts OPERATOR(pg_catalog.>=) $2), pg_catalog.max(chain_pos)"
 				" OPERATOR(pg_catalog.+) 1, 1) OPERATOR(pg_catalog.-) 1"
 				" FROM dataspace.seal WHERE asset_id OPERATOR(pg_catalog.=) $1",
-				2, types, values, NULL, true, 1);
+				2, types, values, NULL, false, 1);
 	through = ds_spi_get_int64(0, 1);
 	ds_spi_exec("SELECT COALESCE(pg_catalog.max(through_chain_pos), 0)"
 				" FROM dataspace.retention WHERE asset_id OPERATOR(pg_catalog.=) $1",
-				1, types, values, NULL, true, 1);
+				1, types, values, NULL, false, 1);
 	already = ds_spi_get_int64(0, 1);
 	if (through <= already)
 	{
