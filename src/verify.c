@@ -1013,6 +1013,7 @@ typedef struct HeaderPass
 	const pg_uuid_t *asset;
 	TimestampTz from;
 	TimestampTz to;
+	int64		only_seal;		/* the one seal verified, or 0 */
 	verify_fn	verify;			/* of a stray, on its own */
 	Sweep	   *sweep;
 	ds_hasher  *h;
@@ -1036,6 +1037,13 @@ add_strays_before(HeaderPass *hp, int64 pos)
 	while (hp->next_stray < hp->nstrays && hp->strays[hp->next_stray].chain_pos < pos)
 		add_stray_row(hp->res, hp->asset, hp->from, hp->to,
 					  hp->strays[hp->next_stray++].id, hp->verify);
+}
+
+/* Read only as the link of the one seal verified? */
+static bool
+header_is_link_only(const HeaderPass *hp, int64 id)
+{
+	return hp->only_seal > 0 && id != hp->only_seal;
 }
 
 /* The seal before the next one, for its link. */
@@ -1100,6 +1108,11 @@ header_row(int row, void *arg)
 
 	ds_seal_row_read(row, &r);
 	MemoryContextSwitchTo(old);
+	if (header_is_link_only(hp, r.id))
+	{
+		header_next(hp, &r.s, r.malformed);
+		return;
+	}
 	add_strays_before(hp, r.s.chain_pos);
 	header_link(hp, r.s.chain_pos);
 	add_seal_row(hp->res, r.id,
@@ -1140,6 +1153,17 @@ typedef struct SealQueries
 	 (q)->feed = SEALS_TO_REPORT(feed_cols, table, cond), \
 	 (q)->range = SEQ_RANGE_TO_REPORT(table, cond))
 
+/*
+ * One seal ($2) and the seal before it, in chain order: the pass in chain
+ * order then needs no lookup for the link.
+ */
+#define SEAL_AND_PREDECESSOR(cols, table) \
+	"SELECT " cols " FROM " table " WHERE asset_id OPERATOR(pg_catalog.=) $1" \
+	" AND chain_pos OPERATOR(pg_catalog.>=) (SELECT chain_pos OPERATOR(pg_catalog.-) 1" \
+	"  FROM " table " WHERE id OPERATOR(pg_catalog.=) $2)" \
+	" AND chain_pos OPERATOR(pg_catalog.<=) (SELECT chain_pos FROM " table \
+	"  WHERE id OPERATOR(pg_catalog.=) $2) ORDER BY chain_pos"
+
 /* The columns of received_seal the checks read; the sweep adds withheld. */
 #define RSEAL_COLUMNS "id, provider_id, chain_pos, contract_id, node_id, first_seq, last_seq," \
 	" point_count, delivered_count, min_ts, max_ts, merkle_root, prev_hash, key_id," \
@@ -1157,10 +1181,17 @@ seal_queries(SealQueries *q, bool received, const pg_uuid_t *asset, int64 only_s
 		q->types[1] = INT8OID;
 		q->values[1] = Int64GetDatum(only_seal);
 		if (received)
+		{
 			SEAL_QUERIES(q, RSEAL_COLUMNS, RSEAL_COLUMNS ", withheld",
 						 "dataspace.received_seal", COND_ONE_SEAL);
+			q->chain = SEAL_AND_PREDECESSOR(RSEAL_COLUMNS, "dataspace.received_seal");
+		}
 		else
+		{
 			SEAL_QUERIES(q, DS_SEAL_COLUMNS, DS_SEAL_COLUMNS, "dataspace.seal", COND_ONE_SEAL);
+			q->chain = SEAL_AND_PREDECESSOR(DS_SEAL_COLUMNS, "dataspace.seal");
+		}
+		q->range = NULL;		/* the seal's own */
 	}
 	else
 	{
@@ -1178,12 +1209,24 @@ seal_queries(SealQueries *q, bool received, const pg_uuid_t *asset, int64 only_s
 
 /* The lowest first and highest last seq of the seals to report. */
 static void
-seq_range_to_report(const SealQueries *q, int64 *lo, int64 *hi)
+seq_range_to_report(const SealQueries *q, Sweep *sw, int64 *lo, int64 *hi)
 {
 	bool		isnull;
 
 	*lo = PG_INT64_MAX;
 	*hi = PG_INT64_MIN;
+	if (q->range == NULL)
+	{
+		/* one seal: its own, which the sweep has read */
+		void	   *head = sweep_head(sw);
+
+		if (head != NULL)
+		{
+			*lo = sw->kind->fields(head)->first_seq;
+			*hi = sw->kind->fields(head)->last_seq;
+		}
+		return;
+	}
 	ds_spi_exec(q->range, q->nargs, (Oid *) q->types, (Datum *) q->values, NULL, true, -1);
 	if (SPI_processed == 1)
 	{
@@ -1241,7 +1284,6 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	ds_become_owner(&saved);
 	SPI_connect();
 	seal_queries(&q, false, asset, only_seal, from, to);
-	seq_range_to_report(&q, &lo, &hi);
 
 	memset(&st, 0, sizeof(st));
 	st.asset = asset;
@@ -1257,6 +1299,7 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	st.cap_bmap = 16;
 	st.bmap = MemoryContextAlloc(cxt, sizeof(BatchSeal) * st.cap_bmap);
 	sweep_begin(&st.sweep, &vseal_kind, &st, q.feed, q.nargs, q.types, q.values, cxt);
+	seq_range_to_report(&q, &st.sweep, &lo, &hi);
 
 	/* one pass over the points, in seq order */
 	values[0] = UUIDPGetDatum(asset);
@@ -1277,8 +1320,8 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	sweep_points_done(&st.sweep);
 
 	hp = (HeaderPass) {
-		.asset = asset, .from = from, .to = to, .verify = verify_run,
-		.sweep = &st.sweep, .h = st.h, .arg = ring, .link_sql = q.link,
+		.asset = asset, .from = from, .to = to, .only_seal = only_seal,
+		.verify = verify_run, .sweep = &st.sweep, .h = st.h, .arg = ring, .link_sql = q.link,
 		.read_link = local_link_row, .res = res
 	};
 	if (st.loose.n > 0)
@@ -1611,6 +1654,11 @@ received_header_row(int row, void *arg)
 
 	rseal_read(row, hp->asset, &v, false, hp->rowcxt);
 	MemoryContextSwitchTo(old);
+	if (header_is_link_only(hp, v.id))
+	{
+		header_next(hp, &v.s, v.malformed);
+		return;
+	}
 	add_strays_before(hp, v.s.chain_pos);
 	header_link(hp, v.s.chain_pos);
 	if (v.malformed)
@@ -1736,7 +1784,6 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	ds_become_owner(&saved);
 	SPI_connect();
 	seal_queries(&q, true, asset, only_seal, from, to);
-	seq_range_to_report(&q, &lo, &hi);
 
 	memset(&rs, 0, sizeof(rs));
 	rs.asset = asset;
@@ -1748,6 +1795,7 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	rs.cap_bypos = 16;
 	rs.bypos = MemoryContextAlloc(cxt, sizeof(RSeal *) * rs.cap_bypos);
 	sweep_begin(&rs.sweep, &rseal_kind, &rs, q.feed, q.nargs, q.types, q.values, cxt);
+	seq_range_to_report(&q, &rs.sweep, &lo, &hi);
 
 	/*
 	 * One pass over the received points, in seq order: those in the seq
@@ -1771,8 +1819,8 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	memset(&terms, 0, sizeof(terms));
 	terms.cxt = AllocSetContextCreate(cxt, "verify contract terms", ALLOCSET_SMALL_SIZES);
 	hp = (HeaderPass) {
-		.asset = asset, .from = from, .to = to, .verify = verify_received,
-		.sweep = &rs.sweep, .h = rs.h, .arg = &terms, .link_sql = q.link,
+		.asset = asset, .from = from, .to = to, .only_seal = only_seal,
+		.verify = verify_received, .sweep = &rs.sweep, .h = rs.h, .arg = &terms, .link_sql = q.link,
 		.read_link = received_link_row, .res = res
 	};
 	if (rs.loose.n > 0)

@@ -1,0 +1,44 @@
+#!/bin/bash
+# dataspace.verify_seal and dataspace.point_proof called once per seal:
+# 2,000 seals of one point each, every seal verified on its own, then a
+# proof of every seal's first point.  What one call costs: the queries of
+# one seal's check, one Ed25519 verification.  Prints CPU seconds of the
+# backend for the 2,000 calls, medians of BENCH_RUNS runs after a warm-up.
+#
+# Usage: bench/verify_seal.sh   (as root; BENCH_RUNS=5, BENCH_SEALS=2000)
+set -eu
+. "$(dirname "$0")/lib.sh"
+
+runs=${BENCH_RUNS:-5}
+N=${BENCH_SEALS:-2000}
+A=$BENCH_ASSET
+
+bench_init
+bench_start verify_seal
+sql postgres -c "CREATE DATABASE bench" >/dev/null
+sql bench -c "CREATE EXTENSION pg_dataspace" -c "SELECT FROM dataspace.node_info()" >/dev/null
+bench_verify_private_load bench
+bench_asset bench "$A" "seal_max_points = 1"
+sql bench -c "INSERT INTO dataspace.point (asset_id, ts, value)
+	SELECT '$A', timestamptz '2026-01-01 00:00:00+00' + i * interval '1 s', i FROM generate_series(1, $N) i"
+seals=$(bench_seal_all bench)
+[ "$seals" -eq "$N" ] || die "expected $N seals, made $seals"
+sql bench -c "VACUUM ANALYZE" >/dev/null
+
+# calls LABEL QUERY: QUERY returns N when every call succeeded
+calls() {
+	declare -a cpu
+	for r in $(seq 0 "$runs"); do
+		out=$(sql_cpu bench -c "$2")
+		[ "$(echo "$out" | sed -n 2p)" = "$N" ] || die "$1 returned '$(echo "$out" | sed -n 2p)'"
+		[ "$r" -eq 0 ] && continue		# warm-up
+		cpu[$r]=$(echo "$out" | sed -n 1p)
+		log "$1, run $r: CPU ${cpu[$r]} s"
+	done
+	echo "== $N calls of $1, $runs runs after one warm-up, medians"
+	echo "CPU of the backend: $(median "${cpu[@]}") s"
+}
+echo
+bench_machine
+calls verify_seal "SELECT count(*) FILTER (WHERE dataspace.verify_seal(id)) FROM dataspace.seal"
+calls point_proof "SELECT count(*) FILTER (WHERE dataspace.verify_proof(dataspace.point_proof(asset_id, first_seq))) FROM dataspace.seal"
