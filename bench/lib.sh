@@ -9,6 +9,7 @@
 #   now, median, ratio  timing helpers
 #   bench_callgrind V D one cg-V.sql under callgrind in a single-user backend
 #   bench_compare_tables DB  the plain and bare tables the counts compare with
+#   bench_one_point_seals A N  database bench, asset A with N one-point seals
 #
 # The extension is never installed into the system PostgreSQL: other builds
 # may be installed there at any time, and a benchmark must measure this
@@ -272,6 +273,20 @@ bench_asset() {
 	if [ -n "${3:-}" ]; then
 		sqlat "$1" -c "UPDATE dataspace.asset SET $3 WHERE id = '$2'" >/dev/null
 	fi
+}
+
+# bench_one_point_seals ASSET N: database bench with the extension, and
+# asset ASSET with N points, one a second from 2026-01-01, each its own seal
+bench_one_point_seals() {
+	sql postgres -c "CREATE DATABASE bench" >/dev/null
+	sql bench -c "CREATE EXTENSION pg_dataspace" -c "SELECT FROM dataspace.node_info()" >/dev/null
+	bench_verify_private_load bench
+	bench_asset bench "$1" "seal_max_points = 1"
+	sql bench -c "INSERT INTO dataspace.point (asset_id, ts, value)
+		SELECT '$1', timestamptz '2026-01-01 00:00:00+00' + i * interval '1 s', i
+		  FROM generate_series(1, $2) i" >/dev/null
+	seals=$(bench_seal_all bench)
+	[ "$seals" -eq "$2" ] || die "expected $2 seals, made $seals"
 }
 
 # Seal until nothing is pending; prints the number of seals made.

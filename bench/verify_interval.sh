@@ -21,14 +21,7 @@ A=$BENCH_ASSET
 
 bench_init
 bench_start verify_interval
-sql postgres -c "CREATE DATABASE bench" >/dev/null
-sql bench -c "CREATE EXTENSION pg_dataspace" -c "SELECT FROM dataspace.node_info()" >/dev/null
-bench_verify_private_load bench
-bench_asset bench "$A" "seal_max_points = 1"
-sql bench -c "INSERT INTO dataspace.point (asset_id, ts, value)
-	SELECT '$A', timestamptz '2026-01-01 00:00:00+00' + i * interval '1 s', i FROM generate_series(1, $N) i"
-seals=$(bench_seal_all bench)
-[ "$seals" -eq "$N" ] || die "expected $N seals, made $seals"
+bench_one_point_seals "$A" "$N"
 sql bench -c "VACUUM ANALYZE dataspace.point" -c "VACUUM ANALYZE dataspace.seal" -c "CHECKPOINT"
 
 hwm="SELECT 'hwm ' || (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+)'))[1]"

@@ -1039,13 +1039,6 @@ add_strays_before(HeaderPass *hp, int64 pos)
 					  hp->strays[hp->next_stray++].id, hp->verify);
 }
 
-/* Read only as the link of the one seal verified? */
-static bool
-header_is_link_only(const HeaderPass *hp, int64 id)
-{
-	return hp->only_seal > 0 && id != hp->only_seal;
-}
-
 /* The seal before the next one, for its link. */
 static void
 header_set_prev(HeaderPass *hp, const ds_seal *s, bool malformed)
@@ -1086,6 +1079,25 @@ header_link(HeaderPass *hp, int64 pos)
 	SPI_finish();
 }
 
+/*
+ * header_begin
+ *		Before a seal's checks in chain order: false if it was read only as
+ *		the link of the one seal verified (and is kept as such); else the
+ *		strays before it are added and its link is found.
+ */
+static bool
+header_begin(HeaderPass *hp, int64 id, const ds_seal *s, bool malformed)
+{
+	if (hp->only_seal > 0 && id != hp->only_seal)
+	{
+		header_next(hp, s, malformed);
+		return false;
+	}
+	add_strays_before(hp, s->chain_pos);
+	header_link(hp, s->chain_pos);
+	return true;
+}
+
 /* The seal before a local one, read by header_link. */
 static void
 local_link_row(int row, HeaderPass *hp)
@@ -1108,13 +1120,8 @@ header_row(int row, void *arg)
 
 	ds_seal_row_read(row, &r);
 	MemoryContextSwitchTo(old);
-	if (header_is_link_only(hp, r.id))
-	{
-		header_next(hp, &r.s, r.malformed);
+	if (!header_begin(hp, r.id, &r.s, r.malformed))
 		return;
-	}
-	add_strays_before(hp, r.s.chain_pos);
-	header_link(hp, r.s.chain_pos);
 	add_seal_row(hp->res, r.id,
 				 check_seal_header(hp->h, (const DsKeyring *) hp->arg, &r,
 								   hp->have_prev ? &hp->prev : NULL, hp->prev_malformed),
@@ -1654,13 +1661,8 @@ received_header_row(int row, void *arg)
 
 	rseal_read(row, hp->asset, &v, false, hp->rowcxt);
 	MemoryContextSwitchTo(old);
-	if (header_is_link_only(hp, v.id))
-	{
-		header_next(hp, &v.s, v.malformed);
+	if (!header_begin(hp, v.id, &v.s, v.malformed))
 		return;
-	}
-	add_strays_before(hp, v.s.chain_pos);
-	header_link(hp, v.s.chain_pos);
 	if (v.malformed)
 		reason = R_BAD_SIGNATURE;
 	else
