@@ -631,7 +631,9 @@ CREATE TABLE dataspace.participant (
 	registration bytea NOT NULL,
 	registration_signature bytea NOT NULL,
 	key_alarm text,
-	key_alarm_at timestamptz
+	key_alarm_at timestamptz,
+	/* the hub-sync instance whose submission the hub accepted last */
+	last_instance bytea CHECK (pg_catalog.length(last_instance) OPERATOR(pg_catalog.=) 16)
 );
 
 /*
@@ -702,8 +704,38 @@ CREATE TABLE dataspace.hub_submission (
 	received_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	submission bytea NOT NULL,
 	signature bytea NOT NULL,
+	instance bytea NOT NULL CHECK (pg_catalog.length(instance) OPERATOR(pg_catalog.=) 16),
 	UNIQUE (node_id, counter)
 );
+
+/* an instance's submissions, looked up only when the instance changes */
+CREATE INDEX hub_submission_instance_idx ON dataspace.hub_submission (node_id, instance, id);
+
+/*
+ * Hub: two copies of one node (docs/hub.md).  An instance of the
+ * participant's hub-sync worker submitted again after another instance
+ * took over; kept are the returning instance's last accepted submission,
+ * the first accepted one of the instance after it, and the refused one,
+ * each with its signature: evidence anyone with the participant's keys
+ * can check.
+ */
+CREATE TABLE dataspace.hub_instance_conflict (
+	id bigserial PRIMARY KEY,
+	node_id uuid NOT NULL,
+	detected_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	instance bytea NOT NULL,
+	other_instance bytea NOT NULL,
+	earlier_submission bytea NOT NULL,
+	earlier_signature bytea NOT NULL,
+	other_submission bytea NOT NULL,
+	other_signature bytea NOT NULL,
+	submission bytea NOT NULL,
+	signature bytea NOT NULL
+);
+
+CREATE TRIGGER hub_instance_conflict_append_only
+	BEFORE UPDATE OR DELETE OR TRUNCATE ON dataspace.hub_instance_conflict
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
 
 /* Hub: every refused submission and why. */
 CREATE TABLE dataspace.hub_refusal (
@@ -721,6 +753,7 @@ CREATE TABLE dataspace.hub_sync_state (
 	hub_id uuid,
 	next_counter bigint NOT NULL DEFAULT 1,
 	participant_status text,
+	suspension_reason text,
 	last_attempt timestamptz,
 	last_success timestamptz,
 	last_error text,
@@ -736,7 +769,7 @@ CREATE TABLE dataspace.hub_publication (
 
 CREATE VIEW dataspace.hub_status AS
 	SELECT pg_catalog.current_setting('dataspace.hub', true) IS DISTINCT FROM '' AS configured,
-		   s.hub_id, s.participant_status, s.last_attempt, s.last_success,
+		   s.hub_id, s.participant_status, s.suspension_reason, s.last_attempt, s.last_success,
 		   s.last_error, s.last_error_at,
 		   pg_catalog.now() OPERATOR(pg_catalog.-) s.last_success AS lag
 	  FROM (VALUES (true)) v(singleton)
@@ -847,7 +880,7 @@ CREATE FUNCTION dataspace.hub_hello(nonce bytea,
 	SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION dataspace.hub_whoami(OUT node_id uuid, OUT status text, OUT last_counter bigint,
-									 OUT key_id bytea)
+									 OUT key_id bytea, OUT suspension_reason text)
 	AS 'MODULE_PATHNAME', 'dataspace_hub_whoami'
 	LANGUAGE C STABLE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp;
@@ -1577,6 +1610,8 @@ SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_sync_state', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_publication', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_submission_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_refusal_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_instance_conflict', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_instance_conflict_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.contract', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.contract_step', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.contract_sync_state', '');
@@ -1688,7 +1723,8 @@ GRANT EXECUTE ON FUNCTION dataspace.hub_hello(bytea), dataspace.hub_whoami(),
 -- the hub and the nodes' view of it
 GRANT SELECT ON dataspace.participant, dataspace.participant_key, dataspace.hub_catalog,
 	dataspace.hub_status TO dataspace_reader, dataspace_admin;
-GRANT SELECT ON dataspace.hub_submission, dataspace.hub_refusal TO dataspace_admin;
+GRANT SELECT ON dataspace.hub_submission, dataspace.hub_refusal, dataspace.hub_instance_conflict
+	TO dataspace_admin;
 GRANT EXECUTE ON FUNCTION dataspace.hub_session_participant()
 	TO dataspace_reader, dataspace_admin;
 GRANT EXECUTE ON FUNCTION dataspace.approve_participant(uuid),

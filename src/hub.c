@@ -97,17 +97,17 @@ dataspace_hub_hello(PG_FUNCTION_ARGS)
 
 /*
  * dataspace.hub_whoami() returns (node_id uuid, status text, last_counter bigint,
- *									key_id bytea)
+ *									key_id bytea, suspension_reason text)
  *		The participant bound to session_user, if any, and the id of the key
  *		the hub knows it by: a node that rotated its key since learns from
- *		it which rotations to announce.
+ *		it which rotations to announce, and a suspended one why.
  */
 Datum
 dataspace_hub_whoami(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
 	Oid			types[1] = {NAMEOID};
 	Datum		args[1];
 	HeapTuple	tuple = NULL;
@@ -118,7 +118,7 @@ dataspace_hub_whoami(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 	args[0] = DirectFunctionCall1(namein, CStringGetDatum(session_user_name()));
 	SPI_connect();
-	if (ds_spi_exec("SELECT node_id, status, last_counter, key_id FROM dataspace.participant"
+	if (ds_spi_exec("SELECT node_id, status, last_counter, key_id, suspension_reason FROM dataspace.participant"
 					" WHERE role_name OPERATOR(pg_catalog.=) $1",
 					1, types, args, NULL, true, -1) == 1)
 	{
@@ -128,6 +128,7 @@ dataspace_hub_whoami(PG_FUNCTION_ARGS)
 		values[1] = ds_spi_get(0, 2, &nulls[1]);
 		values[2] = ds_spi_get(0, 3, &nulls[2]);
 		values[3] = ds_spi_get(0, 4, &nulls[3]);
+		values[4] = ds_spi_get(0, 5, &nulls[4]);
 		tuple = heap_form_tuple(tupdesc, values, nulls);
 		MemoryContextSwitchTo(spi);
 	}
@@ -147,13 +148,15 @@ typedef struct Participant
 	char	   *status;
 	char	   *role_name;
 	int64		last_counter;
+	bool		has_instance;	/* last_instance is set */
+	uint8		last_instance[DS_INSTANCE_LEN];
 } Participant;
 
 static void
 load_participant(const char *where, Datum arg, Oid type, Participant *p)
 {
-	char	   *sql = psprintf("SELECT node_id, key_id, public_key, status, role_name, last_counter"
-							   " FROM dataspace.participant WHERE %s FOR UPDATE", where);
+	char	   *sql = psprintf("SELECT node_id, key_id, public_key, status, role_name, last_counter,"
+							   " last_instance FROM dataspace.participant WHERE %s FOR UPDATE", where);
 	bool		isnull;
 
 	memset(p, 0, sizeof(*p));
@@ -166,6 +169,10 @@ load_participant(const char *where, Datum arg, Oid type, Participant *p)
 	p->status = TextDatumGetCString(ds_spi_get(0, 4, &isnull));
 	p->role_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
 	p->last_counter = ds_spi_get_int64(0, 6);
+	(void) ds_spi_get(0, 7, &isnull);
+	p->has_instance = !isnull;
+	if (p->has_instance)
+		ds_spi_get_bytes(0, 7, p->last_instance, DS_INSTANCE_LEN);
 }
 
 /* Outcome of one submission. */
@@ -208,6 +215,83 @@ payload_text(const char *payload, const char *member)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
+static void set_participant_status(pg_uuid_t *id, const char *status, const char *reason);
+
+/*
+ * Two copies of one node (docs/hub.md): each submission names the
+ * hub-sync instance that sent it, drawn when the node's worker starts.  A
+ * restarted node sends a new instance and never an old one again, so an
+ * instance that submits after another one's submission was accepted is a
+ * second running copy of the node (a copied data directory, a base
+ * backup started on its own) or a thief of its key.  The hub keeps the
+ * evidence, three submissions signed by the participant (the returning
+ * instance's last accepted one, the first accepted one of the instance
+ * after it, this one), refuses, and suspends the participant: which copy
+ * is the node is for its operator to say.  Runs after the counter check,
+ * so a late duplicate of a restarted worker is refused as a replay first.
+ */
+static Verdict
+check_instance(const Participant *p, const ds_submission *s, const uint8 *msg,
+			   size_t msglen, const uint8 *sig)
+{
+	Oid			types[3] = {UUIDOID, BYTEAOID, INT8OID};
+	Datum		args[3];
+	bool		isnull;
+	Datum		d;
+	int64		earlier_id;
+	char	   *reason;
+
+	if (!p->has_instance || memcmp(p->last_instance, s->instance, DS_INSTANCE_LEN) == 0)
+		return (Verdict) {true, NULL};
+	args[0] = ds_uuid_datum(s->node_id);
+	args[1] = ds_bytea_datum(s->instance, DS_INSTANCE_LEN);
+	ds_spi_exec("SELECT pg_catalog.max(id) FROM dataspace.hub_submission"
+				" WHERE node_id OPERATOR(pg_catalog.=) $1 AND instance OPERATOR(pg_catalog.=) $2",
+				2, types, args, NULL, true, 1);
+	d = ds_spi_get(0, 1, &isnull);
+	if (isnull)
+		return (Verdict) {true, NULL};	/* a new instance: the node restarted */
+	earlier_id = DatumGetInt64(d);
+
+	args[2] = Int64GetDatum(earlier_id);
+	if (ds_spi_exec("INSERT INTO dataspace.hub_instance_conflict (node_id, instance, other_instance,"
+					" earlier_submission, earlier_signature, other_submission, other_signature,"
+					" submission, signature)"
+					" SELECT $1, $2, o.instance, e.submission, e.signature, o.submission, o.signature,"
+					"        $4, $5"
+					"   FROM dataspace.hub_submission e,"
+					"        LATERAL (SELECT instance, submission, signature FROM dataspace.hub_submission"
+					"                  WHERE node_id OPERATOR(pg_catalog.=) $1"
+					"                    AND id OPERATOR(pg_catalog.>) $3"
+					"                    AND instance OPERATOR(pg_catalog.<>) $2"
+					"                  ORDER BY id LIMIT 1) o"
+					"  WHERE e.id OPERATOR(pg_catalog.=) $3",
+					5, (Oid[]) {UUIDOID, BYTEAOID, INT8OID, BYTEAOID, BYTEAOID},
+					(Datum[]) {args[0], args[1], args[2], ds_bytea_datum(msg, msglen),
+						ds_bytea_datum(sig, DS_SIG_LEN)},
+					NULL, false, 1) != 1)
+		elog(ERROR, "participant %s changed instance without an accepted submission",
+			 ds_uuid_text(s->node_id));
+
+	reason = psprintf("instance %s of participant %s submitted again after instance %s took over:"
+					  " two copies of this node are running",
+					  ds_hex(s->instance, DS_INSTANCE_LEN), ds_uuid_text(s->node_id),
+					  ds_hex(p->last_instance, DS_INSTANCE_LEN));
+	if (strcmp(p->status, "suspended") != 0)
+	{
+		pg_uuid_t	id;
+
+		memcpy(id.data, s->node_id, DS_UUID_LEN);
+		set_participant_status(&id, "suspended", reason);
+	}
+	ereport(WARNING,
+			(errmsg("participant %s runs as two copies", ds_uuid_text(s->node_id)),
+			 errdetail("%s.  The evidence is in dataspace.hub_instance_conflict.", reason),
+			 errhint("The participant is suspended.  Approve it again once its operator has stopped the copy"
+					 " and given the node a new key.")));
+	return refuse("%s", reason);
+}
+
 /*
  * A registration: self-signed by the key it registers.  A role registers
  * one node; a node id is registered by one role.
@@ -224,6 +308,7 @@ apply_register(const ds_submission *s, const char *payload, const uint8 *sig,
 	Participant by_role;
 	Participant by_node;
 	Datum		args[4];
+	Verdict		v;
 
 	if (pk_hex == NULL || strlen(pk_hex) != 2 * DS_PUBKEY_LEN ||
 		!ds_hex_decode(pk_hex, strlen(pk_hex), pk, DS_PUBKEY_LEN) ||
@@ -250,6 +335,8 @@ apply_register(const ds_submission *s, const char *payload, const uint8 *sig,
 						  s->counter, by_node.last_counter);
 		if (memcmp(by_node.key_id, key_id, DS_HASH_LEN) != 0)
 			return refuse("participant %s is registered with another key", ds_uuid_text(s->node_id));
+		if (!(v = check_instance(&by_node, s, msg, msglen, sig)).accepted)
+			return v;
 		/* the same node again: name and endpoint may change, nothing else */
 		args[0] = ds_uuid_datum(s->node_id);
 		args[1] = CStringGetTextDatum(name);
@@ -554,6 +641,7 @@ check_and_apply(const uint8 *msg, size_t msglen, const uint8 *sig,
 {
 	Participant p;
 	char	   *payload;
+	Verdict		v;
 
 	if (!ds_submission_decode(msg, msglen, s))
 		return refuse("malformed submission");
@@ -581,6 +669,8 @@ check_and_apply(const uint8 *msg, size_t msglen, const uint8 *sig,
 	if (s->counter <= p.last_counter)
 		return refuse("replayed submission: counter " INT64_FORMAT " is not above " INT64_FORMAT,
 					  s->counter, p.last_counter);
+	if (!(v = check_instance(&p, s, msg, msglen, sig)).accepted)
+		return v;
 	/* a pending participant may still rotate or revoke its keys */
 	if (strcmp(p.status, "approved") != 0 &&
 		!(strcmp(p.status, "pending") == 0 &&
@@ -645,16 +735,20 @@ dataspace_hub_submit(PG_FUNCTION_ARGS)
 
 	if (v.accepted)
 	{
-		Oid			types[5] = {UUIDOID, INT8OID, TEXTOID, BYTEAOID, BYTEAOID};
-		Datum		args[5];
+		Oid			types[6] = {UUIDOID, INT8OID, TEXTOID, BYTEAOID, BYTEAOID, BYTEAOID};
+		Datum		args[6];
 
 		args[0] = ds_uuid_datum(s.node_id);
 		args[1] = Int64GetDatum(s.counter);
 		args[2] = CStringGetTextDatum(s.kind);
 		args[3] = PointerGetDatum(msg_arg);
 		args[4] = PointerGetDatum(sig_arg);
-		ds_spi_exec("INSERT INTO dataspace.hub_submission (node_id, counter, kind, submission, signature)"
-					" VALUES ($1, $2, $3, $4, $5)", 5, types, args, NULL, false, 1);
+		args[5] = ds_bytea_datum(s.instance, DS_INSTANCE_LEN);
+		ds_spi_exec("INSERT INTO dataspace.hub_submission (node_id, counter, kind, submission, signature,"
+					" instance) VALUES ($1, $2, $3, $4, $5, $6)", 6, types, args, NULL, false, 1);
+		ds_spi_exec("UPDATE dataspace.participant SET last_instance = $2"
+					" WHERE node_id OPERATOR(pg_catalog.=) $1",
+					2, (Oid[]) {UUIDOID, BYTEAOID}, (Datum[]) {args[0], args[5]}, NULL, false, 1);
 	}
 	else
 	{
@@ -687,6 +781,13 @@ dataspace_hub_submit(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
+/*
+ * Approve or suspend a participant, audited.  An approval also forgets
+ * which instance of the participant submitted last: the operator who
+ * approves a participant suspended as two copies says the copy is gone,
+ * so the instance that submits next is the node (and a copy that is not
+ * gone is caught again when it submits after it).
+ */
 static void
 set_participant_status(pg_uuid_t *id, const char *status, const char *reason)
 {
@@ -703,7 +804,8 @@ set_participant_status(pg_uuid_t *id, const char *status, const char *reason)
 	if (ds_spi_exec("UPDATE dataspace.participant SET status = $2,"
 					" approved_at = CASE WHEN $2 OPERATOR(pg_catalog.=) 'approved' THEN pg_catalog.now() ELSE approved_at END,"
 					" suspended_at = CASE WHEN $2 OPERATOR(pg_catalog.=) 'suspended' THEN pg_catalog.now() END,"
-					" suspension_reason = $3"
+					" suspension_reason = $3,"
+					" last_instance = CASE WHEN $2 OPERATOR(pg_catalog.=) 'approved' THEN NULL ELSE last_instance END"
 					" WHERE node_id OPERATOR(pg_catalog.=) $1",
 					3, types, args, nulls, false, -1) != 1)
 		ereport(ERROR,

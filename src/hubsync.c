@@ -70,6 +70,14 @@ PGDLLEXPORT void dataspace_hubsync_main(Datum main_arg);
 /* The connection, kept between rounds. */
 static PGconn *hub_conn = NULL;
 
+/*
+ * This worker's instance, drawn when it starts and sent in every
+ * submission: a copy of this node's data directory running elsewhere
+ * draws another, and the hub refuses an instance that comes back after
+ * another one took over (docs/hub.md, "Two copies of one node").
+ */
+static uint8 worker_instance[DS_INSTANCE_LEN];
+
 /* ---------------------------------------------------------------------
  * Talking to the hub without blocking
  * ---------------------------------------------------------------------
@@ -256,6 +264,8 @@ typedef struct RoundState
 	int64		next_counter;
 	bool		registered;
 	char	   *status;
+	char	   *suspension_reason;	/* the hub's, while suspended */
+	bool		was_suspended;	/* as of the last round */
 	uint8		hub_key_id[DS_HASH_LEN];	/* the key the hub knows us by */
 } RoundState;
 
@@ -321,7 +331,8 @@ check_hub_identity(RoundState *st)
 static void
 learn_whoami(RoundState *st)
 {
-	PGresult   *r = remote("SELECT node_id, status, last_counter, key_id FROM dataspace.hub_whoami()"
+	PGresult   *r = remote("SELECT node_id, status, last_counter, key_id, suspension_reason"
+						   " FROM dataspace.hub_whoami()"
 						   " WHERE node_id IS NOT NULL",
 						   0, NULL, NULL, PGRES_TUPLES_OK);
 
@@ -343,6 +354,13 @@ learn_whoami(RoundState *st)
 					 errhint("Each node needs a login role of its own at the hub.")));
 		}
 		st->status = pnstrdup(PQgetvalue(r, 0, 1), PQgetlength(r, 0, 1));
+		if (!PQgetisnull(r, 0, 4))
+			st->suspension_reason = pnstrdup(PQgetvalue(r, 0, 4), PQgetlength(r, 0, 4));
+		if (strcmp(st->status, "suspended") == 0 && !st->was_suspended)
+			ereport(WARNING,
+					(errmsg("the hub has suspended this node"),
+					 errdetail("The hub's reason: %s.",
+							   st->suspension_reason ? st->suspension_reason : "none given")));
 		/* a restored node may be behind the hub's count: catch up */
 		if (last >= st->next_counter)
 			st->next_counter = last + 1;
@@ -371,6 +389,7 @@ submit_as(RoundState *st, const DsSigner *signer, const char *kind, const char *
 	memcpy(s.node_id, signer->node_id, DS_UUID_LEN);
 	s.counter = st->next_counter++;
 	s.submitted_at_us = ds_ts_to_unix_us(GetCurrentTimestamp());
+	memcpy(s.instance, worker_instance, DS_INSTANCE_LEN);
 	strlcpy(s.kind, kind, sizeof(s.kind));
 	s.payload = (const uint8 *) payload;
 	s.payload_len = strlen(payload);
@@ -2144,23 +2163,23 @@ witness_round(RoundState *st)
 }
 
 static void
-save_state(RoundState *st, const char *error)
+save_state(RoundState *st)
 {
 	Oid			types[4] = {UUIDOID, INT8OID, TEXTOID, TEXTOID};
 	Datum		args[4];
-	char		nulls[4] = {' ', ' ', st->status ? ' ' : 'n', error ? ' ' : 'n'};
+	char		nulls[4] = {' ', ' ', st->status ? ' ' : 'n', st->suspension_reason ? ' ' : 'n'};
 
 	args[0] = ds_uuid_datum(st->hub_id);
 	args[1] = Int64GetDatum(st->next_counter);
 	args[2] = st->status ? CStringGetTextDatum(st->status) : (Datum) 0;
-	args[3] = error ? CStringGetTextDatum(error) : (Datum) 0;
+	args[3] = st->suspension_reason ? CStringGetTextDatum(st->suspension_reason) : (Datum) 0;
 	ds_spi_exec("INSERT INTO dataspace.hub_sync_state AS s (singleton, hub_id, next_counter,"
-				" participant_status, last_attempt, last_success)"
-				" VALUES (true, $1, $2, $3, pg_catalog.now(), pg_catalog.now())"
+				" participant_status, suspension_reason, last_attempt, last_success)"
+				" VALUES (true, $1, $2, $3, $4, pg_catalog.now(), pg_catalog.now())"
 				" ON CONFLICT (singleton) DO UPDATE SET hub_id = $1, next_counter = $2,"
-				" participant_status = $3, last_attempt = pg_catalog.now(),"
+				" participant_status = $3, suspension_reason = $4, last_attempt = pg_catalog.now(),"
 				" last_success = pg_catalog.now(), last_error = NULL, last_error_at = NULL",
-				3, types, args, nulls, false, 1);
+				4, types, args, nulls, false, 1);
 }
 
 static void
@@ -2184,9 +2203,14 @@ sync_round(void)
 	memset(&st, 0, sizeof(st));
 	st.signer = ds_signer_load();
 	st.next_counter = 1;
-	if (ds_spi_exec("SELECT next_counter FROM dataspace.hub_sync_state", 0, NULL, NULL, NULL,
-					true, -1) == 1)
+	if (ds_spi_exec("SELECT next_counter, participant_status OPERATOR(pg_catalog.=) 'suspended'"
+					" FROM dataspace.hub_sync_state", 0, NULL, NULL, NULL, true, -1) == 1)
+	{
+		bool		isnull;
+
 		st.next_counter = ds_spi_get_int64(0, 1);
+		st.was_suspended = DatumGetBool(ds_spi_get(0, 2, &isnull)) && !isnull;
+	}
 
 	pgstat_report_activity(STATE_RUNNING, "connecting to the hub");
 	connect_to_hub();
@@ -2211,7 +2235,7 @@ sync_round(void)
 		cache_catalog(&st);
 		sync_contracts(&st);
 	}
-	save_state(&st, NULL);
+	save_state(&st);
 }
 
 /* ---------------------------------------------------------------------
@@ -2305,6 +2329,8 @@ dataspace_hubsync_main(Datum main_arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
+	if (!pg_strong_random(worker_instance, sizeof(worker_instance)))
+		elog(ERROR, "could not generate the worker's instance");
 
 	ds_dbworker_attach(DS_WORKER_HUBSYNC);
 	on_shmem_exit(hubsync_exit, 0);

@@ -102,6 +102,7 @@ ds_submission_encode(const ds_submission *s, uint8_t *out, size_t cap)
 	ds_msg_bytes(&m, s->node_id, DS_UUID_LEN);
 	ds_msg_int64(&m, s->counter);
 	ds_msg_int64(&m, s->submitted_at_us);
+	ds_msg_bytes(&m, s->instance, DS_INSTANCE_LEN);
 	ds_msg_bytes(&m, s->kind, kindlen);
 	ds_msg_bytes(&m, s->payload, s->payload_len);
 	ds_msg_bytes(&m, s->key_id, DS_HASH_LEN);
@@ -126,6 +127,7 @@ ds_submission_decode(const uint8_t *buf, size_t len, ds_submission *out)
 		!ds_msg_read_fixed(&r, out->node_id, DS_UUID_LEN) ||
 		!ds_msg_read_int64(&r, &out->counter) ||
 		!ds_msg_read_int64(&r, &out->submitted_at_us) ||
+		!ds_msg_read_fixed(&r, out->instance, DS_INSTANCE_LEN) ||
 		!ds_msg_read_field(&r, &kind, &kindlen) ||
 		!ds_msg_read_field(&r, &out->payload, &out->payload_len) ||
 		!ds_msg_read_fixed(&r, out->key_id, DS_HASH_LEN) ||

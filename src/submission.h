@@ -6,8 +6,11 @@
  *
  * A submission frames one request of a participant (register, publish an
  * asset, ...): the hub it is meant for, the participant, a counter that
- * only grows, the time, the kind, the kind's payload (canonical JSON) and
- * the signing key's id.  The hub refuses one that is not for it, not
+ * only grows, the time, the sending instance, the kind, the kind's
+ * payload (canonical JSON) and the signing key's id.  The instance is
+ * random, drawn when the node's hub-sync worker starts: two running
+ * copies of one node send different instances, and the hub sees one
+ * return after another took over.  The hub refuses one that is not for it, not
  * signed by the participant the session belongs to, or whose counter is
  * not above the last one it accepted: no forgery, no replay, not even at
  * another hub.
@@ -29,6 +32,7 @@
 #define DS_SUBMISSION_PAYLOAD_MAX	16384
 #define DS_SUBMISSION_MAX	(DS_SUBMISSION_PAYLOAD_MAX + 256)
 #define DS_HELLO_NONCE_LEN	32
+#define DS_INSTANCE_LEN		16
 #define DS_HELLO_MAX		128
 
 typedef struct ds_submission
@@ -37,6 +41,7 @@ typedef struct ds_submission
 	uint8_t		node_id[DS_UUID_LEN];
 	int64_t		counter;
 	int64_t		submitted_at_us;
+	uint8_t		instance[DS_INSTANCE_LEN];
 	char		kind[DS_SUBMISSION_KIND_MAX + 1];
 	const uint8_t *payload;		/* points into the decoded buffer */
 	size_t		payload_len;

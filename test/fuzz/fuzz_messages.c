@@ -3,8 +3,9 @@
  * fuzz_messages.c
  *		libFuzzer target: the decoders of the signed messages other parties
  *		hand a node (tree heads, anchors, contracts, contract steps:
- *		src/witness.c, src/contractmsg.c) and the RFC 6962 consistency
- *		proofs of the hub's log (src/witness.c).
+ *		src/witness.c, src/contractmsg.c) and the hub (submissions:
+ *		src/submission.c), and the RFC 6962 consistency proofs of the
+ *		hub's log (src/witness.c).
  *
  * The first input byte picks what is fuzzed; the rest is the message.
  * Properties checked:
@@ -24,9 +25,12 @@
 #include <string.h>
 
 #include "contractmsg.h"
+#include "submission.h"
 #include "witness.h"
 
 #define MAX_LEAVES 40
+/* room for the longest message of every kind */
+#define OUT_MAX (DS_SUBMISSION_MAX > DS_CONTRACT_MSG_MAX ? DS_SUBMISSION_MAX : DS_CONTRACT_MSG_MAX)
 
 static ds_hasher *hasher;
 
@@ -41,7 +45,7 @@ fail(const char *what)
 static void
 round_trip(const uint8_t *data, size_t len, int kind)
 {
-	uint8_t    *out = malloc(DS_CONTRACT_MSG_MAX + 64);
+	uint8_t    *out = malloc(OUT_MAX);
 	size_t		n = 0;
 	bool		ok = false;
 
@@ -54,7 +58,7 @@ round_trip(const uint8_t *data, size_t len, int kind)
 				ds_tree_head t;
 
 				if ((ok = ds_tree_head_decode(data, len, &t)))
-					n = ds_tree_head_message(&t, out, DS_CONTRACT_MSG_MAX);
+					n = ds_tree_head_message(&t, out, OUT_MAX);
 				break;
 			}
 		case 1:
@@ -62,7 +66,7 @@ round_trip(const uint8_t *data, size_t len, int kind)
 				ds_anchor a;
 
 				if ((ok = ds_anchor_decode(data, len, &a)))
-					n = ds_anchor_message(&a, out, DS_CONTRACT_MSG_MAX);
+					n = ds_anchor_message(&a, out, OUT_MAX);
 				break;
 			}
 		case 2:
@@ -70,7 +74,15 @@ round_trip(const uint8_t *data, size_t len, int kind)
 				ds_contract c;
 
 				if ((ok = ds_contract_decode(data, len, &c)))
-					n = ds_contract_encode(&c, out, DS_CONTRACT_MSG_MAX);
+					n = ds_contract_encode(&c, out, OUT_MAX);
+				break;
+			}
+		case 5:
+			{
+				ds_submission s;
+
+				if ((ok = ds_submission_decode(data, len, &s)))
+					n = ds_submission_encode(&s, out, OUT_MAX);
 				break;
 			}
 		default:
@@ -78,7 +90,7 @@ round_trip(const uint8_t *data, size_t len, int kind)
 				ds_contract_step s;
 
 				if ((ok = ds_contract_step_decode(data, len, &s)))
-					n = ds_contract_step_encode(&s, out, DS_CONTRACT_MSG_MAX);
+					n = ds_contract_step_encode(&s, out, OUT_MAX);
 				break;
 			}
 	}
@@ -168,10 +180,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (copy == NULL)
 		abort();
 	memcpy(copy, data + 1, size - 1);
-	if (data[0] % 5 == 4)
+	if (data[0] % 6 == 4)
 		consistency(copy, size - 1);
 	else
-		round_trip(copy, size - 1, data[0] % 5);
+		round_trip(copy, size - 1, data[0] % 6);
 	free(copy);
 	return 0;
 }
