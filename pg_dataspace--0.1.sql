@@ -1157,6 +1157,19 @@ CREATE TABLE dataspace.witness_leaf (
 
 CREATE INDEX witness_leaf_node_idx ON dataspace.witness_leaf (node_id, subject_id);
 
+/*
+ * Hub: the anchor log's complete subtrees above the leaves (docs/witness.md).
+ * Node (level, node_index) is the Merkle tree hash of the 2^level leaves from
+ * node_index * 2^level on; an append stores the ones its leaf completes, so
+ * that the signed root and the proofs read O(log n) hashes, not every leaf.
+ */
+CREATE TABLE dataspace.witness_node (
+	level smallint NOT NULL CHECK (level OPERATOR(pg_catalog.>=) 1 AND level OPERATOR(pg_catalog.<) 63),
+	node_index bigint NOT NULL CHECK (node_index OPERATOR(pg_catalog.>=) 0),
+	hash bytea NOT NULL CHECK (pg_catalog.length(hash) OPERATOR(pg_catalog.=) 32),
+	PRIMARY KEY (level, node_index)
+);
+
 /* Hub: every tree head it signed (DS_MSG_TREE_HEAD), one per size. */
 CREATE TABLE dataspace.witness_tree_head (
 	tree_size bigint PRIMARY KEY CHECK (tree_size OPERATOR(pg_catalog.>=) 1),
@@ -1167,6 +1180,8 @@ CREATE TABLE dataspace.witness_tree_head (
 );
 
 CREATE TRIGGER witness_leaf_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON dataspace.witness_leaf
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
+CREATE TRIGGER witness_node_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON dataspace.witness_node
 	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
 CREATE TRIGGER witness_tree_head_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON dataspace.witness_tree_head
 	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
@@ -1625,6 +1640,7 @@ SELECT pg_catalog.pg_extension_config_dump('dataspace.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.anchor', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.anchor_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.witness_leaf', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.witness_node', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.witness_tree_head', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_tree_head', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.witness_fork', '');
@@ -1754,7 +1770,7 @@ GRANT EXECUTE ON FUNCTION
 GRANT SELECT ON dataspace.contract, dataspace.contract_step TO dataspace_participant;
 -- the audit log and the witness (docs/audit-log.md, docs/witness.md)
 GRANT SELECT ON dataspace.audit_log, dataspace.anchor, dataspace.received_anchor, dataspace.hub_tree_head,
-	dataspace.witness_fork, dataspace.witness_leaf, dataspace.witness_tree_head
+	dataspace.witness_fork, dataspace.witness_leaf, dataspace.witness_node, dataspace.witness_tree_head
 	TO dataspace_reader, dataspace_admin;
 GRANT SELECT ON dataspace.peer_tree_head TO dataspace_reader, dataspace_admin;
 GRANT EXECUTE ON FUNCTION dataspace.verify_audit_log(), dataspace.verify_anchor(uuid),

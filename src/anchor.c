@@ -80,65 +80,81 @@ require_hub(const char *what)
 }
 
 /*
- * load_leaves
- *		The first size leaf hashes of the log (inside SPI), read with a
- *		fresh snapshot when fresh is set.  Errors if the log is shorter.
+ * The anchor log's stored hashes through SPI (ds_log_nodes, witness.h):
+ * level 0 is witness_leaf.leaf_hash, the levels above witness_node.  The
+ * appender reads with a fresh snapshot, since it counted the leaves with
+ * one after taking the witness lock.
  */
-static uint8 (*load_leaves(int64 size, bool fresh))[DS_HASH_LEN]
+typedef struct LogStore
 {
-	uint8		(*leaves)[DS_HASH_LEN];
-	SPIPlanPtr	plan;
-	Portal		portal;
-	int64		n = 0;
+	SPIPlanPtr	get_leaf;
+	SPIPlanPtr	get_node;
+	SPIPlanPtr	put_node;
+	bool		latest;
+} LogStore;
 
-	leaves = palloc(sizeof(*leaves) * Max(size, 1));
-	plan = SPI_prepare("SELECT leaf_index, leaf_hash FROM dataspace.witness_leaf"
-					   " WHERE leaf_index OPERATOR(pg_catalog.<) $1 ORDER BY leaf_index",
-					   1, (Oid[]) {INT8OID});
+static SPIPlanPtr
+prepare(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	if (fresh)
-	{
-		int			rc;
+	return plan;
+}
 
-		CommandCounterIncrement();
-		rc = SPI_execute_snapshot(plan, (Datum[]) {Int64GetDatum(size)}, NULL,
-								  GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "SPI_execute_snapshot failed: %s", SPI_result_code_string(rc));
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			if (ds_spi_get_int64((int) i, 1) != n)
-				break;
-			ds_spi_get_bytes((int) i, 2, leaves[n], DS_HASH_LEN);
-			n++;
-		}
-	}
+static bool
+store_get(void *arg, int level, uint64 index, uint8 out[DS_HASH_LEN])
+{
+	LogStore   *st = arg;
+	Datum		args[2] = {Int64GetDatum((int64) index), Int16GetDatum((int16) level)};
+	SPIPlanPtr	plan = level == 0 ? st->get_leaf : st->get_node;
+	int			rc;
+
+	if (st->latest)
+		rc = SPI_execute_snapshot(plan, args, NULL, GetLatestSnapshot(), InvalidSnapshot,
+								  true, false, 1);
 	else
-	{
-		portal = SPI_cursor_open(NULL, plan, (Datum[]) {Int64GetDatum(size)}, NULL, true);
-		for (;;)
-		{
-			SPI_cursor_fetch(portal, true, 10000);
-			if (SPI_processed == 0)
-				break;
-			for (uint64 i = 0; i < SPI_processed; i++)
-			{
-				if (ds_spi_get_int64((int) i, 1) != n)
-					ereport(ERROR,
-							(errcode(ERRCODE_DATA_CORRUPTED),
-							 errmsg("the anchor log has no leaf " INT64_FORMAT, n)));
-				ds_spi_get_bytes((int) i, 2, leaves[n], DS_HASH_LEN);
-				n++;
-			}
-		}
-		SPI_cursor_close(portal);
-	}
-	if (n != size)
+		rc = SPI_execute_plan(plan, args, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("the anchor log has " INT64_FORMAT " leaves, not " INT64_FORMAT, n, size)));
-	return leaves;
+				 errmsg("the anchor log has no node at level %d, index " UINT64_FORMAT,
+						level, index)));
+	ds_spi_get_bytes(0, 1, out, DS_HASH_LEN);
+	return true;
+}
+
+static bool
+store_put(void *arg, int level, uint64 index, const uint8 hash[DS_HASH_LEN])
+{
+	LogStore   *st = arg;
+	Datum		args[3] = {Int16GetDatum((int16) level), Int64GetDatum((int64) index),
+	ds_bytea_datum(hash, DS_HASH_LEN)};
+	int			rc = SPI_execute_plan(st->put_node, args, NULL, false, 0);
+
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+	return true;
+}
+
+/* The log's nodes, inside SPI; latest for the appender. */
+static ds_log_nodes
+log_nodes(LogStore *st, bool latest)
+{
+	ds_log_nodes nodes = {ds_backend_hasher(), store_get, store_put, st};
+
+	st->latest = latest;
+	st->get_leaf = prepare("SELECT leaf_hash FROM dataspace.witness_leaf"
+						   " WHERE leaf_index OPERATOR(pg_catalog.=) $1", 1, (Oid[]) {INT8OID});
+	st->get_node = prepare("SELECT hash FROM dataspace.witness_node"
+						   " WHERE level OPERATOR(pg_catalog.=) $2 AND node_index OPERATOR(pg_catalog.=) $1",
+						   2, (Oid[]) {INT8OID, INT2OID});
+	st->put_node = prepare("INSERT INTO dataspace.witness_node (level, node_index, hash)"
+						   " VALUES ($1, $2, $3)", 3, (Oid[]) {INT2OID, INT8OID, BYTEAOID});
+	return nodes;
 }
 
 /*
@@ -159,7 +175,8 @@ ds_witness_apply_anchor(const ds_submission *s, const char *payload)
 	SPIPlanPtr	plan;
 	int			rc;
 	int64		size;
-	uint8		(*leaves)[DS_HASH_LEN];
+	LogStore	store;
+	ds_log_nodes nodes;
 	ds_tree_head th;
 	uint8		msg[DS_TREE_HEAD_MSG_MAX];
 	size_t		msglen;
@@ -191,9 +208,8 @@ ds_witness_apply_anchor(const ds_submission *s, const char *payload)
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 
 	CommandCounterIncrement();
-	plan = SPI_prepare("SELECT pg_catalog.count(*) FROM dataspace.witness_leaf", 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	plan = prepare("SELECT COALESCE(pg_catalog.max(leaf_index) OPERATOR(pg_catalog.+) 1, 0)"
+				   " FROM dataspace.witness_leaf", 0, NULL);
 	rc = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(), InvalidSnapshot,
 							  true, false, 1);
 	if (rc != SPI_OK_SELECT)
@@ -217,16 +233,19 @@ ds_witness_apply_anchor(const ds_submission *s, const char *payload)
 					" subject_id, head_pos, head_hash, anchor, leaf_hash)"
 					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, types, args, NULL, false, 1);
 	}
+	nodes = log_nodes(&store, true);
+	if (!ds_log_nodes_append(&nodes, (uint64) size, leaf))
+		elog(ERROR, "could not store the anchor log's nodes");
 	size++;
+	CommandCounterIncrement();
 
 	/* the new tree head, signed */
-	leaves = load_leaves(size, true);
 	signer = ds_signer_load();
 	memset(&th, 0, sizeof(th));
 	memcpy(th.hub_id, signer->node_id, DS_UUID_LEN);
 	th.tree_size = size;
 	th.signed_at_us = ds_ts_to_unix_us(GetCurrentTimestamp());
-	if (!ds_log_root(ds_backend_hasher(), (const uint8 (*)[DS_HASH_LEN]) leaves, size, th.root))
+	if (!ds_log_nodes_subtree(&nodes, 0, (uint64) size, th.root))
 		elog(ERROR, "could not compute the anchor log's root");
 	msglen = ds_tree_head_message(&th, msg, sizeof(msg));
 	if (msglen == 0 || !ds_signer_sign(signer, msg, msglen, sig))
@@ -239,6 +258,18 @@ ds_witness_apply_anchor(const ds_submission *s, const char *payload)
 					ds_bytea_datum(msg, msglen), ds_bytea_datum(sig, DS_SIG_LEN)},
 				NULL, false, 1);
 	return NULL;
+}
+
+/* Proofs are of sizes the hub signed a tree head for. */
+static void
+require_tree_head(int64 size)
+{
+	ds_spi_exec("SELECT 1 FROM dataspace.witness_tree_head WHERE tree_size OPERATOR(pg_catalog.=) $1",
+				1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(size)}, NULL, true, -1);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the hub signed no tree head of size " INT64_FORMAT, size)));
 }
 
 /* An approved participant, or a local role of the hub. */
@@ -273,7 +304,8 @@ dataspace_hub_inclusion_proof(PG_FUNCTION_ARGS)
 {
 	int64		index = PG_GETARG_INT64(0);
 	int64		size = PG_GETARG_INT64(1);
-	uint8		(*leaves)[DS_HASH_LEN];
+	LogStore	store;
+	ds_log_nodes nodes;
 	uint8		path[DS_MAX_TREE_DEPTH][DS_HASH_LEN];
 	int			len;
 	Datum		result;
@@ -287,15 +319,10 @@ dataspace_hub_inclusion_proof(PG_FUNCTION_ARGS)
 						index, size)));
 	SPI_connect();
 	require_reader();
-	ds_spi_exec("SELECT 1 FROM dataspace.witness_tree_head WHERE tree_size OPERATOR(pg_catalog.=) $1",
-				1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(size)}, NULL, true, -1);
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the hub signed no tree head of size " INT64_FORMAT, size)));
-	leaves = load_leaves(size, false);
-	if (!ds_merkle_path(ds_backend_hasher(), (const uint8 (*)[DS_HASH_LEN]) leaves,
-						(uint64) size, (uint64) index, path, &len))
+	require_tree_head(size);
+	nodes = log_nodes(&store, false);
+	if (!ds_merkle_path_from(ds_log_nodes_subtree, &nodes, (uint64) size, (uint64) index,
+							 path, &len))
 		elog(ERROR, "could not compute an inclusion proof");
 	{
 		MemoryContext spi = MemoryContextSwitchTo(outer);
@@ -316,7 +343,8 @@ dataspace_hub_consistency_proof(PG_FUNCTION_ARGS)
 {
 	int64		old_size = PG_GETARG_INT64(0);
 	int64		new_size = PG_GETARG_INT64(1);
-	uint8		(*leaves)[DS_HASH_LEN];
+	LogStore	store;
+	ds_log_nodes nodes;
 	uint8		proof[DS_CONSISTENCY_MAX][DS_HASH_LEN];
 	int			len;
 	Datum		result;
@@ -330,9 +358,11 @@ dataspace_hub_consistency_proof(PG_FUNCTION_ARGS)
 						old_size, new_size)));
 	SPI_connect();
 	require_reader();
-	leaves = load_leaves(new_size, false);
-	if (!ds_merkle_consistency(ds_backend_hasher(), (const uint8 (*)[DS_HASH_LEN]) leaves,
-							   (uint64) old_size, (uint64) new_size, proof, &len))
+	require_tree_head(old_size);
+	require_tree_head(new_size);
+	nodes = log_nodes(&store, false);
+	if (!ds_merkle_consistency_from(ds_log_nodes_subtree, &nodes, (uint64) old_size,
+									(uint64) new_size, proof, &len))
 		elog(ERROR, "could not compute a consistency proof");
 	{
 		MemoryContext spi = MemoryContextSwitchTo(outer);

@@ -418,6 +418,21 @@ ds_merkle_path_length(uint64_t index, uint64_t size)
 	return len;
 }
 
+/* A subtree source over an array of leaf hashes. */
+typedef struct LeafArray
+{
+	ds_hasher  *h;
+	const uint8_t (*leaves)[DS_HASH_LEN];
+} LeafArray;
+
+static bool
+leaf_array_subtree(void *arg, uint64_t start, uint64_t size, uint8_t out[DS_HASH_LEN])
+{
+	LeafArray  *a = arg;
+
+	return subtree_root(a->h, a->leaves + start, size, out);
+}
+
 /*
  * ds_merkle_path
  *		RFC 6962 PATH(index, D[size]), leaf-side first.
@@ -429,8 +444,24 @@ ds_merkle_path(ds_hasher *h, const uint8_t (*leaves)[DS_HASH_LEN],
 			   uint64_t size, uint64_t index,
 			   uint8_t (*path)[DS_HASH_LEN], int *path_len)
 {
+	LeafArray	a = {h, leaves};
+
+	return ds_merkle_path_from(leaf_array_subtree, &a, size, index, path, path_len);
+}
+
+/*
+ * ds_merkle_path_from
+ *		The same path, taking the subtree hashes from a source: the hub's
+ *		stored nodes, so that a proof of a large log reads O(log^2 n)
+ *		hashes, not n leaves.
+ */
+bool
+ds_merkle_path_from(ds_subtree_fn subtree, void *arg, uint64_t size, uint64_t index,
+					uint8_t (*path)[DS_HASH_LEN], int *path_len)
+{
 	int			len;
 	int			pos;
+	uint64_t	start = 0;
 
 	if (size == 0 || index >= size)
 		return false;
@@ -447,15 +478,15 @@ ds_merkle_path(ds_hasher *h, const uint8_t (*leaves)[DS_HASH_LEN],
 		pos--;
 		if (index < k)
 		{
-			if (!subtree_root(h, leaves + k, size - k, path[pos]))
+			if (!subtree(arg, start + k, size - k, path[pos]))
 				return false;
 			size = k;
 		}
 		else
 		{
-			if (!subtree_root(h, leaves, k, path[pos]))
+			if (!subtree(arg, start, k, path[pos]))
 				return false;
-			leaves += k;
+			start += k;
 			index -= k;
 			size -= k;
 		}

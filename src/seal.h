@@ -85,11 +85,23 @@ extern bool ds_merkle_add(ds_hasher *h, ds_merkle *m,
 extern bool ds_merkle_root(ds_hasher *h, const ds_merkle *m,
 						   uint8_t root[DS_HASH_LEN]);
 
+/*
+ * A source of subtree hashes: MTH(D[start:start + size]) of a tree's
+ * leaves, size >= 1.  Proofs are made from one, so that a tree kept as
+ * stored nodes (the hub's anchor log) and one kept as an array of leaf
+ * hashes (a seal) share the code.
+ */
+typedef bool (*ds_subtree_fn) (void *arg, uint64_t start, uint64_t size,
+							   uint8_t out[DS_HASH_LEN]);
+
 /* Inclusion proofs (RFC 9162 section 2.1.3). */
 extern int	ds_merkle_path_length(uint64_t index, uint64_t size);
 extern bool ds_merkle_path(ds_hasher *h, const uint8_t (*leaves)[DS_HASH_LEN],
 						   uint64_t size, uint64_t index,
 						   uint8_t (*path)[DS_HASH_LEN], int *path_len);
+extern bool ds_merkle_path_from(ds_subtree_fn subtree, void *arg,
+								uint64_t size, uint64_t index,
+								uint8_t (*path)[DS_HASH_LEN], int *path_len);
 extern bool ds_merkle_verify_path(ds_hasher *h,
 								  const uint8_t leaf_hash[DS_HASH_LEN],
 								  uint64_t index, uint64_t size,

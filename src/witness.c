@@ -187,10 +187,10 @@ largest_split(uint64_t n)
 
 /*
  * subproof
- *		RFC 6962 SUBPROOF(m, D[0:n], b), appended to proof.
+ *		RFC 6962 SUBPROOF(m, D[start:start + n], b), appended to proof.
  */
 static bool
-subproof(ds_hasher *h, const uint8_t (*leaves)[DS_HASH_LEN], uint64_t m,
+subproof(ds_subtree_fn subtree, void *arg, uint64_t start, uint64_t m,
 		 uint64_t n, bool whole, uint8_t (*proof)[DS_HASH_LEN], int *len)
 {
 	uint64_t	k;
@@ -201,19 +201,35 @@ subproof(ds_hasher *h, const uint8_t (*leaves)[DS_HASH_LEN], uint64_t m,
 			return true;
 		if (*len >= DS_CONSISTENCY_MAX)
 			return false;
-		return ds_log_root(h, leaves, n, proof[(*len)++]);
+		return subtree(arg, start, n, proof[(*len)++]);
 	}
 	k = largest_split(n);
 	if (m <= k)
 	{
-		if (!subproof(h, leaves, m, k, whole, proof, len) || *len >= DS_CONSISTENCY_MAX)
+		if (!subproof(subtree, arg, start, m, k, whole, proof, len) ||
+			*len >= DS_CONSISTENCY_MAX)
 			return false;
-		return ds_log_root(h, leaves + k, n - k, proof[(*len)++]);
+		return subtree(arg, start + k, n - k, proof[(*len)++]);
 	}
-	if (!subproof(h, leaves + k, m - k, n - k, false, proof, len) ||
+	if (!subproof(subtree, arg, start + k, m - k, n - k, false, proof, len) ||
 		*len >= DS_CONSISTENCY_MAX)
 		return false;
-	return ds_log_root(h, leaves, k, proof[(*len)++]);
+	return subtree(arg, start, k, proof[(*len)++]);
+}
+
+/* A subtree source over an array of leaf hashes. */
+typedef struct LeafArray
+{
+	ds_hasher  *h;
+	const uint8_t (*leaves)[DS_HASH_LEN];
+} LeafArray;
+
+static bool
+leaf_array_subtree(void *arg, uint64_t start, uint64_t size, uint8_t out[DS_HASH_LEN])
+{
+	LeafArray  *a = arg;
+
+	return ds_log_root(a->h, a->leaves + start, size, out);
 }
 
 /*
@@ -227,10 +243,83 @@ ds_merkle_consistency(ds_hasher *h, const uint8_t (*leaves)[DS_HASH_LEN],
 					  uint64_t old_size, uint64_t new_size,
 					  uint8_t (*proof)[DS_HASH_LEN], int *proof_len)
 {
+	LeafArray	a = {h, leaves};
+
+	return ds_merkle_consistency_from(leaf_array_subtree, &a, old_size, new_size,
+									  proof, proof_len);
+}
+
+/*
+ * ds_merkle_consistency_from
+ *		The same proof, taking the subtree hashes from a source.
+ */
+bool
+ds_merkle_consistency_from(ds_subtree_fn subtree, void *arg, uint64_t old_size,
+						   uint64_t new_size, uint8_t (*proof)[DS_HASH_LEN],
+						   int *proof_len)
+{
 	*proof_len = 0;
 	if (old_size == 0 || old_size > new_size)
 		return false;
-	return subproof(h, leaves, old_size, new_size, true, proof, proof_len);
+	return subproof(subtree, arg, 0, old_size, new_size, true, proof, proof_len);
+}
+
+/*
+ * ds_log_nodes_subtree
+ *		A ds_subtree_fn over stored nodes (arg: a ds_log_nodes): a complete
+ *		subtree at its aligned place is one stored node; any other range is
+ *		split as MTH splits it.  The ranges that roots and proofs ask for
+ *		are a complete subtree or the right edge of one, so each costs
+ *		O(log n) stored nodes.
+ */
+bool
+ds_log_nodes_subtree(void *arg, uint64_t start, uint64_t size, uint8_t out[DS_HASH_LEN])
+{
+	ds_log_nodes *nodes = arg;
+	uint8_t		left[DS_HASH_LEN];
+	uint8_t		right[DS_HASH_LEN];
+	uint64_t	k;
+
+	if (size == 0)
+		return false;
+	if ((size & (size - 1)) == 0 && (start & (size - 1)) == 0)
+	{
+		int			level = 0;
+
+		while (((uint64_t) 1 << level) < size)
+			level++;
+		return nodes->get(nodes->arg, level, start >> level, out);
+	}
+	k = largest_split(size);
+	return ds_log_nodes_subtree(arg, start, k, left) &&
+		ds_log_nodes_subtree(arg, start + k, size - k, right) &&
+		ds_node_hash(nodes->h, left, right, out);
+}
+
+/*
+ * ds_log_nodes_append
+ *		Store the nodes that leaf index completes, given its hash (the
+ *		leaf itself, level 0, is the caller's to store): the node at
+ *		level l above it, for each l while index + 1 is a multiple of 2^l.
+ *		Leaves must be appended in order.
+ */
+bool
+ds_log_nodes_append(ds_log_nodes *nodes, uint64_t index, const uint8_t leaf[DS_HASH_LEN])
+{
+	uint8_t		acc[DS_HASH_LEN];
+	uint8_t		left[DS_HASH_LEN];
+
+	memcpy(acc, leaf, DS_HASH_LEN);
+	for (int level = 1; level < 64 && ((index + 1) & (((uint64_t) 1 << level) - 1)) == 0; level++)
+	{
+		uint64_t	at = ((index + 1) >> level) - 1;
+
+		if (!nodes->get(nodes->arg, level - 1, 2 * at, left) ||
+			!ds_node_hash(nodes->h, left, acc, acc) ||
+			!nodes->put(nodes->arg, level, at, acc))
+			return false;
+	}
+	return true;
 }
 
 /*

@@ -97,11 +97,41 @@ extern bool ds_merkle_consistency(ds_hasher *h,
 								  uint64_t old_size, uint64_t new_size,
 								  uint8_t (*proof)[DS_HASH_LEN],
 								  int *proof_len);
+extern bool ds_merkle_consistency_from(ds_subtree_fn subtree, void *arg,
+									   uint64_t old_size, uint64_t new_size,
+									   uint8_t (*proof)[DS_HASH_LEN],
+									   int *proof_len);
 extern bool ds_merkle_verify_consistency(ds_hasher *h,
 										 uint64_t old_size, uint64_t new_size,
 										 const uint8_t old_root[DS_HASH_LEN],
 										 const uint8_t new_root[DS_HASH_LEN],
 										 const uint8_t (*proof)[DS_HASH_LEN],
 										 int proof_len);
+
+/*
+ * A log kept as stored nodes (the hub's anchor log, docs/witness.md): node
+ * (level, index) is MTH of the 2^level leaves from index * 2^level on,
+ * level 0 the leaf hashes.  An append stores the nodes its leaf completes
+ * (one on average); a root or a proof reads O(log n) of them per subtree,
+ * where an array of every leaf would read n.
+ */
+typedef bool (*ds_log_get_fn) (void *arg, int level, uint64_t index,
+							   uint8_t out[DS_HASH_LEN]);
+typedef bool (*ds_log_put_fn) (void *arg, int level, uint64_t index,
+							   const uint8_t hash[DS_HASH_LEN]);
+
+typedef struct ds_log_nodes
+{
+	ds_hasher  *h;
+	ds_log_get_fn get;
+	ds_log_put_fn put;			/* used by ds_log_nodes_append only */
+	void	   *arg;
+} ds_log_nodes;
+
+/* a ds_subtree_fn; arg is a ds_log_nodes */
+extern bool ds_log_nodes_subtree(void *arg, uint64_t start, uint64_t size,
+								 uint8_t out[DS_HASH_LEN]);
+extern bool ds_log_nodes_append(ds_log_nodes *nodes, uint64_t index,
+								const uint8_t leaf[DS_HASH_LEN]);
 
 #endif							/* DS_WITNESS_H */

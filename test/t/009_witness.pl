@@ -146,10 +146,27 @@ is($a->safe_psql('postgres', qq{
 SELECT reason FROM dataspace.verify_anchor(NULL) WHERE head_pos = $anchored_seq}),
 	'anchored entry missing', 'verify_anchor on the audit log names it too');
 
-# the hub rewrites its log: a leaf is changed, then a new anchor arrives
+# the hub rewrites its log: a leaf is changed, and the stored nodes above
+# it that the hub computes its roots and proofs from; then a new anchor
+# arrives
 $hub->safe_psql('postgres', q{
 SET session_replication_role = replica;
 UPDATE dataspace.witness_leaf SET leaf_hash = sha256('forged'::bytea) WHERE leaf_index = 0;
+DO $$
+DECLARE
+	l int := 1;
+BEGIN
+	LOOP
+		UPDATE dataspace.witness_node SET hash = sha256('\x01'::bytea ||
+			CASE WHEN l = 1 THEN (SELECT leaf_hash FROM dataspace.witness_leaf WHERE leaf_index = 0)
+				 ELSE (SELECT hash FROM dataspace.witness_node WHERE level = l - 1 AND node_index = 0) END ||
+			CASE WHEN l = 1 THEN (SELECT leaf_hash FROM dataspace.witness_leaf WHERE leaf_index = 1)
+				 ELSE (SELECT hash FROM dataspace.witness_node WHERE level = l - 1 AND node_index = 1) END)
+		 WHERE level = l AND node_index = 0;
+		EXIT WHEN NOT FOUND;
+		l := l + 1;
+	END LOOP;
+END $$;
 });
 # a's chain moves on: a new anchor, a new tree head over the forged leaf
 $a->safe_psql('postgres', qq{

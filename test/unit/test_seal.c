@@ -954,6 +954,120 @@ test_seal_span(void)
 	   "seal span: a leaf with too little room after it does not");
 }
 
+/* Stored nodes in memory, for test_log_nodes: level l holds 2^(7 - l) nodes. */
+#define NODES_LEAVES 128
+typedef struct MemNodes
+{
+	uint8_t		hash[8][NODES_LEAVES][DS_HASH_LEN];
+	bool		set[8][NODES_LEAVES];
+	int			gets;
+} MemNodes;
+
+static bool
+mem_get(void *arg, int level, uint64_t index, uint8_t out[DS_HASH_LEN])
+{
+	MemNodes   *m = arg;
+
+	m->gets++;
+	if (level < 0 || level >= 8 || index >= NODES_LEAVES || !m->set[level][index])
+		return false;
+	memcpy(out, m->hash[level][index], DS_HASH_LEN);
+	return true;
+}
+
+static bool
+mem_put(void *arg, int level, uint64_t index, const uint8_t hash[DS_HASH_LEN])
+{
+	MemNodes   *m = arg;
+
+	if (level < 0 || level >= 8 || index >= NODES_LEAVES || m->set[level][index])
+		return false;
+	memcpy(m->hash[level][index], hash, DS_HASH_LEN);
+	m->set[level][index] = true;
+	return true;
+}
+
+/*
+ * The hub's anchor log as stored nodes (ds_log_nodes_*): appended leaf by
+ * leaf, every root, consistency proof and inclusion path of every size up
+ * to 128 equals the one made from the array of all leaves, and a root
+ * reads O(log n) nodes.
+ */
+static void
+test_log_nodes(ds_hasher *h)
+{
+	static MemNodes mem;
+	uint8_t		leaves[NODES_LEAVES][DS_HASH_LEN];
+	ds_log_nodes nodes = {h, mem_get, mem_put, &mem};
+	bool		appends = true;
+	bool		roots = true;
+	bool		proofs = true;
+	bool		paths = true;
+	int			most_gets = 0;
+
+	memset(&mem, 0, sizeof(mem));
+	for (int n = 1; n <= NODES_LEAVES; n++)
+	{
+		uint8_t		b[2] = {(uint8_t) n, 0x5a};
+		uint8_t		root[DS_HASH_LEN];
+		uint8_t		ref[DS_HASH_LEN];
+
+		if (!ds_log_leaf_hash(h, b, sizeof(b), leaves[n - 1]) ||
+			!mem_put(&mem, 0, n - 1, leaves[n - 1]) ||
+			!ds_log_nodes_append(&nodes, n - 1, leaves[n - 1]))
+		{
+			appends = false;
+			break;
+		}
+		mem.gets = 0;
+		if (!ds_log_nodes_subtree(&nodes, 0, n, root) ||
+			!ds_log_root(h, (const uint8_t (*)[DS_HASH_LEN]) leaves, n, ref) ||
+			memcmp(root, ref, DS_HASH_LEN) != 0)
+			roots = false;
+		if (mem.gets > most_gets)
+			most_gets = mem.gets;
+		for (int m = 1; m <= n; m++)
+		{
+			uint8_t		p1[DS_CONSISTENCY_MAX][DS_HASH_LEN];
+			uint8_t		p2[DS_CONSISTENCY_MAX][DS_HASH_LEN];
+			int			l1 = -1;
+			int			l2 = -2;
+
+			if (!ds_merkle_consistency_from(ds_log_nodes_subtree, &nodes, m, n, p1, &l1) ||
+				!ds_merkle_consistency(h, (const uint8_t (*)[DS_HASH_LEN]) leaves, m, n, p2, &l2) ||
+				l1 != l2 || memcmp(p1, p2, (size_t) l1 * DS_HASH_LEN) != 0)
+				proofs = false;
+		}
+		for (int i = 0; i < n; i++)
+		{
+			uint8_t		p1[DS_MAX_TREE_DEPTH][DS_HASH_LEN];
+			uint8_t		p2[DS_MAX_TREE_DEPTH][DS_HASH_LEN];
+			int			l1 = -1;
+			int			l2 = -2;
+
+			if (!ds_merkle_path_from(ds_log_nodes_subtree, &nodes, n, i, p1, &l1) ||
+				!ds_merkle_path(h, (const uint8_t (*)[DS_HASH_LEN]) leaves, n, i, p2, &l2) ||
+				l1 != l2 || memcmp(p1, p2, (size_t) l1 * DS_HASH_LEN) != 0)
+				paths = false;
+		}
+	}
+	ok(appends, "anchor log nodes: 128 appends store the nodes each leaf completes");
+	{
+		int			stored = 0;
+
+		for (int l = 1; l < 8; l++)
+			for (int i = 0; i < NODES_LEAVES; i++)
+				stored += mem.set[l][i];
+		ok(appends && stored == NODES_LEAVES - 1 && mem.set[7][0],
+		   "  127 nodes above the leaves, one per complete subtree, up to the root");
+	}
+	ok(roots, "  every root equals the root of the leaf array");
+	ok(most_gets <= 2 * 8, "  a root reads at most 2 log n nodes");
+	ok(proofs, "  every consistency proof equals the one from the leaf array");
+	ok(paths, "  every inclusion path equals the one from the leaf array");
+	ok(!ds_log_nodes_append(&nodes, 1, leaves[1]), "  a node stored twice is refused by the store");
+}
+
 int
 main(void)
 {
@@ -971,6 +1085,7 @@ main(void)
 	test_merkle(h);
 	test_doc_vectors(h);
 	test_consistency(h);
+	test_log_nodes(h);
 	test_witness_messages(h);
 	test_proof_rules(h);
 	test_seal_span();
