@@ -80,6 +80,8 @@ typedef struct ExportSession
 	int			ncontracts;
 	uint8		contracts[MAX_SESSION_CONTRACTS][DS_UUID_LEN];
 	char		purposes[MAX_SESSION_CONTRACTS][DS_POLICY_PURPOSE_LEN + 1];
+	/* why a contract is not in force ("" if it is): receipts only, no data */
+	char		ended[MAX_SESSION_CONTRACTS][160];
 } ExportSession;
 
 static ExportSession xs;
@@ -164,6 +166,7 @@ dataspace_export_authenticate(PG_FUNCTION_ARGS)
 	size_t		len = 0;
 	DsContractTerms t;
 	const char *why;
+	const char *ended;
 	int			slot;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -186,13 +189,17 @@ dataspace_export_authenticate(PG_FUNCTION_ARGS)
 	why = ds_contract_terms_load(contract->data, &t);
 	if (why == NULL && memcmp(t.provider_id, me, DS_UUID_LEN) != 0)
 		why = psprintf("this node is not the provider of contract %s", ds_uuid_text(contract->data));
-	if (why == NULL)
-		why = ds_contract_terms_check(&t, t.assets, ds_ts_to_unix_us(GetCurrentTimestamp()));
 	if (why)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("export refused"),
 				 errdetail("%s", why)));
+	/*
+	 * A contract no longer (or not yet) in force still takes the consumer's
+	 * delivery receipts of what it delivered, so that a receipt queued when
+	 * the contract ended reaches the provider; it gives no data.
+	 */
+	ended = ds_contract_terms_check(&t, t.assets, ds_ts_to_unix_us(GetCurrentTimestamp()));
 	if (strlen(purpose) <= DS_POLICY_PURPOSE_LEN)
 		len = ds_export_auth_message(me, t.id, t.consumer_id, nonce, purpose, msg, sizeof(msg));
 	if (len == 0 || VARSIZE_ANY_EXHDR(response) != DS_SIG_LEN ||
@@ -203,21 +210,22 @@ dataspace_export_authenticate(PG_FUNCTION_ARGS)
 				 errdetail("An answer must be signed with the consumer key that contract %s pins, over a nonce issued in this session and the purpose declared with it.",
 						   ds_uuid_text(contract->data))));
 	/* a signed declaration the policy does not permit: refused, and logged */
-	why = ds_purpose_refusal(&t.policy, purpose);
+	why = ended ? NULL : ds_purpose_refusal(&t.policy, purpose);
 	if (why)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("export refused"),
 				 errdetail("%s (contract %s).", why, ds_uuid_text(contract->data)),
 				 errhint("The consumer declares its purpose with dataspace.declare_purpose().")));
-	ds_spi_exec("INSERT INTO dataspace.purpose_declaration"
-				" (contract_id, consumer_id, purpose, message, signature)"
-				" VALUES ($1, $2, $3, $4, $5)",
-				5, (Oid[]) {UUIDOID, UUIDOID, TEXTOID, BYTEAOID, BYTEAOID},
-				(Datum[]) {ds_uuid_datum(t.id), ds_uuid_datum(t.consumer_id),
-					CStringGetTextDatum(purpose), ds_bytea_datum(msg, len),
-				PointerGetDatum(response)},
-				(const char[]) {' ', ' ', purpose[0] ? ' ' : 'n', ' ', ' '}, false, 1);
+	if (ended == NULL)
+		ds_spi_exec("INSERT INTO dataspace.purpose_declaration"
+					" (contract_id, consumer_id, purpose, message, signature)"
+					" VALUES ($1, $2, $3, $4, $5)",
+					5, (Oid[]) {UUIDOID, UUIDOID, TEXTOID, BYTEAOID, BYTEAOID},
+					(Datum[]) {ds_uuid_datum(t.id), ds_uuid_datum(t.consumer_id),
+						CStringGetTextDatum(purpose), ds_bytea_datum(msg, len),
+					PointerGetDatum(response)},
+					(const char[]) {' ', ' ', purpose[0] ? ' ' : 'n', ' ', ' '}, false, 1);
 	SPI_finish();
 
 	for (slot = 0; slot < xs.ncontracts; slot++)
@@ -229,6 +237,7 @@ dataspace_export_authenticate(PG_FUNCTION_ARGS)
 				 errmsg("too many contracts authenticated in one session")));
 	memcpy(xs.contracts[slot], t.id, DS_UUID_LEN);
 	strlcpy(xs.purposes[slot], purpose, sizeof(xs.purposes[slot]));
+	strlcpy(xs.ended[slot], ended ? ended : "", sizeof(xs.ended[slot]));
 	if (slot == xs.ncontracts)
 		xs.ncontracts++;
 	PG_RETURN_BOOL(true);
@@ -236,16 +245,25 @@ dataspace_export_authenticate(PG_FUNCTION_ARGS)
 
 /*
  * require_authenticated
- *		Refuse unless this session answered a challenge for the contract;
- *		returns the purpose declared with the answer ("" for none).
+ *		Refuse unless this session answered a challenge for the contract,
+ *		and, for data, unless the contract was in force then; returns the
+ *		purpose declared with the answer ("" for none).
  */
 static const char *
-require_authenticated(const uint8 contract[DS_UUID_LEN])
+require_authenticated(const uint8 contract[DS_UUID_LEN], bool for_data)
 {
 	if (same_session())
 		for (int i = 0; i < xs.ncontracts; i++)
 			if (memcmp(xs.contracts[i], contract, DS_UUID_LEN) == 0)
+			{
+				if (for_data && xs.ended[i][0] != '\0')
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+							 errmsg("export refused"),
+							 errdetail("%s; a session may hand in its delivery receipts, and take no data.",
+									   xs.ended[i])));
 				return xs.purposes[i];
+			}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 			 errmsg("this session has not authenticated for contract %s",
@@ -454,7 +472,7 @@ dataspace_export_batch(PG_FUNCTION_ARGS)
 	MemoryContext cxt = CurrentMemoryContext;
 	const char *purpose;
 
-	purpose = require_authenticated(contract->data);
+	purpose = require_authenticated(contract->data, true);
 	max_points = Max(1, Min(max_points, 1000000));
 	max_bytes = Max(65536, Min(max_bytes, 256 * 1024 * 1024));
 
@@ -726,7 +744,7 @@ dataspace_export_receipt(PG_FUNCTION_ARGS)
 	ds_receipt	rc;
 	const char *why;
 
-	require_authenticated(contract->data);
+	require_authenticated(contract->data, false);
 	SPI_connect();
 	provider_id(me);
 	why = ds_contract_terms_load(contract->data, &t);

@@ -113,6 +113,7 @@ typedef struct Stream
 	uint8		asset[DS_UUID_LEN];
 	char	   *endpoint;
 	char	   *options;
+	bool		receipts_only;	/* the contract ended with receipts unsent */
 } Stream;
 
 /* A seal of a batch, decoded and verified. */
@@ -960,7 +961,9 @@ pull_batch(Peer *p, const Stream *st, MemoryContext batch_cxt)
  * list_streams
  *		Make sure every asset of every active contract of this node as
  *		consumer has its stream row, bound to the contract's provider, and
- *		return the running ones.
+ *		return the running ones, then, marked receipts_only, each asset of
+ *		a contract no longer in force that has receipts still unsent: the
+ *		provider takes those (docs/replication.md, "Delivery receipts").
  */
 static Stream *
 list_streams(int *n, MemoryContext cxt)
@@ -987,7 +990,7 @@ list_streams(int *n, MemoryContext cxt)
 				" AND o.state OPERATOR(pg_catalog.=) 'active'"
 				" AND o.valid_until OPERATOR(pg_catalog.>) pg_catalog.now())",
 				1, (Oid[]) {UUIDOID}, (Datum[]) {ds_uuid_datum(node.node_id)}, NULL, false, -1);
-	*n = ds_spi_exec("SELECT s.contract_id, s.provider_id, s.asset_id, p.endpoint, l.options"
+	*n = ds_spi_exec("SELECT s.contract_id, s.provider_id, s.asset_id, p.endpoint, l.options, false"
 					 " FROM dataspace.subscription_state s"
 					 " JOIN dataspace.contract c ON c.id OPERATOR(pg_catalog.=) s.contract_id"
 					 " LEFT JOIN dataspace.participant p ON p.node_id OPERATOR(pg_catalog.=) s.provider_id"
@@ -998,12 +1001,25 @@ list_streams(int *n, MemoryContext cxt)
 					 " AND c.state OPERATOR(pg_catalog.=) 'active'"
 					 " AND c.valid_from OPERATOR(pg_catalog.<=) pg_catalog.now()"
 					 " AND c.valid_until OPERATOR(pg_catalog.>) pg_catalog.now()"
-					 " ORDER BY s.provider_id, s.asset_id",
+					 " UNION ALL"
+					 " SELECT DISTINCT o.contract_id, o.provider_id, o.asset_id, p.endpoint, l.options, true"
+					 " FROM dataspace.receipt_outbox o"
+					 " JOIN dataspace.contract c ON c.id OPERATOR(pg_catalog.=) o.contract_id"
+					 " LEFT JOIN dataspace.participant p ON p.node_id OPERATOR(pg_catalog.=) o.provider_id"
+					 " LEFT JOIN dataspace.provider_login l ON l.provider_id OPERATOR(pg_catalog.=) o.provider_id"
+					 " WHERE o.sent_at IS NULL"
+					 " AND c.consumer_id OPERATOR(pg_catalog.=) $1"
+					 " AND c.provider_id OPERATOR(pg_catalog.=) o.provider_id"
+					 " AND NOT (c.state OPERATOR(pg_catalog.=) 'active'"
+					 " AND c.valid_from OPERATOR(pg_catalog.<=) pg_catalog.now()"
+					 " AND c.valid_until OPERATOR(pg_catalog.>) pg_catalog.now())"
+					 " ORDER BY 2, 3",
 					 1, (Oid[]) {UUIDOID}, (Datum[]) {ds_uuid_datum(node.node_id)},
 					 NULL, true, -1);
 	if (*n > 0)
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
+		bool		isnull;
 
 		out = palloc0(sizeof(Stream) * *n);
 		for (int i = 0; i < *n; i++)
@@ -1013,6 +1029,7 @@ list_streams(int *n, MemoryContext cxt)
 			ds_spi_get_uuid(i, 3, out[i].asset);
 			out[i].endpoint = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4);
 			out[i].options = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 5);
+			out[i].receipts_only = ds_spi_getbool(i, 6, &isnull);
 		}
 		MemoryContextSwitchTo(old);
 	}
@@ -1163,6 +1180,8 @@ serve_stream(const Stream *st)
 			e = connect_safely(p, st);
 		if (e == NULL && b == 0)
 			e = receipts_turn(p, st);
+		if (e == NULL && st->receipts_only)
+			break;
 		if (e == NULL)
 			e = in_transaction(pull_batch, p, st, &got);
 		if (e != NULL)
@@ -1178,15 +1197,18 @@ serve_stream(const Stream *st)
 			}
 			if (e->detail && !stop)
 				msg = psprintf("%s: %s", e->message, e->detail);
-			/* record it, in a transaction of its own */
-			SetCurrentStatementStartTimestamp();
-			StartTransactionCommand();
-			PushActiveSnapshot(GetTransactionSnapshot());
-			SPI_connect();
-			save_stream_error(st, msg, stop);
-			SPI_finish();
-			PopActiveSnapshot();
-			CommitTransactionCommand();
+			/* record it, in a transaction of its own (receipts note their own) */
+			if (!st->receipts_only)
+			{
+				SetCurrentStatementStartTimestamp();
+				StartTransactionCommand();
+				PushActiveSnapshot(GetTransactionSnapshot());
+				SPI_connect();
+				save_stream_error(st, msg, stop);
+				SPI_finish();
+				PopActiveSnapshot();
+				CommitTransactionCommand();
+			}
 			FreeErrorData(e);
 			break;
 		}

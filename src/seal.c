@@ -418,17 +418,14 @@ ds_merkle_path_length(uint64_t index, uint64_t size)
 	return len;
 }
 
-/* A subtree source over an array of leaf hashes. */
-typedef struct LeafArray
+/*
+ * ds_leaf_array_subtree
+ *		A ds_subtree_fn over an array of leaf hashes (arg: a ds_leaf_array).
+ */
+bool
+ds_leaf_array_subtree(void *arg, uint64_t start, uint64_t size, uint8_t out[DS_HASH_LEN])
 {
-	ds_hasher  *h;
-	const uint8_t (*leaves)[DS_HASH_LEN];
-} LeafArray;
-
-static bool
-leaf_array_subtree(void *arg, uint64_t start, uint64_t size, uint8_t out[DS_HASH_LEN])
-{
-	LeafArray  *a = arg;
+	ds_leaf_array *a = arg;
 
 	return subtree_root(a->h, a->leaves + start, size, out);
 }
@@ -444,9 +441,9 @@ ds_merkle_path(ds_hasher *h, const uint8_t (*leaves)[DS_HASH_LEN],
 			   uint64_t size, uint64_t index,
 			   uint8_t (*path)[DS_HASH_LEN], int *path_len)
 {
-	LeafArray	a = {h, leaves};
+	ds_leaf_array a = {h, leaves};
 
-	return ds_merkle_path_from(leaf_array_subtree, &a, size, index, path, path_len);
+	return ds_merkle_path_from(ds_leaf_array_subtree, &a, size, index, path, path_len);
 }
 
 /*

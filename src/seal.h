@@ -94,6 +94,16 @@ extern bool ds_merkle_root(ds_hasher *h, const ds_merkle *m,
 typedef bool (*ds_subtree_fn) (void *arg, uint64_t start, uint64_t size,
 							   uint8_t out[DS_HASH_LEN]);
 
+/* the subtrees of an array of leaf hashes */
+typedef struct ds_leaf_array
+{
+	ds_hasher  *h;
+	const uint8_t (*leaves)[DS_HASH_LEN];
+} ds_leaf_array;
+
+extern bool ds_leaf_array_subtree(void *arg, uint64_t start, uint64_t size,
+								  uint8_t out[DS_HASH_LEN]);
+
 /* Inclusion proofs (RFC 9162 section 2.1.3). */
 extern int	ds_merkle_path_length(uint64_t index, uint64_t size);
 extern bool ds_merkle_path(ds_hasher *h, const uint8_t (*leaves)[DS_HASH_LEN],

@@ -217,21 +217,6 @@ subproof(ds_subtree_fn subtree, void *arg, uint64_t start, uint64_t m,
 	return subtree(arg, start, k, proof[(*len)++]);
 }
 
-/* A subtree source over an array of leaf hashes. */
-typedef struct LeafArray
-{
-	ds_hasher  *h;
-	const uint8_t (*leaves)[DS_HASH_LEN];
-} LeafArray;
-
-static bool
-leaf_array_subtree(void *arg, uint64_t start, uint64_t size, uint8_t out[DS_HASH_LEN])
-{
-	LeafArray  *a = arg;
-
-	return ds_log_root(a->h, a->leaves + start, size, out);
-}
-
 /*
  * ds_merkle_consistency
  *		PROOF(old_size, D[new_size]) for 0 < old_size <= new_size; proof
@@ -243,9 +228,9 @@ ds_merkle_consistency(ds_hasher *h, const uint8_t (*leaves)[DS_HASH_LEN],
 					  uint64_t old_size, uint64_t new_size,
 					  uint8_t (*proof)[DS_HASH_LEN], int *proof_len)
 {
-	LeafArray	a = {h, leaves};
+	ds_leaf_array a = {h, leaves};
 
-	return ds_merkle_consistency_from(leaf_array_subtree, &a, old_size, new_size,
+	return ds_merkle_consistency_from(ds_leaf_array_subtree, &a, old_size, new_size,
 									  proof, proof_len);
 }
 

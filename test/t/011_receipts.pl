@@ -293,13 +293,52 @@ ok($b->poll_query_until('postgres', qq{
 SELECT count(*) > 0 FROM dataspace.verify_anchor('$late') WHERE reason = 'anchored seal hash differs'}),
 	'verify_anchor at the consumer catches the rewritten history');
 
-# revocation
-is(reader_count($asset), '20800', 'the reader sees the stream of the active contract');
+# revocation, with the receipt of the last batch still queued: the
+# provider does not take receipts for a moment
+$maxid = $b->safe_psql('postgres', 'SELECT max(id) FROM dataspace.receipt_outbox');
+$a->safe_psql('postgres', q{REVOKE EXECUTE ON FUNCTION dataspace.export_receipt(uuid, bytea, bytea) FROM dataspace_export});
+$a->safe_psql('postgres', qq{
+INSERT INTO dataspace.point (asset_id, ts, value)
+SELECT '$asset', '2024-01-04'::timestamptz + g * interval '1 ms', g FROM generate_series(1, 200) g;
+SELECT dataspace.seal_pending();});
+ok($b->poll_query_until('postgres', qq{
+SELECT count(*) = 1 FROM dataspace.receipt_outbox
+ WHERE id > $maxid AND contract_id = '$k1' AND sent_at IS NULL AND last_error LIKE '%permission denied%'}),
+	'the last batch before the revocation is stored, its receipt queued');
+is(reader_count($asset), '21000', 'the reader sees the stream of the active contract');
 $a->safe_psql('postgres', qq{SELECT dataspace.revoke_contract('$k1', 'end of project')});
 ok($b->poll_query_until('postgres', qq{SELECT state = 'revoked' FROM dataspace.contract WHERE id = '$k1'}),
 	'node b learns of the revocation');
 is(reader_count($asset), '0', 'after revocation the reader sees none of the received rows');
 is($b->safe_psql('postgres', qq{SELECT count(*) FROM dataspace.received_point WHERE asset_id = '$asset'}),
-	'20800', 'they stay stored as evidence');
+	'21000', 'they stay stored as evidence');
+
+# The receipt still reaches the provider, on a new connection (b restarts):
+# the provider lets a session authenticate for a contract no longer in
+# force to hand in its receipts, and gives it no data.  Points sealed after
+# the revocation stay at the provider.
+$cursor2 = $b->safe_psql('postgres', qq{SELECT cursor FROM dataspace.subscription WHERE asset_id = '$asset'});
+$a->safe_psql('postgres', qq{
+INSERT INTO dataspace.point (asset_id, ts, value)
+SELECT '$asset', '2024-01-05'::timestamptz + g * interval '1 ms', g FROM generate_series(1, 50) g;
+SELECT dataspace.seal_pending();});
+$b->restart;
+$a->safe_psql('postgres', q{GRANT EXECUTE ON FUNCTION dataspace.export_receipt(uuid, bytea, bytea) TO dataspace_export});
+ok($a->poll_query_until('postgres', qq{
+SELECT coalesce(max(last_chain_pos), 0) = $cursor2 FROM dataspace.delivery_receipt WHERE contract_id = '$k1'}),
+	'the receipt queued when the contract ended reaches the provider');
+is($a->safe_psql('postgres', qq{
+SELECT sum(points) || ' ' || bool_and(ok) FROM dataspace.verify_receipts('$k1')}), '21000 true',
+	'the receipts cover all 21,000 delivered points and verify');
+ok($b->poll_query_until('postgres', qq{
+SELECT count(*) = 0 FROM dataspace.receipt_outbox
+ WHERE contract_id = '$k1' AND sent_at IS NULL AND id > $maxid}),
+	'the consumer marks it sent');
+is($b->safe_psql('postgres', qq{
+SELECT count(*) FROM dataspace.receipt_outbox
+ WHERE contract_id = '$k1' AND sent_at IS NULL AND last_error LIKE '%bad signature%'}),
+	'2', 'the two forged receipts stay queued, refused');
+is($b->safe_psql('postgres', qq{SELECT count(*) FROM dataspace.received_point WHERE asset_id = '$asset'}),
+	'21000', 'and no point sealed after the revocation was delivered');
 
 done_testing();
