@@ -266,6 +266,7 @@ typedef struct RoundState
 	char	   *status;
 	char	   *suspension_reason;	/* the hub's, while suspended */
 	bool		was_suspended;	/* as of the last round */
+	bool		refused;		/* the hub refused a submission this round */
 	uint8		hub_key_id[DS_HASH_LEN];	/* the key the hub knows us by */
 } RoundState;
 
@@ -356,11 +357,6 @@ learn_whoami(RoundState *st)
 		st->status = pnstrdup(PQgetvalue(r, 0, 1), PQgetlength(r, 0, 1));
 		if (!PQgetisnull(r, 0, 4))
 			st->suspension_reason = pnstrdup(PQgetvalue(r, 0, 4), PQgetlength(r, 0, 4));
-		if (strcmp(st->status, "suspended") == 0 && !st->was_suspended)
-			ereport(WARNING,
-					(errmsg("the hub has suspended this node"),
-					 errdetail("The hub's reason: %s.",
-							   st->suspension_reason ? st->suspension_reason : "none given")));
 		/* a restored node may be behind the hub's count: catch up */
 		if (last >= st->next_counter)
 			st->next_counter = last + 1;
@@ -408,8 +404,11 @@ submit_as(RoundState *st, const DsSigner *signer, const char *kind, const char *
 		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION),
 						errmsg("the hub sent a malformed answer to a submission")));
 	if (PQgetvalue(r, 0, 0)[0] == 0)
+	{
 		reason = PQgetisnull(r, 0, 1) ? pstrdup("no reason given") :
 			pnstrdup(PQgetvalue(r, 0, 1), PQgetlength(r, 0, 1));
+		st->refused = true;
+	}
 	PQclear(r);
 	return reason;
 }
@@ -1270,6 +1269,37 @@ cache_catalog(RoundState *st)
  * ---------------------------------------------------------------------
  */
 
+/*
+ * Whether the hub still has this node approved, asked again only once it
+ * refused a submission this round.  The hub may suspend the node in the
+ * middle of a round (two copies of it submitted, or its operator acted):
+ * then what it shows a suspended participant (no tree heads, no catalog,
+ * no other participants) is not the dataspace, and a step it refuses for
+ * that is not the step's fault.  So the round stops there, caches and
+ * steps as they are, and the steps go once the node is approved again.
+ */
+static bool
+still_approved(RoundState *st)
+{
+	if (st->refused)
+	{
+		PGresult   *r = remote("SELECT status, suspension_reason FROM dataspace.hub_whoami()"
+							   " WHERE node_id IS NOT NULL", 0, NULL, NULL, PGRES_TUPLES_OK);
+
+		st->refused = false;
+		if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+		{
+			st->status = pnstrdup(PQgetvalue(r, 0, 0), PQgetlength(r, 0, 0));
+			st->suspension_reason = PQgetisnull(r, 0, 1) ? NULL :
+				pnstrdup(PQgetvalue(r, 0, 1), PQgetlength(r, 0, 1));
+		}
+		else
+			st->status = NULL;	/* no longer registered */
+		PQclear(r);
+	}
+	return st->status != NULL && strcmp(st->status, "approved") == 0;
+}
+
 static void
 push_contract_steps(RoundState *st)
 {
@@ -1321,6 +1351,14 @@ push_contract_steps(RoundState *st)
 			if (held)
 				continue;
 			reason = submit(st, "contract_step", payloads[i]);
+			if (reason != NULL && !still_approved(st))
+			{
+				ereport(WARNING,
+						(errmsg("step " INT64_FORMAT " of contract %s waits: the hub no longer has this node approved",
+								nos[i], ids[i]),
+						 errdetail("The hub's answer: %s.", reason)));
+				return;
+			}
 			refused[i] = reason != NULL;
 			nulls[2] = reason ? ' ' : 'n';
 
@@ -2154,6 +2192,8 @@ witness_round(RoundState *st)
 	TimestampTz fetched_at = GetCurrentTimestamp();
 
 	publish_anchors(st);
+	if (!still_approved(st))
+		return;
 	if (fetch_tree_head(st, &size, root))
 	{
 		fetch_inclusion_proofs(st, size, root);
@@ -2162,6 +2202,7 @@ witness_round(RoundState *st)
 	}
 }
 
+/* Record the round's outcome; say so when the node was suspended since the last. */
 static void
 save_state(RoundState *st)
 {
@@ -2180,6 +2221,11 @@ save_state(RoundState *st)
 				" participant_status = $3, suspension_reason = $4, last_attempt = pg_catalog.now(),"
 				" last_success = pg_catalog.now(), last_error = NULL, last_error_at = NULL",
 				4, types, args, nulls, false, 1);
+	if (st->status && strcmp(st->status, "suspended") == 0 && !st->was_suspended)
+		ereport(WARNING,
+				(errmsg("the hub has suspended this node"),
+				 errdetail("The hub's reason: %s.",
+						   st->suspension_reason ? st->suspension_reason : "none given")));
 }
 
 static void
@@ -2230,10 +2276,13 @@ sync_round(void)
 		publish_assets(&st);
 		pgstat_report_activity(STATE_RUNNING, "anchoring at the hub");
 		witness_round(&st);
-		pgstat_report_activity(STATE_RUNNING, "caching the hub's catalog");
-		cache_participants(&st);
-		cache_catalog(&st);
-		sync_contracts(&st);
+		if (still_approved(&st))
+		{
+			pgstat_report_activity(STATE_RUNNING, "caching the hub's catalog");
+			cache_participants(&st);
+			cache_catalog(&st);
+			sync_contracts(&st);
+		}
 	}
 	save_state(&st);
 }

@@ -8,7 +8,9 @@
 # the node restarts (not a copy), then a base backup of it starts and
 # submits, then the original submits again: the hub refuses that
 # submission, keeps the three signed submissions as evidence, suspends
-# the participant and says why, and the nodes learn it.  Recovery as
+# the participant and says why, and the nodes learn it.  The original
+# learns it in the middle of a round: it then leaves its caches alone and
+# keeps the contract step of that round waiting instead of refused.  Recovery as
 # docs/operations.md describes it: the copy stops, the operator approves
 # the participant again, the node takes a new key; the copy, started
 # again, finds that the hub knows the node by a key it lacks, submits
@@ -22,10 +24,11 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use ReplicationSetup;
 
-my ($hub, $hub_key) = new_hub('a');
+my ($hub, $hub_key) = new_hub('a', 'b');
 # streaming allowed, for the base backup
 my $a = new_node($hub, $hub_key, 'a', "wal_level = replica\nmax_wal_senders = 2");
-approve_all($hub, $a);
+my $b = new_node($hub, $hub_key, 'b', '');
+approve_all($hub, $a, $b);
 my $id = $a->safe_psql('postgres', 'SELECT node_id FROM dataspace.node_info()');
 
 my $asset = '00000000-0000-4000-8000-0000000000a1';
@@ -58,6 +61,9 @@ sub instances
 }
 
 ok(point_reaches_hub($a), 'the node anchors its public asset');
+ok($b->poll_query_until('postgres', "SELECT count(*) = 1 FROM dataspace.hub_catalog WHERE asset_id = '$asset'"),
+	'the asset is in the catalog');
+my $k = agree_contract($b, $a, $id, $asset, '{}');
 is(instances(), '1', 'one instance has submitted');
 
 # a restart draws a new instance: not a copy
@@ -80,12 +86,21 @@ is($copy->safe_psql('postgres', 'SELECT node_id FROM dataspace.node_info()'), $i
 ok(point_reaches_hub($copy), 'the copy anchors its own seal, as a third instance');
 is(instances(), '3', 'three instances have submitted');
 
-# then the original submits again
+# Then the original submits again, an anchor and a contract step in one
+# round: the hub logins of the node are stopped for a moment, so that the
+# new seal and the revocation both wait for the same round.
+$hub->safe_psql('postgres', q{
+ALTER ROLE node_a NOLOGIN;
+SELECT count(pg_terminate_backend(pid)) >= 0 FROM pg_stat_activity WHERE usename = 'node_a';});
 $t++;
 $a->safe_psql('postgres', qq{
 INSERT INTO dataspace.point (asset_id, ts, value)
-VALUES ('$asset', timestamptz '2026-01-01 00:00:00+00' + interval '$t s', $t)});
-ok($hub->poll_query_until('postgres', 'SELECT count(*) = 1 FROM dataspace.hub_instance_conflict'),
+VALUES ('$asset', timestamptz '2026-01-01 00:00:00+00' + interval '$t s', $t);
+SELECT dataspace.seal_pending();
+SELECT dataspace.revoke_contract('$k', 'end of project');});
+my $catalog = $a->safe_psql('postgres', 'SELECT count(*) FROM dataspace.hub_catalog');
+$hub->safe_psql('postgres', 'ALTER ROLE node_a LOGIN');
+ok($hub->poll_query_until('postgres', 'SELECT count(*) >= 1 FROM dataspace.hub_instance_conflict'),
 	'the hub records the original returning after the copy');
 like($hub->safe_psql('postgres', qq{
 SELECT status || ': ' || suspension_reason FROM dataspace.participant WHERE node_id = '$id'}),
@@ -95,6 +110,18 @@ like($hub->safe_psql('postgres', qq{
 SELECT string_agg(DISTINCT reason, ',') FROM dataspace.hub_refusal WHERE claimed_node_id = '$id'}),
 	qr/two copies of this node are running/, 'the refusal is recorded');
 ok($hub->log_contains(qr/WARNING:  participant $id runs as two copies/), 'and logged as a warning');
+$a->safe_psql('postgres', 'SELECT dataspace.sync_now()');
+ok($a->poll_query_until('postgres', q{SELECT participant_status = 'suspended' FROM dataspace.hub_status}),
+	'the node learns it in that round');
+is($a->safe_psql('postgres', qq{
+SELECT (SELECT string_agg(status, ',') FROM dataspace.participant WHERE node_id <> '$id') || ' ' ||
+       (SELECT count(*) FROM dataspace.hub_catalog) || ' ' ||
+       (SELECT delivered_at IS NULL AND delivery_error IS NULL FROM dataspace.contract_step
+         WHERE contract_id = '$k' AND local ORDER BY step_no DESC LIMIT 1)}),
+	"approved $catalog true",
+	'what the hub shows a suspended node replaces no cache, and the revocation waits, not refused');
+is($a->safe_psql('postgres', 'SELECT count(*) FROM dataspace.witness_fork'), '0',
+	'nor is the empty log a suspended node is shown taken for a fork');
 
 # The evidence: three submissions, each signed by the participant's key,
 # whose instance fields (bytes 75 to 90: after the frame, hub id, node id,
@@ -108,7 +135,7 @@ SELECT encode(instance, 'hex'), encode(other_instance, 'hex'),
          < ('x' || encode(substring(other_submission from 51 for 8), 'hex'))::bit(64)::bigint,
        ('x' || encode(substring(other_submission from 51 for 8), 'hex'))::bit(64)::bigint
          < ('x' || encode(substring(submission from 51 for 8), 'hex'))::bit(64)::bigint
-  FROM dataspace.hub_instance_conflict});
+  FROM dataspace.hub_instance_conflict ORDER BY id LIMIT 1});
 my ($inst, $other, $i1, $i2, $i3, $c12, $c23) = split /\|/, $row;
 isnt($inst, $other, 'two different instances');
 is("$i1 $i2 $i3", "$inst $other $inst", 'the submissions name instance A, then B, then A again');
@@ -126,7 +153,7 @@ foreach my $which ('earlier_', 'other_', '')
 	foreach my $part ('submission', 'signature')
 	{
 		my $hex = $hub->safe_psql('postgres',
-			"SELECT encode(${which}$part, 'hex') FROM dataspace.hub_instance_conflict");
+			"SELECT encode(${which}$part, 'hex') FROM dataspace.hub_instance_conflict ORDER BY id LIMIT 1");
 		open my $fh, '>', "$dir/$which$part" or die;
 		binmode $fh;
 		print $fh pack('H*', $hex);
@@ -156,9 +183,13 @@ ok($a->log_contains(qr/WARNING:  the hub refused an anchor .*two copies of this 
 	'the returning node logs the refusal');
 ok($a->log_contains(qr/WARNING:  the hub has suspended this node/), 'and the suspension');
 
+my $conflicts = $hub->safe_psql('postgres', 'SELECT count(*) FROM dataspace.hub_instance_conflict');
+
 # recovery: the copy stops, the operator approves again, the node rekeys
 $copy->stop;
 $hub->safe_psql('postgres', "SELECT dataspace.approve_participant('$id')");
+ok($b->poll_query_until('postgres', qq{SELECT state = 'revoked' FROM dataspace.contract WHERE id = '$k'}),
+	'the revocation that waited reaches the consumer once the node is approved');
 $a->safe_psql('postgres', 'SELECT dataspace.rotate_node_key()');
 $a->safe_psql('postgres', 'SELECT dataspace.sync_now()');
 ok($hub->poll_query_until('postgres', qq{
@@ -178,12 +209,13 @@ SELECT last_error ~ '^the hub knows this node by key [0-9a-f]{64}, which is not 
   FROM dataspace.hub_status}),
 	'the copy, which lacks the new key, stops before it submits anything');
 is($hub->safe_psql('postgres', qq{
-SELECT status || ' ' || (SELECT count(*) FROM dataspace.hub_instance_conflict)
+SELECT status || ' ' || (SELECT count(*) = $conflicts FROM dataspace.hub_instance_conflict)
   FROM dataspace.participant WHERE node_id = '$id'}),
-	'approved 1', 'and suspends nobody');
+	'approved true', 'and suspends nobody');
 ok(point_reaches_hub($a), 'the node goes on anchoring');
 
 $copy->stop;
 $a->stop;
+$b->stop;
 $hub->stop;
 done_testing();
