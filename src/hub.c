@@ -263,12 +263,13 @@ check_instance(const Participant *p, const ds_submission *s, const uint8 *msg,
 					"        LATERAL (SELECT instance, submission, signature FROM dataspace.hub_submission"
 					"                  WHERE node_id OPERATOR(pg_catalog.=) $1"
 					"                    AND id OPERATOR(pg_catalog.>) $3"
-					"                    AND instance OPERATOR(pg_catalog.<>) $2"
+					"                    AND instance OPERATOR(pg_catalog.=) $6"
 					"                  ORDER BY id LIMIT 1) o"
 					"  WHERE e.id OPERATOR(pg_catalog.=) $3",
-					5, (Oid[]) {UUIDOID, BYTEAOID, INT8OID, BYTEAOID, BYTEAOID},
+					6, (Oid[]) {UUIDOID, BYTEAOID, INT8OID, BYTEAOID, BYTEAOID, BYTEAOID},
 					(Datum[]) {args[0], args[1], args[2], ds_bytea_datum(msg, msglen),
-						ds_bytea_datum(sig, DS_SIG_LEN)},
+						ds_bytea_datum(sig, DS_SIG_LEN),
+					ds_bytea_datum(p->last_instance, DS_INSTANCE_LEN)},
 					NULL, false, 1) != 1)
 		elog(ERROR, "participant %s changed instance without an accepted submission",
 			 ds_uuid_text(s->node_id));
