@@ -92,6 +92,8 @@ is(instances(), '3', 'three instances have submitted');
 $hub->safe_psql('postgres', q{
 ALTER ROLE node_a NOLOGIN;
 SELECT count(pg_terminate_backend(pid)) >= 0 FROM pg_stat_activity WHERE usename = 'node_a';});
+ok($hub->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE usename = 'node_a'"),
+	'the node and its copy are cut off from the hub for a moment');
 $t++;
 $a->safe_psql('postgres', qq{
 INSERT INTO dataspace.point (asset_id, ts, value)
