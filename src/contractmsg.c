@@ -266,6 +266,10 @@ ds_contract_step_decode(const uint8_t *buf, size_t len, ds_contract_step *out)
 		out->reason_len > DS_STEP_REASON_MAX ||
 		(psiglen != 0 && psiglen != DS_SIG_LEN))
 		return false;
+	/* text without NUL: "agree\0" must not read as "agree" (one encoding per content) */
+	if (memchr(name, '\0', namelen) != NULL ||
+		(out->reason_len > 0 && memchr(reason, '\0', out->reason_len) != NULL))
+		return false;
 	memcpy(out->step, name, namelen);
 	out->step[namelen] = '\0';
 	if (!ds_contract_step_known(out->step))

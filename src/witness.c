@@ -93,7 +93,8 @@ ds_anchor_decode(const uint8_t *buf, size_t len, ds_anchor *out)
 		!ds_msg_read_int64(&r, &out->anchored_at_us) ||
 		!ds_msg_read_end(&r))
 		return false;
-	if (kindlen == 0 || kindlen >= sizeof(out->subject_kind))
+	if (kindlen == 0 || kindlen >= sizeof(out->subject_kind) ||
+		memchr(kind, '\0', kindlen) != NULL)
 		return false;
 	memcpy(out->subject_kind, kind, kindlen);
 	out->subject_kind[kindlen] = '\0';
