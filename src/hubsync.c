@@ -328,11 +328,20 @@ check_hub_identity(RoundState *st)
 	PQclear(r);
 }
 
+/* The status and suspension reason in columns col and col + 1 of r's row 0. */
+static void
+take_status(RoundState *st, PGresult *r, int col)
+{
+	st->status = pnstrdup(PQgetvalue(r, 0, col), PQgetlength(r, 0, col));
+	st->suspension_reason = PQgetisnull(r, 0, col + 1) ? NULL :
+		pnstrdup(PQgetvalue(r, 0, col + 1), PQgetlength(r, 0, col + 1));
+}
+
 /* What the hub knows of us: registration, status, last counter. */
 static void
 learn_whoami(RoundState *st)
 {
-	PGresult   *r = remote("SELECT node_id, status, last_counter, key_id, suspension_reason"
+	PGresult   *r = remote("SELECT node_id, last_counter, key_id, status, suspension_reason"
 						   " FROM dataspace.hub_whoami()"
 						   " WHERE node_id IS NOT NULL",
 						   0, NULL, NULL, PGRES_TUPLES_OK);
@@ -341,10 +350,10 @@ learn_whoami(RoundState *st)
 	if (st->registered)
 	{
 		uint8		node_id[DS_UUID_LEN];
-		int64		last = get_int64(r, 0, 2);
+		int64		last = get_int64(r, 0, 1);
 
 		get_fixed(r, 0, 0, node_id, DS_UUID_LEN, "node id");
-		get_fixed(r, 0, 3, st->hub_key_id, DS_HASH_LEN, "key id");
+		get_fixed(r, 0, 2, st->hub_key_id, DS_HASH_LEN, "key id");
 		if (memcmp(node_id, st->signer->node_id, DS_UUID_LEN) != 0)
 		{
 			PQclear(r);
@@ -354,9 +363,7 @@ learn_whoami(RoundState *st)
 							ds_uuid_text(node_id), ds_uuid_text(st->signer->node_id)),
 					 errhint("Each node needs a login role of its own at the hub.")));
 		}
-		st->status = pnstrdup(PQgetvalue(r, 0, 1), PQgetlength(r, 0, 1));
-		if (!PQgetisnull(r, 0, 4))
-			st->suspension_reason = pnstrdup(PQgetvalue(r, 0, 4), PQgetlength(r, 0, 4));
+		take_status(st, r, 3);
 		/* a restored node may be behind the hub's count: catch up */
 		if (last >= st->next_counter)
 			st->next_counter = last + 1;
@@ -1288,11 +1295,7 @@ still_approved(RoundState *st)
 
 		st->refused = false;
 		if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
-		{
-			st->status = pnstrdup(PQgetvalue(r, 0, 0), PQgetlength(r, 0, 0));
-			st->suspension_reason = PQgetisnull(r, 0, 1) ? NULL :
-				pnstrdup(PQgetvalue(r, 0, 1), PQgetlength(r, 0, 1));
-		}
+			take_status(st, r, 0);
 		else
 			st->status = NULL;	/* no longer registered */
 		PQclear(r);
@@ -2255,7 +2258,7 @@ sync_round(void)
 		bool		isnull;
 
 		st.next_counter = ds_spi_get_int64(0, 1);
-		st.was_suspended = DatumGetBool(ds_spi_get(0, 2, &isnull)) && !isnull;
+		st.was_suspended = ds_spi_getbool(0, 2, &isnull) && !isnull;
 	}
 
 	pgstat_report_activity(STATE_RUNNING, "connecting to the hub");
