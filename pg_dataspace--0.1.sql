@@ -227,6 +227,14 @@ CREATE TABLE dataspace.seal (
 CREATE INDEX seal_asset_ts_idx ON dataspace.seal (asset_id, max_ts, min_ts);
 CREATE INDEX seal_asset_start_idx ON dataspace.seal (asset_id, min_ts, max_ts);
 
+/*
+ * The seal of one point (point_proof): the first by last_seq at or after
+ * the point's seq whose range and batches hold it.  Seals overlap in seq
+ * only as far as concurrent writers interleaved, so the scan stops within
+ * a few entries however long the chain.
+ */
+CREATE INDEX seal_asset_last_seq_idx ON dataspace.seal (asset_id, last_seq);
+
 /* Signed records of retention: which sealed runs had their points dropped. */
 CREATE TABLE dataspace.retention (
 	id bigserial PRIMARY KEY,

@@ -164,3 +164,53 @@ SELECT dataspace.point_proof('00000000-0000-4000-8000-0000000001e1', (SELECT seq
 SELECT dataspace.verify_proof(j) AS old_proof FROM proof WHERE n = 2;
 SELECT regexp_replace(r.reason, '\d+', 'N', 'g') AS reason
   FROM dataspace.verify_asset('00000000-0000-4000-8000-0000000001e1') r WHERE NOT r.ok;
+
+-- A long chain: point_proof and verify_seal find a point's seal through an
+-- index, never by reading every seal of the asset (counted by the
+-- statistics of dataspace.seal); in a database of its own, since the
+-- extension is dropped and created again below.
+\set home :DBNAME
+CREATE DATABASE regress_proof_chain;
+\c regress_proof_chain
+SET timezone = 'UTC';
+SET client_min_messages = warning;
+CREATE EXTENSION pg_dataspace;
+RESET client_min_messages;
+CREATE FUNCTION pg_temp.seal_seq_scans() RETURNS bigint LANGUAGE sql AS $$
+  SELECT pg_stat_clear_snapshot();
+  SELECT seq_scan FROM pg_stat_user_tables WHERE relid = 'dataspace.seal'::regclass $$;
+INSERT INTO dataspace.twin (id, name) VALUES ('00000000-0000-4000-8000-0000000001f0', 'chain rig');
+INSERT INTO dataspace.asset (id, twin_id, name, kind, seal_max_points) VALUES
+  ('00000000-0000-4000-8000-0000000001f1', '00000000-0000-4000-8000-0000000001f0', 'chain', 'stream', 1);
+INSERT INTO dataspace.point (asset_id, ts, value)
+SELECT '00000000-0000-4000-8000-0000000001f1', timestamptz '2026-06-01' + i * interval '1 s', i
+  FROM generate_series(1, 3000) i;
+SELECT dataspace.seal_pending('00000000-0000-4000-8000-0000000001f1') AS seals;
+ANALYZE dataspace.seal;
+ANALYZE dataspace.point;
+CREATE TEMP TABLE picked AS
+SELECT id, asset_id, first_seq FROM dataspace.seal WHERE chain_pos % 100 IN (1, 50);
+SELECT pg_stat_force_next_flush();
+SELECT pg_temp.seal_seq_scans() AS before \gset
+SELECT count(*) FILTER (WHERE dataspace.verify_proof(dataspace.point_proof(asset_id, first_seq))) AS proven,
+       count(*) FILTER (WHERE dataspace.verify_seal(id)) AS seals_verified
+  FROM picked;
+SELECT pg_stat_force_next_flush();
+SELECT pg_temp.seal_seq_scans() - :before AS seal_seq_scans;
+-- the extension dropped and created again in this session: the kept
+-- plans of verification are made again for the new tables
+SET client_min_messages = warning;
+DROP EXTENSION pg_dataspace CASCADE;
+CREATE EXTENSION pg_dataspace;
+RESET client_min_messages;
+INSERT INTO dataspace.twin (id, name) VALUES ('00000000-0000-4000-8000-0000000001f0', 'chain rig');
+INSERT INTO dataspace.asset (id, twin_id, name, kind) VALUES
+  ('00000000-0000-4000-8000-0000000001f1', '00000000-0000-4000-8000-0000000001f0', 'chain', 'stream');
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES
+  ('00000000-0000-4000-8000-0000000001f1', '2026-06-02 00:00:00+00', 1);
+SELECT dataspace.seal_pending() AS seals;
+SELECT dataspace.verify_proof(dataspace.point_proof(asset_id, seq)) AS proven,
+       dataspace.verify_seal((SELECT id FROM dataspace.seal)) AS seal_verified
+  FROM dataspace.point;
+\c :home
+DROP DATABASE regress_proof_chain;

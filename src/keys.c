@@ -660,14 +660,16 @@ ds_signer_sign(const DsSigner *signer, const uint8 *msg, size_t len,
 DsKeyring *
 ds_keyring_load(void)
 {
+	static SPIPlanPtr keyring_plan = NULL;
 	MemoryContext outer = CurrentMemoryContext;
 	DsKeyring  *ring = palloc0(sizeof(DsKeyring));
 	DsSavedUser saved;
 
 	ds_become_owner(&saved);
 	SPI_connect();
-	ds_spi_exec("SELECT key_id, public_key, created_at, retired_at, revoked_at IS NOT NULL,"
-				" compromised_since FROM dataspace.node_key", 0, NULL, NULL, NULL, false, -1);
+	ds_spi_exec_kept(&keyring_plan,
+					 "SELECT key_id, public_key, created_at, retired_at, revoked_at IS NOT NULL,"
+					 " compromised_since FROM dataspace.node_key", 0, NULL, NULL, NULL, false, -1);
 	ring->nkeys = (int) SPI_processed;
 	ring->keys = MemoryContextAllocZero(outer, sizeof(DsKey) * Max(ring->nkeys, 1));
 	for (int i = 0; i < ring->nkeys; i++)

@@ -12,6 +12,7 @@
 #include "miscadmin.h"
 #include "nodes/params.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 
 #include "util.h"
@@ -93,12 +94,12 @@ ds_spi_exec(const char *sql, int nargs, Oid *types, Datum *values,
  *		(the extension dropped and created again, a new index, ANALYZE).
  *		Must be called inside SPI_connect.
  */
-SPIPlanPtr
-ds_spi_kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+static SPIPlanPtr
+kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types, int cursor_options)
 {
 	if (*slot == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, types, cursor_options);
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed (%s): %s",
@@ -108,6 +109,54 @@ ds_spi_kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
 		*slot = plan;
 	}
 	return *slot;
+}
+
+SPIPlanPtr
+ds_spi_kept_plan(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types)
+{
+	return kept_plan(slot, sql, nargs, types, 0);
+}
+
+/* The kept plans of ds_spi_text_slot, by statement text and options. */
+typedef struct TextPlan
+{
+	char	   *sql;
+	int			cursor_options;
+	SPIPlanPtr	plan;
+	struct TextPlan *next;
+} TextPlan;
+
+static TextPlan *text_plans = NULL;
+
+/*
+ * ds_spi_text_slot
+ *		The kept plan of sql (ds_spi_kept_plan), found by its text, for
+ *		callers that pick each statement at run time among constant texts,
+ *		where a static slot per call site does not fit.  Every distinct
+ *		text stays planned for the backend's life: sql must be one of a
+ *		fixed set of constants, never text built from data.
+ *		CURSOR_OPT_CUSTOM_PLAN in cursor_options keeps the parse but plans
+ *		each execution for its parameter values.  Returns the slot, its
+ *		plan prepared, for the _kept functions and SPI_cursor_open.
+ */
+SPIPlanPtr *
+ds_spi_text_slot(const char *sql, int nargs, Oid *types, int cursor_options)
+{
+	TextPlan   *t;
+
+	for (t = text_plans; t != NULL; t = t->next)
+		if (t->cursor_options == cursor_options && strcmp(t->sql, sql) == 0)
+			break;
+	if (t == NULL)
+	{
+		t = MemoryContextAllocZero(TopMemoryContext, sizeof(TextPlan));
+		t->sql = MemoryContextStrdup(TopMemoryContext, sql);
+		t->cursor_options = cursor_options;
+		t->next = text_plans;
+		text_plans = t;
+	}
+	(void) kept_plan(&t->plan, sql, nargs, types, cursor_options);
+	return &t->plan;
 }
 
 /*

@@ -62,6 +62,8 @@ extern uint64 ds_spi_scan(const char *sql, int nargs, Oid *types, Datum *values,
 /* The same through plans prepared once per backend and kept. */
 extern SPIPlanPtr ds_spi_kept_plan(SPIPlanPtr *slot, const char *sql, int nargs,
 								   Oid *types);
+extern SPIPlanPtr *ds_spi_text_slot(const char *sql, int nargs, Oid *types,
+									int cursor_options);
 extern int	ds_spi_exec_kept(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types,
 							 Datum *values, const char *nulls, bool read_only,
 							 int expected);

@@ -28,6 +28,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/tuplesort.h"
@@ -92,6 +93,30 @@ typedef struct VRow
 	int			ok;				/* -1 NULL, 0 false, 1 true */
 	const char *reason;
 } VRow;
+
+/*
+ * vplan
+ *		The kept plan of one of verification's statements, all constant
+ *		texts (ds_spi_text_slot): verify_seal and point_proof, which an
+ *		auditor calls once per seal, would otherwise parse and plan half a
+ *		dozen statements on every call.  per_call: planned for each call's
+ *		values, for the statements of an interval (one at the start of a
+ *		long chain wants another index than one at its end) and for those
+ *		whose conditions fold away by their values.
+ */
+static SPIPlanPtr *
+vplan(const char *sql, int nargs, Oid *types, bool per_call)
+{
+	return ds_spi_text_slot(sql, nargs, types, per_call ? CURSOR_OPT_CUSTOM_PLAN : 0);
+}
+
+/* A read-only statement of verification through its kept plan. */
+static int
+vexec(const char *sql, int nargs, Oid *types, Datum *values, bool per_call)
+{
+	return ds_spi_exec_kept(vplan(sql, nargs, types, per_call), sql, nargs, types, values,
+							NULL, true, -1);
+}
 
 typedef struct VResult
 {
@@ -214,10 +239,10 @@ load_retained_through(const pg_uuid_t *asset, const DsKeyring *ring)
 	int64		through = 0;
 
 	values[0] = UUIDPGetDatum(asset);
-	ds_spi_exec("SELECT r.through_chain_pos, r.before, r.dropped_at, r.key_id, r.message,"
+	vexec("SELECT r.through_chain_pos, r.before, r.dropped_at, r.key_id, r.message,"
 				" r.signature, n.node_id FROM dataspace.retention r, dataspace.node n"
 				" WHERE r.asset_id OPERATOR(pg_catalog.=) $1",
-				1, types, values, NULL, true, -1);
+		  1, types, values, false);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		int64		pos = ds_spi_get_int64((int) i, 1);
@@ -278,11 +303,11 @@ load_pending(const pg_uuid_t *asset, int *n, MemoryContext keep)
 	int64	   *ids;
 
 	values[0] = UUIDPGetDatum(asset);
-	ds_spi_exec("SELECT batch_id FROM dataspace.pending_batch"
-				" WHERE asset_id OPERATOR(pg_catalog.=) $1 UNION"
-				" SELECT batch_id FROM dataspace.pending_run"
-				" WHERE asset_id OPERATOR(pg_catalog.=) $1",
-				1, types, values, NULL, true, -1);
+	vexec("SELECT batch_id FROM dataspace.pending_batch"
+		  " WHERE asset_id OPERATOR(pg_catalog.=) $1 UNION"
+		  " SELECT batch_id FROM dataspace.pending_run"
+		  " WHERE asset_id OPERATOR(pg_catalog.=) $1",
+		  1, types, values, false);
 	*n = (int) SPI_processed;
 	ids = MemoryContextAlloc(keep, sizeof(int64) * Max(*n, 1));
 	for (int i = 0; i < *n; i++)
@@ -425,7 +450,6 @@ struct Sweep
 {
 	const SweepKind *kind;
 	void	   *arg;			/* the pass's own state */
-	SPIPlanPtr	plan;
 	Portal		portal;
 	void	  **buf;			/* the slice read */
 	int			n;
@@ -471,12 +495,12 @@ sweep_head(Sweep *sw)
 
 /*
  * sweep_begin
- *		Open the cursor over the seals to report (sql, in first seq order)
+ *		Open the cursor over the seals to report (plan, in first seq order)
  *		and the sort of their results, in cxt.
  */
 static void
-sweep_begin(Sweep *sw, const SweepKind *kind, void *arg, const char *sql,
-			int nargs, Oid *types, Datum *values, MemoryContext cxt)
+sweep_begin(Sweep *sw, const SweepKind *kind, void *arg, SPIPlanPtr plan,
+			Datum *values, MemoryContext cxt)
 {
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	TupleDesc	desc = CreateTemplateTupleDesc(2);
@@ -502,10 +526,7 @@ sweep_begin(Sweep *sw, const SweepKind *kind, void *arg, const char *sql,
 	sw->slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	MemoryContextSwitchTo(old);
 
-	sw->plan = SPI_prepare(sql, nargs, types);
-	if (sw->plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	sw->portal = SPI_cursor_open(NULL, sw->plan, values, NULL, true);
+	sw->portal = SPI_cursor_open(NULL, plan, values, NULL, true);
 	head = sweep_head(sw);
 	sw->next_first = head ? kind->fields(head)->first_seq : PG_INT64_MAX;
 }
@@ -575,7 +596,6 @@ sweep_points_done(Sweep *sw)
 {
 	sweep_to(sw, 0, true);
 	SPI_cursor_close(sw->portal);
-	SPI_freeplan(sw->plan);
 	MemoryContextDelete(sw->sealcxt);
 	MemoryContextDelete(sw->rowcxt);
 	tuplesort_performsort(sw->results);
@@ -817,22 +837,17 @@ verify_point_row(Datum *values, bool *isnull, void *arg)
 
 /*
  * cursor_rows
- *		Pass each row of a query to fn(row, arg) as row row of SPI_tuptable,
- *		through a cursor, a slice at a time: an asset can have millions of
- *		seals, and SPI's tuple table of all of them would double what the
- *		callers keep of each.  fn may run queries of its own: the slice is
- *		put back as SPI_tuptable before each call.
+ *		Pass each row of a query (plan) to fn(row, arg) as row row of
+ *		SPI_tuptable, through a cursor, a slice at a time: an asset can have
+ *		millions of seals, and SPI's tuple table of all of them would double
+ *		what the callers keep of each.  fn may run queries of its own: the
+ *		slice is put back as SPI_tuptable before each call.
  */
 static void
-cursor_rows(const char *sql, int nargs, Oid *types, Datum *values,
-			void (*fn) (int row, void *arg), void *arg)
+cursor_rows(SPIPlanPtr plan, Datum *values, void (*fn) (int row, void *arg), void *arg)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-	Portal		portal;
+	Portal		portal = SPI_cursor_open(NULL, plan, values, NULL, true);
 
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
 	for (;;)
 	{
 		SPITupleTable *slice;
@@ -851,7 +866,6 @@ cursor_rows(const char *sql, int nargs, Oid *types, Datum *values,
 		SPI_freetuptable(slice);
 	}
 	SPI_cursor_close(portal);
-	SPI_freeplan(plan);
 }
 
 /* A seal outside the interval that claims a loose point. */
@@ -975,17 +989,18 @@ static StraySeal *
 resolve_loose(VScan *st, TimestampTz from, TimestampTz to, int *nstrays)
 {
 	LooseClaims lc = {.st = st};
+	const char *sql = "SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
+		" WHERE asset_id OPERATOR(pg_catalog.=) $1"
+		" AND NOT (max_ts OPERATOR(pg_catalog.>=) $2 AND min_ts OPERATOR(pg_catalog.<=) $3)";
+	Oid			types[3] = {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[3];
 
+	values[0] = UUIDPGetDatum(st->asset);
+	values[1] = TimestampTzGetDatum(from);
+	values[2] = TimestampTzGetDatum(to);
 	lc.rowcxt = AllocSetContextCreate(CurrentMemoryContext, "verify loose",
 									  ALLOCSET_DEFAULT_SIZES);
-	cursor_rows("SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
-				" WHERE asset_id OPERATOR(pg_catalog.=) $1"
-				" AND NOT (max_ts OPERATOR(pg_catalog.>=) $2"
-				" AND min_ts OPERATOR(pg_catalog.<=) $3)",
-				3, (Oid[]) {UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID},
-				(Datum[]) {UUIDPGetDatum(st->asset), TimestampTzGetDatum(from),
-		TimestampTzGetDatum(to)},
-				claim_loose, &lc);
+	cursor_rows(*vplan(sql, 3, types, true), values, claim_loose, &lc);
 	MemoryContextDelete(lc.rowcxt);
 	if (lc.nstrays > 1)
 		qsort(lc.strays, lc.nstrays, sizeof(StraySeal), cmp_stray);
@@ -1071,9 +1086,8 @@ header_link(HeaderPass *hp, int64 pos)
 	if (pos <= 1)
 		return;
 	SPI_connect();
-	ds_spi_exec(hp->link_sql, 2, (Oid[]) {UUIDOID, INT8OID},
-				(Datum[]) {UUIDPGetDatum(hp->asset), Int64GetDatum(pos - 1)},
-				NULL, true, -1);
+	vexec(hp->link_sql, 2, (Oid[]) {UUIDOID, INT8OID},
+		  (Datum[]) {UUIDPGetDatum(hp->asset), Int64GetDatum(pos - 1)}, false);
 	if (SPI_processed == 1)
 		hp->read_link(0, hp);
 	SPI_finish();
@@ -1141,6 +1155,7 @@ typedef struct SealQueries
 	const char *link;
 	const char *feed;
 	const char *range;
+	bool		per_call;		/* an interval's (vplan) */
 	int			nargs;
 	Oid			types[3];
 	Datum		values[3];
@@ -1182,6 +1197,7 @@ seal_queries(SealQueries *q, bool received, const pg_uuid_t *asset, int64 only_s
 {
 	q->types[0] = UUIDOID;
 	q->values[0] = UUIDPGetDatum(asset);
+	q->per_call = only_seal == 0;
 	if (only_seal > 0)
 	{
 		q->nargs = 2;
@@ -1234,7 +1250,7 @@ seq_range_to_report(const SealQueries *q, Sweep *sw, int64 *lo, int64 *hi)
 		}
 		return;
 	}
-	ds_spi_exec(q->range, q->nargs, (Oid *) q->types, (Datum *) q->values, NULL, true, -1);
+	vexec(q->range, q->nargs, (Oid *) q->types, (Datum *) q->values, q->per_call);
 	if (SPI_processed == 1)
 	{
 		Datum		first = ds_spi_get(0, 1, &isnull);
@@ -1258,7 +1274,8 @@ chain_pass(HeaderPass *hp, const SealQueries *q, void (*row_fn) (int row, void *
 		   MemoryContext cxt)
 {
 	hp->rowcxt = AllocSetContextCreate(cxt, "verify chain rows", ALLOCSET_DEFAULT_SIZES);
-	cursor_rows(q->chain, q->nargs, (Oid *) q->types, (Datum *) q->values, row_fn, hp);
+	cursor_rows(*vplan(q->chain, q->nargs, (Oid *) q->types, q->per_call), (Datum *) q->values,
+				row_fn, hp);
 	add_strays_before(hp, PG_INT64_MAX);
 	sweep_end(hp->sweep);
 	MemoryContextDelete(hp->rowcxt);
@@ -1284,6 +1301,7 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	int64		lo;
 	int64		hi;
 	bool		want_loose = only_seal == 0;
+	const char *points_sql;
 	VScan		st;
 	HeaderPass	hp;
 
@@ -1305,7 +1323,8 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	st.pending_seen = MemoryContextAlloc(cxt, sizeof(int64) * Max(st.npending, 1));
 	st.cap_bmap = 16;
 	st.bmap = MemoryContextAlloc(cxt, sizeof(BatchSeal) * st.cap_bmap);
-	sweep_begin(&st.sweep, &vseal_kind, &st, q.feed, q.nargs, q.types, q.values, cxt);
+	sweep_begin(&st.sweep, &vseal_kind, &st, *vplan(q.feed, q.nargs, q.types, q.per_call),
+				q.values, cxt);
 	seq_range_to_report(&q, &st.sweep, &lo, &hi);
 
 	/* one pass over the points, in seq order */
@@ -1314,16 +1333,17 @@ verify_run(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	values[2] = Int64GetDatum(hi);
 	values[3] = TimestampTzGetDatum(from);
 	values[4] = TimestampTzGetDatum(to);
-	(void) ds_spi_scan(want_loose
-					   ? "SELECT seq, ts, value, batch_id FROM dataspace.point"
-					   " WHERE asset_id OPERATOR(pg_catalog.=) $1 AND ((seq OPERATOR(pg_catalog.>=) $2"
-					   " AND seq OPERATOR(pg_catalog.<=) $3) OR (ts OPERATOR(pg_catalog.>=) $4"
-					   " AND ts OPERATOR(pg_catalog.<=) $5)) ORDER BY seq"
-					   : "SELECT seq, ts, value, batch_id FROM dataspace.point"
-					   " WHERE asset_id OPERATOR(pg_catalog.=) $1 AND seq OPERATOR(pg_catalog.>=) $2"
-					   " AND seq OPERATOR(pg_catalog.<=) $3 AND $4::timestamptz IS NOT NULL"
-					   " AND $5::timestamptz IS NOT NULL ORDER BY seq",
-					   5, types, values, true, verify_point_row, &st);
+	points_sql = want_loose
+		? "SELECT seq, ts, value, batch_id FROM dataspace.point"
+		" WHERE asset_id OPERATOR(pg_catalog.=) $1 AND ((seq OPERATOR(pg_catalog.>=) $2"
+		" AND seq OPERATOR(pg_catalog.<=) $3) OR (ts OPERATOR(pg_catalog.>=) $4"
+		" AND ts OPERATOR(pg_catalog.<=) $5)) ORDER BY seq"
+		: "SELECT seq, ts, value, batch_id FROM dataspace.point"
+		" WHERE asset_id OPERATOR(pg_catalog.=) $1 AND seq OPERATOR(pg_catalog.>=) $2"
+		" AND seq OPERATOR(pg_catalog.<=) $3 AND $4::timestamptz IS NOT NULL"
+		" AND $5::timestamptz IS NOT NULL ORDER BY seq";
+	(void) ds_spi_scan_kept(vplan(points_sql, 5, types, want_loose), points_sql, 5, types,
+							values, true, verify_point_row, &st);
 	sweep_points_done(&st.sweep);
 
 	hp = (HeaderPass) {
@@ -1449,11 +1469,10 @@ received_asset(const pg_uuid_t *asset)
 
 	ds_become_owner(&saved);
 	SPI_connect();
-	found = ds_spi_exec("SELECT 1 FROM dataspace.subscription_state WHERE asset_id OPERATOR(pg_catalog.=) $1"
-						" UNION ALL SELECT 1 FROM dataspace.received_seal"
-						" WHERE asset_id OPERATOR(pg_catalog.=) $1 LIMIT 1",
-						1, (Oid[]) {UUIDOID}, (Datum[]) {UUIDPGetDatum(asset)},
-						NULL, true, -1) > 0;
+	found = vexec("SELECT 1 FROM dataspace.subscription_state WHERE asset_id OPERATOR(pg_catalog.=) $1"
+				  " UNION ALL SELECT 1 FROM dataspace.received_seal"
+				  " WHERE asset_id OPERATOR(pg_catalog.=) $1 LIMIT 1",
+				  1, (Oid[]) {UUIDOID}, (Datum[]) {UUIDPGetDatum(asset)}, false) > 0;
 	SPI_finish();
 	ds_restore_user(&saved);
 	return found;
@@ -1732,14 +1751,13 @@ received_strays(const pg_uuid_t *asset, LooseList *loose, int *nstrays, MemoryCo
 		if (loose->p[k].chain_pos > 0)
 			pos[npos++] = Int64GetDatum(loose->p[k].chain_pos);
 	if (npos > 0)
-		ds_spi_exec("SELECT id, chain_pos, first_seq, last_seq FROM dataspace.received_seal"
-					" WHERE asset_id OPERATOR(pg_catalog.=) $1"
-					" AND chain_pos OPERATOR(pg_catalog.=) ANY ($2)",
-					2, (Oid[]) {UUIDOID, INT8ARRAYOID},
-					(Datum[]) {UUIDPGetDatum(asset),
+		vexec("SELECT id, chain_pos, first_seq, last_seq FROM dataspace.received_seal"
+			  " WHERE asset_id OPERATOR(pg_catalog.=) $1"
+			  " AND chain_pos OPERATOR(pg_catalog.=) ANY ($2)",
+			  2, (Oid[]) {UUIDOID, INT8ARRAYOID},
+			  (Datum[]) {UUIDPGetDatum(asset),
 		PointerGetDatum(construct_array(pos, npos, INT8OID, sizeof(int64),
-										FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))},
-					NULL, true, -1);
+										FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))}, false);
 	for (uint64 r = 0; npos > 0 && r < SPI_processed; r++)
 	{
 		int64		cpos = ds_spi_get_int64((int) r, 2);
@@ -1796,7 +1814,8 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	rs.loose.cxt = cxt;
 	rs.cap_bypos = 16;
 	rs.bypos = MemoryContextAlloc(cxt, sizeof(RSeal *) * rs.cap_bypos);
-	sweep_begin(&rs.sweep, &rseal_kind, &rs, q.feed, q.nargs, q.types, q.values, cxt);
+	sweep_begin(&rs.sweep, &rseal_kind, &rs, *vplan(q.feed, q.nargs, q.types, q.per_call),
+				q.values, cxt);
 	seq_range_to_report(&q, &rs.sweep, &lo, &hi);
 
 	/*
@@ -1809,12 +1828,13 @@ verify_received(const pg_uuid_t *asset, TimestampTz from, TimestampTz to,
 	values[3] = TimestampTzGetDatum(from);
 	values[4] = TimestampTzGetDatum(to);
 	values[5] = BoolGetDatum(want_loose);
-	cursor_rows("SELECT seq, ts, value, nonce, chain_pos FROM dataspace.received_point"
-				" WHERE asset_id OPERATOR(pg_catalog.=) $1"
-				" AND ((seq OPERATOR(pg_catalog.>=) $2 AND seq OPERATOR(pg_catalog.<=) $3)"
-				"  OR ($6 AND ts OPERATOR(pg_catalog.>=) $4 AND ts OPERATOR(pg_catalog.<=) $5))"
-				" ORDER BY seq", 6,
-				(Oid[]) {UUIDOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID},
+	cursor_rows(*vplan("SELECT seq, ts, value, nonce, chain_pos FROM dataspace.received_point"
+					   " WHERE asset_id OPERATOR(pg_catalog.=) $1"
+					   " AND ((seq OPERATOR(pg_catalog.>=) $2 AND seq OPERATOR(pg_catalog.<=) $3)"
+					   "  OR ($6 AND ts OPERATOR(pg_catalog.>=) $4 AND ts OPERATOR(pg_catalog.<=) $5))"
+					   " ORDER BY seq", 6,
+					   (Oid[]) {UUIDOID, INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID},
+					   true),
 				values, received_point_row, &rs);
 	sweep_points_done(&rs.sweep);
 
@@ -1845,8 +1865,8 @@ require_asset(const pg_uuid_t *asset)
 	values[0] = UUIDPGetDatum(asset);
 	ds_become_owner(&saved);
 	SPI_connect();
-	ds_spi_exec("SELECT 1 FROM dataspace.asset WHERE id OPERATOR(pg_catalog.=) $1",
-				1, types, values, NULL, true, -1);
+	vexec("SELECT 1 FROM dataspace.asset WHERE id OPERATOR(pg_catalog.=) $1",
+		  1, types, values, false);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -1900,8 +1920,8 @@ find_seal_asset(int64 seal_id, pg_uuid_t *asset)
 	values[0] = Int64GetDatum(seal_id);
 	ds_become_owner(&saved);
 	SPI_connect();
-	ds_spi_exec("SELECT asset_id FROM dataspace.seal WHERE id OPERATOR(pg_catalog.=) $1",
-				1, types, values, NULL, true, -1);
+	vexec("SELECT asset_id FROM dataspace.seal WHERE id OPERATOR(pg_catalog.=) $1",
+		  1, types, values, false);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -1929,6 +1949,36 @@ dataspace_verify_seal(PG_FUNCTION_ARGS)
 		if (res.rows[i].seal_id == seal_id)
 			PG_RETURN_BOOL(res.rows[i].ok == 1);
 	PG_RETURN_BOOL(false);
+}
+
+/*
+ * find_point_seal
+ *		The seal of the point (asset $1, seq $2, batch $3) as SPI's one
+ *		row, or none: the first by last_seq of the seals ending at or after
+ *		it whose range and batches hold it.  Seals overlap in seq only as
+ *		far as concurrent writers interleaved, so the index scan stops
+ *		within a few entries.  The planner cannot know that: it sees
+ *		first_seq <= $2 filter every later seal, and for a point early in a
+ *		long chain it would read them all.  The ordered index scan is the
+ *		one plan left to it, for this statement only.
+ */
+static void
+find_point_seal(Datum *values, Oid *types)
+{
+	int			guc_level = NewGUCNestLevel();
+
+	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("enable_sort", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	vexec("SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
+		  " WHERE asset_id OPERATOR(pg_catalog.=) $1 AND last_seq OPERATOR(pg_catalog.>=) $2"
+		  " AND first_seq OPERATOR(pg_catalog.<=) $2 AND $3 OPERATOR(pg_catalog.=) ANY (batch_ids)"
+		  " ORDER BY last_seq LIMIT 1",
+		  3, types, values, true);
+	AtEOXact_GUC(true, guc_level);
 }
 
 /*
@@ -1967,8 +2017,8 @@ dataspace_point_proof(PG_FUNCTION_ARGS)
 	SPI_connect();
 	values[0] = UUIDPGetDatum(asset);
 	values[1] = Int64GetDatum(seq);
-	ds_spi_exec("SELECT batch_id FROM dataspace.point WHERE asset_id OPERATOR(pg_catalog.=) $1"
-				" AND seq OPERATOR(pg_catalog.=) $2", 2, types, values, NULL, true, -1);
+	vexec("SELECT batch_id FROM dataspace.point WHERE asset_id OPERATOR(pg_catalog.=) $1"
+		  " AND seq OPERATOR(pg_catalog.=) $2", 2, types, values, false);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
@@ -1977,11 +2027,7 @@ dataspace_point_proof(PG_FUNCTION_ARGS)
 	batch = ds_spi_get_int64(0, 1);
 
 	values[2] = Int64GetDatum(batch);
-	ds_spi_exec("SELECT " DS_SEAL_COLUMNS " FROM dataspace.seal"
-				" WHERE asset_id OPERATOR(pg_catalog.=) $1"
-				" AND $2 OPERATOR(pg_catalog.>=) first_seq AND $2 OPERATOR(pg_catalog.<=) last_seq"
-				" AND $3 OPERATOR(pg_catalog.=) ANY (batch_ids)",
-				3, types, values, NULL, true, -1);
+	find_point_seal(values, types);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -2011,11 +2057,11 @@ dataspace_point_proof(PG_FUNCTION_ARGS)
 		values[3] = PointerGetDatum(construct_array(elems, seal.nbatches, INT8OID, 8,
 													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	}
-	ds_spi_exec("SELECT seq, ts, value FROM dataspace.point"
-				" WHERE asset_id OPERATOR(pg_catalog.=) $1"
-				" AND seq OPERATOR(pg_catalog.>=) $2 AND seq OPERATOR(pg_catalog.<=) $3"
-				" AND batch_id OPERATOR(pg_catalog.=) ANY ($4) ORDER BY seq",
-				4, types, values, NULL, true, -1);
+	vexec("SELECT seq, ts, value FROM dataspace.point"
+		  " WHERE asset_id OPERATOR(pg_catalog.=) $1"
+		  " AND seq OPERATOR(pg_catalog.>=) $2 AND seq OPERATOR(pg_catalog.<=) $3"
+		  " AND batch_id OPERATOR(pg_catalog.=) ANY ($4) ORDER BY seq",
+		  4, types, values, false);
 	n = (int) SPI_processed;
 	if (n != seal.s.point_count)
 		ereport(ERROR,

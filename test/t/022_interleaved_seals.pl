@@ -71,6 +71,18 @@ sub nth_seq
 }
 
 is(verdicts(), '1:t: 2:t: 3:t:', 'all three verify, in chain order');
+
+# point_proof finds each point's own seal: for seq 1 the first seal by
+# last_seq (seq 2..3) is not it, for seq 2 and 3 the seal spanning them
+# (seq 1..5) is not it
+is($node->safe_psql('postgres', qq{
+SELECT string_agg(format('%s:%s:%s', p.seq - m.m, (j -> 'seal' ->> 'chain_pos'),
+                         dataspace.verify_proof(j)), ' ' ORDER BY p.seq)
+  FROM dataspace.point p, (SELECT min(seq) - 1 AS m FROM dataspace.point) m,
+       LATERAL dataspace.point_proof(p.asset_id, p.seq) j
+ WHERE p.asset_id = '$asset'}),
+	'1:2:t 2:1:t 3:1:t 4:2:t 5:2:t 6:3:t',
+	'every point proven by the seal that holds it');
 is(verdicts('2026-01-01 00:00:02+00', '2026-01-01 00:00:03+00'), '1:t: 2:t:',
 	'an interval inside the second seal reports both seals, in chain order');
 is(verdicts('2026-01-01 00:00:06+00', '2026-01-01 00:00:06+00'), '3:t:',
