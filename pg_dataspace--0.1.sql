@@ -755,6 +755,24 @@ CREATE TABLE dataspace.hub_refusal (
 	reason text NOT NULL
 );
 
+/* How many refusals a role had in the current minute (the budget's count). */
+CREATE INDEX hub_refusal_role_idx ON dataspace.hub_refusal (role_name, refused_at);
+
+/*
+ * Hub: refusals beyond dataspace.hub_refusals_per_minute, counted per role
+ * and minute instead of one row each, so that a login sending garbage in
+ * a loop cannot fill the hub's disk or its log.
+ */
+CREATE TABLE dataspace.hub_refusal_overflow (
+	role_name name NOT NULL,
+	minute timestamptz NOT NULL,
+	refusals bigint NOT NULL,
+	last_kind text,
+	last_reason text NOT NULL,
+	last_at timestamptz NOT NULL,
+	PRIMARY KEY (role_name, minute)
+);
+
 /* Node: the hub-sync worker's state; one row once it has run. */
 CREATE TABLE dataspace.hub_sync_state (
 	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -1633,6 +1651,7 @@ SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_sync_state', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_publication', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_submission_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_refusal_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_refusal_overflow', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_instance_conflict', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.hub_instance_conflict_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('dataspace.contract', '');
@@ -1747,8 +1766,8 @@ GRANT EXECUTE ON FUNCTION dataspace.hub_hello(bytea), dataspace.hub_whoami(),
 -- the hub and the nodes' view of it
 GRANT SELECT ON dataspace.participant, dataspace.participant_key, dataspace.hub_catalog,
 	dataspace.hub_status TO dataspace_reader, dataspace_admin;
-GRANT SELECT ON dataspace.hub_submission, dataspace.hub_refusal, dataspace.hub_instance_conflict
-	TO dataspace_admin;
+GRANT SELECT ON dataspace.hub_submission, dataspace.hub_refusal, dataspace.hub_refusal_overflow,
+	dataspace.hub_instance_conflict TO dataspace_admin;
 GRANT EXECUTE ON FUNCTION dataspace.hub_session_participant()
 	TO dataspace_reader, dataspace_admin;
 GRANT EXECUTE ON FUNCTION dataspace.approve_participant(uuid),

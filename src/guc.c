@@ -28,6 +28,7 @@ char	   *dataspace_hub = NULL;
 char	   *dataspace_hub_public_key = NULL;
 char	   *dataspace_endpoint = NULL;
 int			dataspace_sync_interval = 10000;
+int			dataspace_hub_refusals_per_minute = 60;
 int			dataspace_replication_naptime = 1000;
 int			dataspace_replication_batch_points = 100000;
 int			dataspace_replication_batch_bytes = 8 * 1024 * 1024;
@@ -208,6 +209,18 @@ dataspace_define_gucs(void)
 							   PGC_SIGHUP,
 							   0,
 							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("dataspace.hub_refusals_per_minute",
+							"Refused hub submissions recorded one by one per role and minute.",
+							"Further refusals of the same role in the same minute are "
+							"counted in dataspace.hub_refusal_overflow and logged once.",
+							&dataspace_hub_refusals_per_minute,
+							60,
+							0,
+							1000000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("dataspace.sync_interval",
 							"Time between two rounds of the hub-sync worker.",

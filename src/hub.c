@@ -701,6 +701,60 @@ check_and_apply(const uint8 *msg, size_t msglen, const uint8 *sig,
 }
 
 /*
+ * record_refusal
+ *		Keep and log a refused submission of role (s decoded as far as it
+ *		went): one row in hub_refusal for each of the role's first
+ *		dataspace.hub_refusals_per_minute refusals of the minute, then a
+ *		count in hub_refusal_overflow and one log line, so that a login
+ *		sending garbage in a loop fills neither the disk nor the log.
+ */
+static void
+record_refusal(const char *role, const ds_submission *s, const char *reason)
+{
+	Oid			types[4] = {NAMEOID, UUIDOID, TEXTOID, TEXTOID};
+	Datum		args[4];
+	char		argnulls[4] = {' ', ' ', ' ', ' '};
+
+	args[0] = DirectFunctionCall1(namein, CStringGetDatum(role));
+	if (s->kind[0] != '\0')
+	{
+		args[1] = ds_uuid_datum(s->node_id);
+		args[2] = CStringGetTextDatum(s->kind);
+	}
+	else
+		argnulls[1] = argnulls[2] = 'n';
+	args[3] = CStringGetTextDatum(reason);
+
+	ds_spi_exec("SELECT pg_catalog.count(*) FROM (SELECT FROM dataspace.hub_refusal"
+				" WHERE role_name OPERATOR(pg_catalog.=) $1"
+				" AND refused_at OPERATOR(pg_catalog.>=) pg_catalog.date_trunc('minute', pg_catalog.now())"
+				" LIMIT $2) r",
+				2, (Oid[]) {NAMEOID, INT8OID},
+				(Datum[]) {args[0], Int64GetDatum(dataspace_hub_refusals_per_minute)},
+				NULL, true, 1);
+	if (ds_spi_get_int64(0, 1) < dataspace_hub_refusals_per_minute)
+	{
+		ds_spi_exec("INSERT INTO dataspace.hub_refusal (role_name, claimed_node_id, kind, reason)"
+					" VALUES ($1, $2, $3, $4)", 4, types, args, argnulls, false, 1);
+		ereport(LOG,
+				(errmsg("refused a submission from role \"%s\": %s", role, reason)));
+		return;
+	}
+	ds_spi_exec("INSERT INTO dataspace.hub_refusal_overflow AS o"
+				" (role_name, minute, refusals, last_kind, last_reason, last_at)"
+				" VALUES ($1, pg_catalog.date_trunc('minute', pg_catalog.now()), 1, $3, $4, pg_catalog.now())"
+				" ON CONFLICT (role_name, minute) DO UPDATE SET"
+				" refusals = o.refusals OPERATOR(pg_catalog.+) 1, last_kind = excluded.last_kind,"
+				" last_reason = excluded.last_reason, last_at = excluded.last_at"
+				" RETURNING refusals",
+				4, types, args, argnulls, false, 1);
+	if (ds_spi_get_int64(0, 1) == 1)
+		ereport(LOG,
+				(errmsg("refused a submission from role \"%s\": %s", role, reason),
+				 errdetail("The role's further refusals this minute are counted in dataspace.hub_refusal_overflow, not logged.")));
+}
+
+/*
  * dataspace.hub_submit(submission bytea, signature bytea)
  *		returns (accepted boolean, reason text)
  */
@@ -753,23 +807,7 @@ dataspace_hub_submit(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		Oid			types[4] = {NAMEOID, UUIDOID, TEXTOID, TEXTOID};
-		Datum		args[4];
-		char		argnulls[4] = {' ', ' ', ' ', ' '};
-
-		args[0] = DirectFunctionCall1(namein, CStringGetDatum(role));
-		if (s.kind[0] != '\0')
-		{
-			args[1] = ds_uuid_datum(s.node_id);
-			args[2] = CStringGetTextDatum(s.kind);
-		}
-		else
-			argnulls[1] = argnulls[2] = 'n';
-		args[3] = CStringGetTextDatum(v.reason);
-		ds_spi_exec("INSERT INTO dataspace.hub_refusal (role_name, claimed_node_id, kind, reason)"
-					" VALUES ($1, $2, $3, $4)", 4, types, args, argnulls, false, 1);
-		ereport(LOG,
-				(errmsg("refused a submission from role \"%s\": %s", role, v.reason)));
+		record_refusal(role, &s, v.reason);
 		v.reason = MemoryContextStrdup(outer, v.reason);
 	}
 	SPI_finish();

@@ -32,6 +32,7 @@ extern char *dataspace_hub;
 extern char *dataspace_hub_public_key;
 extern char *dataspace_endpoint;
 extern int	dataspace_sync_interval;
+extern int	dataspace_hub_refusals_per_minute;
 extern int	dataspace_replication_naptime;
 extern int	dataspace_replication_batch_points;
 extern int	dataspace_replication_batch_bytes;

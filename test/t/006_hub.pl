@@ -166,6 +166,34 @@ is($hub->safe_psql('postgres', q{SELECT count(*) FROM dataspace.hub_refusal}), '
 ok($hub->log_contains(qr/refused a submission from role "node_b": submission is made out for participant/),
 	'and logged');
 
+# a login sending garbage in a loop: past the budget, refusals are counted
+# per role and minute, not recorded and logged one by one (whatever minute
+# boundary the loop crosses)
+$hub->safe_psql('postgres', 'CREATE ROLE looping LOGIN IN ROLE dataspace_participant');
+$hub->append_conf('postgresql.conf', 'dataspace.hub_refusals_per_minute = 3');
+$hub->reload;
+my $garbage = join('', map { "SELECT dataspace.hub_submit('\\xdeadbeef', '\\x$sig');\n" } 1 .. 10);
+$hub->safe_psql('postgres', $garbage, extra_params => [ '-U', 'looping' ]);
+is($hub->safe_psql('postgres', q{
+WITH kept AS (SELECT date_trunc('minute', refused_at) AS minute, count(*) AS n
+                FROM dataspace.hub_refusal WHERE role_name = 'looping' GROUP BY 1)
+SELECT (SELECT max(n) FROM kept) <= 3, (SELECT sum(n) FROM kept)
+       + (SELECT sum(refusals) FROM dataspace.hub_refusal_overflow WHERE role_name = 'looping'),
+       (SELECT string_agg(DISTINCT last_reason, ',') FROM dataspace.hub_refusal_overflow
+         WHERE role_name = 'looping')}),
+	't|10|malformed submission',
+	'at most 3 refusals a minute recorded, the other ones counted, all ten accounted for');
+my $overflow_lines = () = slurp_file($hub->logfile)
+  =~ /refused a submission from role "looping": malformed submission\n[^\n]*DETAIL:  The role's further refusals this minute are counted/g;
+is($overflow_lines, $hub->safe_psql('postgres',
+		q{SELECT count(*) FROM dataspace.hub_refusal_overflow WHERE role_name = 'looping'}),
+	'the overflow is logged once a minute');
+($rc, $out, $err) = $hub->psql('postgres', q{SELECT count(*) FROM dataspace.hub_refusal_overflow},
+	extra_params => [ '-U', 'looping' ]);
+like($err, qr/permission denied/, 'participants cannot read the overflow');
+$hub->append_conf('postgresql.conf', 'dataspace.hub_refusals_per_minute = 60');
+$hub->reload;
+
 my $hub2 = new_hub('hub2');
 like($submit->('node_a', $msg, $sig, $hub2), qr/^false: submission is meant for hub/,
 	'a submission for another hub is refused');
