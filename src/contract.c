@@ -204,6 +204,101 @@ step_target(const char *step)
 }
 
 /*
+ * step_key
+ *		The public key a step of party must verify under.  The key the
+ *		contract pins (pinned, pinned_pk); or, after the party rotated its
+ *		key, a later key of its own chain that the step names.  Either way,
+ *		where the chain holds the key, it must have been valid at the step's
+ *		time and not compromised by then: a thief of a retired or revoked
+ *		key signs nothing that counts after it.  The chain is this node's
+ *		own keys for its own steps, else the party's checked chain in
+ *		dataspace.participant_key (at the hub: its registry).  A step that
+ *		signs the contract bytes (offer, request, accept) needs the pinned
+ *		key: the contract pins the key its parties sign it with.  Returns
+ *		NULL, or why not.  Call within SPI.
+ */
+static char *
+step_key(const uint8 party[DS_UUID_LEN], const uint8 pinned[DS_HASH_LEN],
+		 const uint8 pinned_pk[DS_PUBKEY_LEN], const ds_contract_step *st,
+		 uint8 pk[DS_PUBKEY_LEN])
+{
+	bool		is_pinned = memcmp(st->actor_key_id, pinned, DS_HASH_LEN) == 0;
+	TimestampTz at = ds_unix_us_to_ts(st->at);
+	TimestampTz from = DT_NOBEGIN;
+	TimestampTz until = DT_NOEND;
+	TimestampTz compromised = DT_NOEND;
+	bool		found;
+	uint8		kid[DS_HASH_LEN];
+	DsNode		me;
+	const char *key = ds_hex(st->actor_key_id, DS_HASH_LEN);
+
+	if (!is_pinned && st->has_party_signature)
+		return psprintf("a %s step signs the contract and must be signed with the key the contract pins",
+						st->step);
+	if (ds_node_load(&me) && memcmp(me.node_id, party, DS_UUID_LEN) == 0)
+	{
+		DsKeyring  *ring = ds_keyring_load();
+		const DsKey *k = ds_keyring_find(ring, st->actor_key_id);
+		const DsKey *old = ds_keyring_find(ring, pinned);
+
+		found = k != NULL && (is_pinned || (old != NULL && k->created_at > old->created_at));
+		if (found)
+		{
+			memcpy(pk, k->public_key, DS_PUBKEY_LEN);
+			from = k->created_at;
+			until = k->retired_at;
+			if (k->revoked)
+				compromised = k->compromised_since;
+		}
+	}
+	else
+	{
+		bool		isnull;
+		Datum		d;
+
+		found = ds_spi_exec("SELECT n.public_key, n.valid_from, n.valid_until, n.compromised_since"
+							" FROM dataspace.participant_key n JOIN dataspace.participant_key p"
+							" ON p.node_id OPERATOR(pg_catalog.=) n.node_id AND p.key_id OPERATOR(pg_catalog.=) $2"
+							" AND n.position OPERATOR(pg_catalog.>=) p.position"
+							" WHERE n.node_id OPERATOR(pg_catalog.=) $1 AND n.key_id OPERATOR(pg_catalog.=) $3",
+							3, (Oid[]) {UUIDOID, BYTEAOID, BYTEAOID},
+							(Datum[]) {ds_uuid_datum(party), ds_bytea_datum(pinned, DS_HASH_LEN),
+				ds_bytea_datum(st->actor_key_id, DS_HASH_LEN)},
+							NULL, true, -1) == 1;
+		if (found)
+		{
+			ds_spi_get_bytes(0, 1, pk, DS_PUBKEY_LEN);
+			from = DatumGetTimestampTz(ds_spi_get(0, 2, &isnull));
+			d = ds_spi_get(0, 3, &isnull);
+			if (!isnull)
+				until = DatumGetTimestampTz(d);
+			d = ds_spi_get(0, 4, &isnull);
+			if (!isnull)
+				compromised = DatumGetTimestampTz(d);
+		}
+	}
+	if (!found)
+	{
+		/* a party whose chain is not held here: its pinned key alone */
+		if (is_pinned)
+		{
+			memcpy(pk, pinned_pk, DS_PUBKEY_LEN);
+			return NULL;
+		}
+		return psprintf("key %s is not in the checked key chain of participant %s after the key the contract pins",
+						key, ds_uuid_text(party));
+	}
+	if (!ds_key_id(ds_backend_hasher(), pk, kid) || memcmp(kid, st->actor_key_id, DS_HASH_LEN) != 0 ||
+		(is_pinned && memcmp(pk, pinned_pk, DS_PUBKEY_LEN) != 0))
+		return psprintf("the public key stored for key %s does not match it", key);
+	if (at < from || at >= until)
+		return psprintf("the step's time %s is outside the validity of key %s", ts_text(st->at), key);
+	if (at >= compromised)
+		return psprintf("key %s was revoked as compromised since before the step", key);
+	return NULL;
+}
+
+/*
  * verify_contract_row
  *		Everything a decision needs to trust a stored contract: the signed
  *		bytes decode and hash as stored, each party's key matches the
@@ -217,7 +312,8 @@ verify_contract_row(const ContractRow *row)
 	ds_hasher  *h = ds_backend_hasher();
 	uint8		kid[DS_HASH_LEN];
 	ds_contract_step st;
-	const uint8 *pk;
+	uint8		pk[DS_PUBKEY_LEN];
+	const char *why;
 	const char *to;
 
 	if (row->c.nassets == 0)
@@ -244,11 +340,13 @@ verify_contract_row(const ContractRow *row)
 		st.step_no != row->last_step_no)
 		return "its last step is missing or malformed";
 	if (memcmp(st.actor_id, row->c.provider_id, DS_UUID_LEN) == 0)
-		pk = row->provider_pk;
+		why = step_key(row->c.provider_id, row->c.provider_key_id, row->provider_pk, &st, pk);
 	else if (memcmp(st.actor_id, row->c.consumer_id, DS_UUID_LEN) == 0)
-		pk = row->consumer_pk;
+		why = step_key(row->c.consumer_id, row->c.consumer_key_id, row->consumer_pk, &st, pk);
 	else
 		return "its last step is not made by a party";
+	if (why != NULL)
+		return psprintf("its last step's key does not count: %s", why);
 	if (!ds_ed25519_verify(pk, row->last_msg, row->last_msg_len, row->last_sig))
 		return "its last step's signature does not verify";
 	to = step_target(st.step);
@@ -742,15 +840,6 @@ local_step(const uint8 id[DS_UUID_LEN], const char *step, const char *reason)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("this node is not a party of contract %s", ds_uuid_text(id))));
-	if (memcmp(me_provider ? row.c.provider_key_id : row.c.consumer_key_id,
-			   signer->key_id, DS_HASH_LEN) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("contract %s pins another key of this node", ds_uuid_text(id)),
-				 errdetail("The contract was made under key %s; the node's current key is %s.",
-						   ds_hex(me_provider ? row.c.provider_key_id : row.c.consumer_key_id, DS_HASH_LEN),
-						   ds_hex(signer->key_id, DS_HASH_LEN)),
-				 errhint("Steps are signed with the key the contract pins; a contract made before a key rotation is renegotiated.")));
 	t = ds_contract_find_transition(row.state, step, me_provider, row.provider_initiated);
 	if (t == NULL)
 		ereport(ERROR,
@@ -759,6 +848,20 @@ local_step(const uint8 id[DS_UUID_LEN], const char *step, const char *reason)
 						row.state, me_provider ? "provider" : "consumer"),
 				 errdetail("In state %s the table allows %s.", row.state, allowed_from(row.state)),
 				 errhint("docs/contracts.md holds the transition table.")));
+	if (memcmp(me_provider ? row.c.provider_key_id : row.c.consumer_key_id,
+			   signer->key_id, DS_HASH_LEN) != 0 &&
+		(t->party_signature ||
+		 ds_keyring_find(ds_keyring_load(),
+						 me_provider ? row.c.provider_key_id : row.c.consumer_key_id) == NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("contract %s pins another key of this node", ds_uuid_text(id)),
+				 errdetail("The contract was made under key %s; the node's current key is %s.",
+						   ds_hex(me_provider ? row.c.provider_key_id : row.c.consumer_key_id, DS_HASH_LEN),
+						   ds_hex(signer->key_id, DS_HASH_LEN)),
+				 errhint(t->party_signature ?
+						 "To %s is to sign the contract with the key it pins; a contract made before a key rotation is renegotiated." :
+						 "The pinned key is not one of this node's keys.", step)));
 	if (strcmp(step, "accept") == 0)
 	{
 		/* the other party's signature must be there, and verify */
@@ -852,7 +955,8 @@ check_step(const uint8 *canonical, size_t clen, const ds_contract *c,
 	if (!ds_sha256(ds_backend_hasher(), canonical, clen, chash) ||
 		memcmp(chash, st->contract_hash, DS_HASH_LEN) != 0)
 		return pstrdup("the step is not over these contract bytes");
-	if (memcmp(st->actor_key_id, *by_provider ? c->provider_key_id : c->consumer_key_id,
+	if (st->has_party_signature &&
+		memcmp(st->actor_key_id, *by_provider ? c->provider_key_id : c->consumer_key_id,
 			   DS_HASH_LEN) != 0)
 		return psprintf("the step is signed with a key other than the one contract %s pins for its %s",
 						ds_uuid_text(c->id), *by_provider ? "provider" : "consumer");
@@ -1212,7 +1316,6 @@ follow_reconciliation(DsSigner *signer, const ContractRow *row, const Reconcilia
 	const ds_transition *again = NULL;
 	bool		ending = false;
 	const char *role = me_provider ? "provider" : "consumer";
-	const uint8 *my_kid = me_provider ? row->c.provider_key_id : row->c.consumer_key_id;
 	char	   *id = ds_uuid_text(row->c.id);
 	char	   *result = pstrdup(state);
 	char	   *outcome;
@@ -1240,13 +1343,7 @@ follow_reconciliation(DsSigner *signer, const ContractRow *row, const Reconcilia
 		}
 	}
 
-	if (again != NULL && memcmp(my_kid, signer->key_id, DS_HASH_LEN) != 0)
-	{
-		outcome = psprintf("This node's %s is not taken again: the contract pins another key of this node.",
-						   intent->step);
-		again = NULL;
-	}
-	else if (again != NULL)
+	if (again != NULL)
 	{
 		ds_contract_step st;
 		uint8	   *msg;
@@ -1357,7 +1454,14 @@ ds_contract_receive(const uint8 *canonical, size_t clen, const uint8 *msg,
 
 	load_contract(c.id, true, false, &row);
 	if (row.found)
-		memcpy(pk, me_provider ? row.consumer_pk : row.provider_pk, DS_PUBKEY_LEN);
+	{
+		memcpy(other_pk, me_provider ? row.consumer_pk : row.provider_pk, DS_PUBKEY_LEN);
+		if (memcmp(st.actor_id, other_id, DS_UUID_LEN) == 0 &&
+			(*why = step_key(other_id, other_kid, other_pk, &st, pk)) != NULL)
+			return NULL;
+		if (memcmp(st.actor_id, other_id, DS_UUID_LEN) != 0)
+			memcpy(pk, other_pk, DS_PUBKEY_LEN);
+	}
 	else
 	{
 		Datum		args[1] = {ds_uuid_datum(other_id)};
@@ -1377,26 +1481,29 @@ ds_contract_receive(const uint8 *canonical, size_t clen, const uint8 *msg,
 		if (!ds_key_id(ds_backend_hasher(), pk, kid) || memcmp(kid, other_kid, DS_HASH_LEN) != 0)
 			return (*why = psprintf("the key this node holds for participant %s is not the one contract %s pins",
 									ds_uuid_text(other_id), ds_uuid_text(c.id))), NULL;
+		memcpy(other_pk, pk, DS_PUBKEY_LEN);
 	}
-	memcpy(other_pk, pk, DS_PUBKEY_LEN);
 
 	/*
-	 * Only the key the contract pins counts, whatever key the step names: a
-	 * hub that shows another key for the counterparty cannot sign for it.
-	 * Say which keys are involved, so that a substitution is recognisable.
+	 * Only the key the contract pins counts, or a later key of the
+	 * counterparty's chain that this node checked itself (step_key): a hub
+	 * that shows another key for the counterparty cannot sign for it.  Say
+	 * which keys are involved, so that a substitution is recognisable.
 	 */
 	if (!ds_ed25519_verify(pk, msg, msglen, sig))
 	{
 		const char *role = me_provider ? "consumer" : "provider";
 
-		if (memcmp(st.actor_key_id, other_kid, DS_HASH_LEN) != 0)
+		if (!row.found && memcmp(st.actor_key_id, other_kid, DS_HASH_LEN) != 0)
 			*why = psprintf("the step names key %s, but contract %s pins key %s for its %s;"
 							" the step's signature does not verify under the pinned key",
 							ds_hex(st.actor_key_id, DS_HASH_LEN), ds_uuid_text(c.id),
 							ds_hex(other_kid, DS_HASH_LEN), role);
 		else
-			*why = psprintf("the step's signature does not verify under key %s, which contract %s pins for its %s",
-							ds_hex(other_kid, DS_HASH_LEN), ds_uuid_text(c.id), role);
+			*why = psprintf("the step's signature does not verify under key %s, %s contract %s pins for its %s",
+							ds_hex(st.actor_key_id, DS_HASH_LEN),
+							memcmp(st.actor_key_id, other_kid, DS_HASH_LEN) == 0 ?
+							"which" : "a later key of the one", ds_uuid_text(c.id), role);
 		return NULL;
 	}
 	if (row.found && st.step_no <= row.last_step_no)
@@ -1523,28 +1630,32 @@ hex_member(const char *payload, const char *member, uint8 **out, size_t *len)
 	return ds_hex_decode(hex, n, *out, *len);
 }
 
-/* A party as the hub knows it: approved, with its registered key. */
+/*
+ * A party as the hub knows it: approved, with its registered key (pk,
+ * kid); the key the contract pins must be that key or an earlier one of
+ * the party's (it rotated since).
+ */
 static char *
 hub_party_key(const uint8 id[DS_UUID_LEN], const uint8 pinned[DS_HASH_LEN],
-			  const char *role, uint8 pk[DS_PUBKEY_LEN])
+			  const char *role, uint8 pk[DS_PUBKEY_LEN], uint8 kid[DS_HASH_LEN])
 {
-	Datum		args[1] = {ds_uuid_datum(id)};
-	Oid			types[1] = {UUIDOID};
+	Datum		args[2] = {ds_uuid_datum(id), ds_bytea_datum(pinned, DS_HASH_LEN)};
+	Oid			types[2] = {UUIDOID, BYTEAOID};
 	bool		isnull;
-	uint8		kid[DS_HASH_LEN];
 	char	   *status;
 
-	if (ds_spi_exec("SELECT public_key, key_id, status FROM dataspace.participant"
-					" WHERE node_id OPERATOR(pg_catalog.=) $1",
-					1, types, args, NULL, true, -1) != 1)
+	if (ds_spi_exec("SELECT p.public_key, p.key_id, p.status, EXISTS (SELECT FROM dataspace.participant_key k"
+					"  WHERE k.node_id OPERATOR(pg_catalog.=) p.node_id AND k.key_id OPERATOR(pg_catalog.=) $2)"
+					" FROM dataspace.participant p WHERE p.node_id OPERATOR(pg_catalog.=) $1",
+					2, types, args, NULL, true, -1) != 1)
 		return psprintf("the contract's %s %s is not a participant", role, ds_uuid_text(id));
 	ds_spi_get_bytes(0, 1, pk, DS_PUBKEY_LEN);
 	ds_spi_get_bytes(0, 2, kid, DS_HASH_LEN);
 	status = TextDatumGetCString(ds_spi_get(0, 3, &isnull));
 	if (strcmp(status, "approved") != 0)
 		return psprintf("the contract's %s %s is %s", role, ds_uuid_text(id), status);
-	if (memcmp(kid, pinned, DS_HASH_LEN) != 0)
-		return psprintf("the contract pins a key for its %s that is not the registered one", role);
+	if (memcmp(kid, pinned, DS_HASH_LEN) != 0 && !ds_spi_getbool(0, 4, &isnull))
+		return psprintf("the contract pins a key for its %s that is not one of its keys", role);
 	return NULL;
 }
 
@@ -1572,6 +1683,9 @@ ds_hub_contract_step(const uint8 submitter[DS_UUID_LEN], const char *payload)
 	ContractRow row;
 	uint8		ppk[DS_PUBKEY_LEN];
 	uint8		cpk[DS_PUBKEY_LEN];
+	uint8		pkid[DS_HASH_LEN];
+	uint8		ckid[DS_HASH_LEN];
+	uint8		actor_pk[DS_PUBKEY_LEN];
 	char	   *why;
 	const ds_transition *t;
 	bool		by_provider;
@@ -1588,12 +1702,23 @@ ds_hub_contract_step(const uint8 submitter[DS_UUID_LEN], const char *payload)
 	if (memcmp(st.actor_id, submitter, DS_UUID_LEN) != 0)
 		return psprintf("the step is signed by participant %s, not by the submitter",
 						ds_uuid_text(st.actor_id));
-	if ((why = hub_party_key(c.provider_id, c.provider_key_id, "provider", ppk)) != NULL ||
-		(why = hub_party_key(c.consumer_id, c.consumer_key_id, "consumer", cpk)) != NULL)
+	if ((why = hub_party_key(c.provider_id, c.provider_key_id, "provider", ppk, pkid)) != NULL ||
+		(why = hub_party_key(c.consumer_id, c.consumer_key_id, "consumer", cpk, ckid)) != NULL)
+		return why;
+	by_provider = memcmp(st.actor_id, c.provider_id, DS_UUID_LEN) == 0;
+
+	/*
+	 * A party signs with its registered key: the pinned one, or after a
+	 * rotation a later key of its chain (step_key), never a retired one.
+	 */
+	if (memcmp(st.actor_key_id, by_provider ? pkid : ckid, DS_HASH_LEN) != 0)
+		return psprintf("the step is signed with key %s, not the %s's registered key",
+						ds_hex(st.actor_key_id, DS_HASH_LEN), by_provider ? "provider" : "consumer");
+	if ((why = step_key(st.actor_id, by_provider ? c.provider_key_id : c.consumer_key_id,
+						by_provider ? ppk : cpk, &st, actor_pk)) != NULL)
 		return why;
 	load_contract(c.id, true, false, &row);
-	why = check_step(canonical, clen, &c, msg, msglen, sig, &st,
-					 memcmp(st.actor_id, c.provider_id, DS_UUID_LEN) == 0 ? ppk : cpk,
+	why = check_step(canonical, clen, &c, msg, msglen, sig, &st, actor_pk,
 					 &row, &t, &by_provider);
 	if (why)
 		return why;

@@ -1437,6 +1437,37 @@ receive_one_step(const uint8 *canonical, size_t clen, const uint8 *msg,
 	return why;
 }
 
+/*
+ * step_key_not_cached
+ *		Is this a step of a party under a key after the one the contract
+ *		pins (the party rotated) that this node has not cached yet?  The
+ *		hub took the rotation before the step, but this round may have read
+ *		the participants before the hub took either: the step waits for the
+ *		next round's participant cache, instead of being refused for good.
+ *		Not if this node refused the party's key chain (key_alarm): then the
+ *		step is checked, and refused, now.
+ */
+static bool
+step_key_not_cached(const uint8 *canonical, size_t clen, const uint8 *msg, size_t msglen,
+					const uint8 actor[DS_UUID_LEN])
+{
+	ds_contract c;
+	ds_contract_step st;
+	const uint8 *pinned;
+
+	if (!ds_contract_decode(canonical, clen, &c) || !ds_contract_step_decode(msg, msglen, &st))
+		return false;
+	pinned = memcmp(actor, c.provider_id, DS_UUID_LEN) == 0 ? c.provider_key_id : c.consumer_key_id;
+	if (memcmp(st.actor_key_id, pinned, DS_HASH_LEN) == 0)
+		return false;
+	return ds_spi_exec("SELECT FROM dataspace.participant p WHERE p.node_id OPERATOR(pg_catalog.=) $1"
+					   " AND p.key_alarm IS NULL AND NOT EXISTS (SELECT FROM dataspace.participant_key k"
+					   "  WHERE k.node_id OPERATOR(pg_catalog.=) $1 AND k.key_id OPERATOR(pg_catalog.=) $2)",
+					   2, (Oid[]) {UUIDOID, BYTEAOID},
+					   (Datum[]) {ds_uuid_datum(actor), ds_bytea_datum(st.actor_key_id, DS_HASH_LEN)},
+					   NULL, true, -1) == 1;
+}
+
 static void
 pull_contract_steps(RoundState *st)
 {
@@ -1504,6 +1535,8 @@ pull_contract_steps(RoundState *st)
 								   step_no);
 			}
 		}
+		else if (step_key_not_cached(canonical, clen, msg, msglen, actor))
+			break;				/* this step and those after it: next round */
 		else
 		{
 			why = receive_one_step(canonical, clen, msg, msglen, sig);
@@ -1615,7 +1648,7 @@ check_contract_keys(RoundState *st)
 			for (int j = 0; j < m; j++)
 				contract_alarm(ids[j], rotated[j] ?
 							   psprintf("participant %s%s rotated its key to %s since the contract pinned its key;"
-										" the pinned key stays in use for the contract's data, and further steps need a renegotiated contract",
+										" the pinned key stays in use for the contract's data; steps that do not sign the contract are taken under the new key",
 										ds_uuid_text(node_id), who, ds_hex(kid, DS_HASH_LEN)) :
 							   psprintf("the hub shows participant %s%s with key %s, not the key the contract pins;"
 										" the pinned key stays in use",
