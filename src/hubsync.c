@@ -427,6 +427,28 @@ submit(RoundState *st, const char *kind, const char *payload)
 	return submit_as(st, st->signer, kind, payload);
 }
 
+static void push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer);
+
+/*
+ * push_before_rotation
+ *		Steps this node took under the key the hub holds, before a rotation
+ *		the hub has not seen (a revocation right before the rotation that
+ *		follows a key theft): sent first, under that key, since after the
+ *		rotation the hub takes steps under the new key only.
+ */
+static void
+push_before_rotation(RoundState *st)
+{
+	if (memcmp(st->hub_key_id, st->signer->key_id, DS_HASH_LEN) == 0 ||
+		st->status == NULL || strcmp(st->status, "approved") != 0)
+		return;
+	if (ds_spi_exec("SELECT FROM dataspace.node_key WHERE key_id OPERATOR(pg_catalog.=) $1",
+					1, (Oid[]) {BYTEAOID}, (Datum[]) {ds_bytea_datum(st->hub_key_id, DS_HASH_LEN)},
+					NULL, true, -1) != 1)
+		return;					/* announce_rotations says why */
+	push_contract_steps(st, ds_signer_load_key(st->hub_key_id), true);
+}
+
 /*
  * Announce this node's key rotations the hub has not seen, oldest first
  * (docs/hub.md, "Key rotation"): each rotate_key submission is signed by
@@ -1304,12 +1326,12 @@ still_approved(RoundState *st)
 }
 
 static void
-push_contract_steps(RoundState *st)
+push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer)
 {
 	int			n;
 	SPITupleTable *tt;
 
-	n = ds_spi_exec("SELECT s.contract_id, s.step_no, pg_catalog.json_build_object("
+	n = ds_spi_exec("SELECT s.contract_id, s.step_no, s.message, pg_catalog.json_build_object("
 					" 'contract', pg_catalog.encode(c.canonical, 'hex'),"
 					" 'step', pg_catalog.encode(s.message, 'hex'),"
 					" 'signature', pg_catalog.encode(s.signature, 'hex'))::text"
@@ -1331,14 +1353,20 @@ push_contract_steps(RoundState *st)
 		int64	   *nos = palloc(sizeof(int64) * n);
 		char	  **payloads = palloc(sizeof(char *) * n);
 		bool	   *refused = palloc0(sizeof(bool) * n);
+		bool	   *other_key = palloc0(sizeof(bool) * n);
 
 		for (int i = 0; i < n; i++)
 		{
 			bool		isnull;
+			bytea	   *m = DatumGetByteaPP(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+			ds_contract_step step;
 
 			ids[i] = SPI_getvalue(tt->vals[i], tt->tupdesc, 1);
 			nos[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
-			payloads[i] = SPI_getvalue(tt->vals[i], tt->tupdesc, 3);
+			payloads[i] = SPI_getvalue(tt->vals[i], tt->tupdesc, 4);
+			other_key[i] = only_signer &&
+				(!ds_contract_step_decode((const uint8 *) VARDATA_ANY(m), VARSIZE_ANY_EXHDR(m), &step) ||
+				 memcmp(step.actor_key_id, signer->key_id, DS_HASH_LEN) != 0);
 		}
 		for (int i = 0; i < n; i++)
 		{
@@ -1348,12 +1376,19 @@ push_contract_steps(RoundState *st)
 			char		nulls[3] = {' ', ' ', ' '};
 			bool		held = false;
 
-			/* a refused step holds back the later ones of its contract, in this round too */
+			/*
+			 * A refused step holds back the later ones of its contract, in
+			 * this round too; so does, before the rotations, one under a key
+			 * the hub does not hold yet.
+			 */
 			for (int j = 0; j < i && !held; j++)
-				held = refused[j] && strcmp(ids[j], ids[i]) == 0;
-			if (held)
+				held = (refused[j] || other_key[j]) && strcmp(ids[j], ids[i]) == 0;
+			if (held || other_key[i])
+			{
+				other_key[i] = true;
 				continue;
-			reason = submit(st, "contract_step", payloads[i]);
+			}
+			reason = submit_as(st, signer, "contract_step", payloads[i]);
 			if (reason != NULL && !still_approved(st))
 			{
 				ereport(WARNING,
@@ -1662,7 +1697,7 @@ static void
 sync_contracts(RoundState *st)
 {
 	pgstat_report_activity(STATE_RUNNING, "moving contract steps");
-	push_contract_steps(st);
+	push_contract_steps(st, st->signer, false);
 	pull_contract_steps(st);
 	check_contract_keys(st);
 }
@@ -2301,6 +2336,7 @@ sync_round(void)
 	if (st.registered)
 	{
 		pgstat_report_activity(STATE_RUNNING, "announcing key changes to the hub");
+		push_before_rotation(&st);
 		announce_rotations(&st);
 		publish_revocations(&st);
 	}

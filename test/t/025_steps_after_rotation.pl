@@ -42,6 +42,12 @@ sub state_at
 	return $node->poll_query_until('postgres',
 		"SELECT state = '$want' FROM dataspace.contract WHERE id = '$k'");
 }
+sub state_at_contract
+{
+	my ($node, $contract, $want) = @_;
+	return $node->poll_query_until('postgres',
+		"SELECT state = '$want' FROM dataspace.contract WHERE id = '$contract'");
+}
 sub allows
 {
 	my ($node) = @_;
@@ -129,5 +135,28 @@ SELECT hub_seq IS NOT NULL FROM dataspace.contract_step
 	'the provider\'s worker then meets the same step at the hub and keeps it');
 is($a->safe_psql('postgres', "SELECT coalesce(alarm, '') FROM dataspace.contract WHERE id = '$k'") =~ /refused/ ? 1 : 0,
 	0, 'without an alarm of a refused step');
+
+# A step taken right before a rotation that the hub has not seen yet (a
+# revocation after a key theft, then the rotation): the worker sends it
+# under the key the hub holds, before it announces the rotation.
+my $k3 = agree_contract($b, $a, $id{a}, $asset, '{}');
+$hub->safe_psql('postgres', q{
+ALTER ROLE node_a NOLOGIN;
+SELECT count(pg_terminate_backend(pid)) >= 0 FROM pg_stat_activity WHERE usename = 'node_a';});
+ok($hub->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE usename = 'node_a'"),
+	'the provider is cut off from the hub again');
+is($a->safe_psql('postgres', qq{SELECT dataspace.revoke_contract('$k3', 'key stolen')}), 'revoked',
+	'the provider revokes under its current key');
+my $ka3 = $a->safe_psql('postgres', q{SELECT encode(dataspace.rotate_node_key(), 'hex')});
+$hub->safe_psql('postgres', 'ALTER ROLE node_a LOGIN');
+$a->safe_psql('postgres', 'SELECT dataspace.sync_now()');
+ok($hub->poll_query_until('postgres', qq{
+SELECT (SELECT state FROM dataspace.contract WHERE id = '$k3') = 'revoked'
+   AND (SELECT encode(key_id, 'hex') FROM dataspace.participant WHERE node_id = '$id{a}') = '$ka3'}),
+	'the hub took the revocation, then the rotation');
+ok(state_at_contract($b, $k3, 'revoked'), 'the revocation reaches the consumer');
+is($a->safe_psql('postgres', qq{
+SELECT count(*) FROM dataspace.contract_step WHERE contract_id = '$k3' AND delivery_error IS NOT NULL}),
+	'0', 'no step of the provider was refused');
 
 done_testing();
