@@ -430,33 +430,16 @@ submit(RoundState *st, const char *kind, const char *payload)
 static void push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer);
 
 /*
- * push_before_rotation
- *		Steps this node took under the key the hub holds, before a rotation
- *		the hub has not seen (a revocation right before the rotation that
- *		follows a key theft): sent first, under that key, since after the
- *		rotation the hub takes steps under the new key only.
- */
-static void
-push_before_rotation(RoundState *st)
-{
-	if (memcmp(st->hub_key_id, st->signer->key_id, DS_HASH_LEN) == 0 ||
-		st->status == NULL || strcmp(st->status, "approved") != 0)
-		return;
-	if (ds_spi_exec("SELECT FROM dataspace.node_key WHERE key_id OPERATOR(pg_catalog.=) $1",
-					1, (Oid[]) {BYTEAOID}, (Datum[]) {ds_bytea_datum(st->hub_key_id, DS_HASH_LEN)},
-					NULL, true, -1) != 1)
-		return;					/* announce_rotations says why */
-	push_contract_steps(st, ds_signer_load_key(st->hub_key_id), true);
-}
-
-/*
  * Announce this node's key rotations the hub has not seen, oldest first
  * (docs/hub.md, "Key rotation"): each rotate_key submission is signed by
  * the key the hub knows, and carries the announcement of the next key
  * signed by that key and the next key's proof of possession.  A node that
  * rotated twice while the hub was away sends two.  Runs before anything
  * else of the round, since the hub accepts nothing signed by a key it
- * does not know.
+ * does not know.  Before each, the contract steps this node took under
+ * the key the hub holds and has not delivered go out, signed by that key:
+ * after the rotation the hub takes steps under the new key only (a
+ * revocation right before the rotation that follows a key theft).
  */
 static void
 announce_rotations(RoundState *st)
@@ -522,6 +505,8 @@ announce_rotations(RoundState *st)
 			elog(ERROR, "key announcement too long");
 
 		old = ds_signer_load_key(cur);
+		if (st->status != NULL && strcmp(st->status, "approved") == 0)
+			push_contract_steps(st, old, true);
 		reason = submit_as(st, old, "rotate_key", payload);
 		if (reason)
 			ereport(ERROR,
@@ -2336,7 +2321,6 @@ sync_round(void)
 	if (st.registered)
 	{
 		pgstat_report_activity(STATE_RUNNING, "announcing key changes to the hub");
-		push_before_rotation(&st);
 		announce_rotations(&st);
 		publish_revocations(&st);
 	}

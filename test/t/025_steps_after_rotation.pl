@@ -159,4 +159,27 @@ is($a->safe_psql('postgres', qq{
 SELECT count(*) FROM dataspace.contract_step WHERE contract_id = '$k3' AND delivery_error IS NOT NULL}),
 	'0', 'no step of the provider was refused');
 
+# two rotations while cut off, the step under the key in between: it goes
+# out between the two announcements
+my $k4 = agree_contract($b, $a, $id{a}, $asset, '{}');
+$hub->safe_psql('postgres', q{
+ALTER ROLE node_a NOLOGIN;
+SELECT count(pg_terminate_backend(pid)) >= 0 FROM pg_stat_activity WHERE usename = 'node_a';});
+ok($hub->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE usename = 'node_a'"),
+	'the provider is cut off from the hub a third time');
+$a->safe_psql('postgres', 'SELECT dataspace.rotate_node_key()');
+is($a->safe_psql('postgres', qq{SELECT dataspace.revoke_contract('$k4', 'key stolen again')}), 'revoked',
+	'the provider revokes under the key of its first rotation');
+my $ka5 = $a->safe_psql('postgres', q{SELECT encode(dataspace.rotate_node_key(), 'hex')});
+$hub->safe_psql('postgres', 'ALTER ROLE node_a LOGIN');
+$a->safe_psql('postgres', 'SELECT dataspace.sync_now()');
+ok($hub->poll_query_until('postgres', qq{
+SELECT (SELECT state FROM dataspace.contract WHERE id = '$k4') = 'revoked'
+   AND (SELECT encode(key_id, 'hex') FROM dataspace.participant WHERE node_id = '$id{a}') = '$ka5'}),
+	'the hub took both rotations and the revocation between them');
+ok(state_at_contract($b, $k4, 'revoked'), 'that revocation reaches the consumer too');
+is($a->safe_psql('postgres', qq{
+SELECT count(*) FROM dataspace.contract_step WHERE contract_id = '$k4' AND delivery_error IS NOT NULL}),
+	'0', 'and no step was refused');
+
 done_testing();
