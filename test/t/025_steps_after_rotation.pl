@@ -160,7 +160,12 @@ SELECT count(*) FROM dataspace.contract_step WHERE contract_id = '$k3' AND deliv
 	'0', 'no step of the provider was refused');
 
 # two rotations while cut off, the step under the key in between: it goes
-# out between the two announcements
+# out between the two announcements.  The new contract is requested once
+# the consumer knows the provider's key (the hub took the revocation above
+# before the rotation, so the consumer can see the one without the other).
+ok($b->poll_query_until('postgres', qq{
+SELECT encode(key_id, 'hex') = '$ka3' FROM dataspace.participant WHERE node_id = '$id{a}'}),
+	'the consumer knows the provider\'s key');
 my $k4 = agree_contract($b, $a, $id{a}, $asset, '{}');
 $hub->safe_psql('postgres', q{
 ALTER ROLE node_a NOLOGIN;
