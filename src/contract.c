@@ -803,6 +803,7 @@ local_step(const uint8 id[DS_UUID_LEN], const char *step, const char *reason)
 	ContractRow row;
 	bool		me_provider;
 	const ds_transition *t;
+	const uint8 *pinned;
 	ds_contract_step st;
 	uint8	   *msg;
 	size_t		msglen;
@@ -848,17 +849,14 @@ local_step(const uint8 id[DS_UUID_LEN], const char *step, const char *reason)
 						row.state, me_provider ? "provider" : "consumer"),
 				 errdetail("In state %s the table allows %s.", row.state, allowed_from(row.state)),
 				 errhint("docs/contracts.md holds the transition table.")));
-	if (memcmp(me_provider ? row.c.provider_key_id : row.c.consumer_key_id,
-			   signer->key_id, DS_HASH_LEN) != 0 &&
-		(t->party_signature ||
-		 ds_keyring_find(ds_keyring_load(),
-						 me_provider ? row.c.provider_key_id : row.c.consumer_key_id) == NULL))
+	pinned = me_provider ? row.c.provider_key_id : row.c.consumer_key_id;
+	if (memcmp(pinned, signer->key_id, DS_HASH_LEN) != 0 &&
+		(t->party_signature || ds_keyring_find(ds_keyring_load(), pinned) == NULL))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("contract %s pins another key of this node", ds_uuid_text(id)),
 				 errdetail("The contract was made under key %s; the node's current key is %s.",
-						   ds_hex(me_provider ? row.c.provider_key_id : row.c.consumer_key_id, DS_HASH_LEN),
-						   ds_hex(signer->key_id, DS_HASH_LEN)),
+						   ds_hex(pinned, DS_HASH_LEN), ds_hex(signer->key_id, DS_HASH_LEN)),
 				 errhint(t->party_signature ?
 						 "To %s is to sign the contract with the key it pins; a contract made before a key rotation is renegotiated." :
 						 "The pinned key is not one of this node's keys.", step)));
@@ -1456,11 +1454,10 @@ ds_contract_receive(const uint8 *canonical, size_t clen, const uint8 *msg,
 	if (row.found)
 	{
 		memcpy(other_pk, me_provider ? row.consumer_pk : row.provider_pk, DS_PUBKEY_LEN);
-		if (memcmp(st.actor_id, other_id, DS_UUID_LEN) == 0 &&
-			(*why = step_key(other_id, other_kid, other_pk, &st, pk)) != NULL)
-			return NULL;
 		if (memcmp(st.actor_id, other_id, DS_UUID_LEN) != 0)
-			memcpy(pk, other_pk, DS_PUBKEY_LEN);
+			memcpy(pk, other_pk, DS_PUBKEY_LEN);	/* check_step names the stranger */
+		else if ((*why = step_key(other_id, other_kid, other_pk, &st, pk)) != NULL)
+			return NULL;
 	}
 	else
 	{

@@ -1343,15 +1343,19 @@ push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer)
 		for (int i = 0; i < n; i++)
 		{
 			bool		isnull;
-			bytea	   *m = DatumGetByteaPP(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
-			ds_contract_step step;
 
 			ids[i] = SPI_getvalue(tt->vals[i], tt->tupdesc, 1);
 			nos[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
 			payloads[i] = SPI_getvalue(tt->vals[i], tt->tupdesc, 4);
-			other_key[i] = only_signer &&
-				(!ds_contract_step_decode((const uint8 *) VARDATA_ANY(m), VARSIZE_ANY_EXHDR(m), &step) ||
-				 memcmp(step.actor_key_id, signer->key_id, DS_HASH_LEN) != 0);
+			if (only_signer)
+			{
+				bytea	   *m = DatumGetByteaPP(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
+				ds_contract_step step;
+
+				other_key[i] = !ds_contract_step_decode((const uint8 *) VARDATA_ANY(m),
+														VARSIZE_ANY_EXHDR(m), &step) ||
+					memcmp(step.actor_key_id, signer->key_id, DS_HASH_LEN) != 0;
+			}
 		}
 		for (int i = 0; i < n; i++)
 		{

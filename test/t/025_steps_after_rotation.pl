@@ -55,6 +55,16 @@ sub allows
 SELECT format('%s %s', dataspace.contract_allows('$k', '$asset', now()),
        dataspace.explain_policy('$k'::uuid, '$asset', now()) NOT LIKE '%does not verify%')});
 }
+sub cut_off_provider
+{
+	my ($name) = @_;
+	$hub->safe_psql('postgres', q{
+ALTER ROLE node_a NOLOGIN;
+SELECT count(pg_terminate_backend(pid)) >= 0 FROM pg_stat_activity WHERE usename = 'node_a';});
+	ok($hub->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE usename = 'node_a'"),
+		$name);
+	return;
+}
 sub rotate
 {
 	my ($node, $other) = @_;
@@ -98,11 +108,7 @@ ok(state_at($b, 'suspended'), 'the suspension reaches the rotated consumer');
 # The rotated consumer revokes while the provider is cut off from the hub,
 # and the provider is given the step by hand: first with the consumer's new
 # key taken out of the chain it checked, then with it put back.
-$hub->safe_psql('postgres', q{
-ALTER ROLE node_a NOLOGIN;
-SELECT count(pg_terminate_backend(pid)) >= 0 FROM pg_stat_activity WHERE usename = 'node_a';});
-ok($hub->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE usename = 'node_a'"),
-	'the provider is cut off from the hub');
+cut_off_provider('the provider is cut off from the hub');
 is($b->safe_psql('postgres', qq{SELECT dataspace.revoke_contract('$k', 'project ended')}), 'revoked',
 	'the rotated consumer revokes');
 ok($hub->poll_query_until('postgres', "SELECT state = 'revoked' FROM dataspace.contract WHERE id = '$k'"),
@@ -140,11 +146,7 @@ is($a->safe_psql('postgres', "SELECT coalesce(alarm, '') FROM dataspace.contract
 # revocation after a key theft, then the rotation): the worker sends it
 # under the key the hub holds, before it announces the rotation.
 my $k3 = agree_contract($b, $a, $id{a}, $asset, '{}');
-$hub->safe_psql('postgres', q{
-ALTER ROLE node_a NOLOGIN;
-SELECT count(pg_terminate_backend(pid)) >= 0 FROM pg_stat_activity WHERE usename = 'node_a';});
-ok($hub->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE usename = 'node_a'"),
-	'the provider is cut off from the hub again');
+cut_off_provider('the provider is cut off from the hub again');
 is($a->safe_psql('postgres', qq{SELECT dataspace.revoke_contract('$k3', 'key stolen')}), 'revoked',
 	'the provider revokes under its current key');
 my $ka3 = $a->safe_psql('postgres', q{SELECT encode(dataspace.rotate_node_key(), 'hex')});
@@ -167,11 +169,7 @@ ok($b->poll_query_until('postgres', qq{
 SELECT encode(key_id, 'hex') = '$ka3' FROM dataspace.participant WHERE node_id = '$id{a}'}),
 	'the consumer knows the provider\'s key');
 my $k4 = agree_contract($b, $a, $id{a}, $asset, '{}');
-$hub->safe_psql('postgres', q{
-ALTER ROLE node_a NOLOGIN;
-SELECT count(pg_terminate_backend(pid)) >= 0 FROM pg_stat_activity WHERE usename = 'node_a';});
-ok($hub->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE usename = 'node_a'"),
-	'the provider is cut off from the hub a third time');
+cut_off_provider('the provider is cut off from the hub a third time');
 $a->safe_psql('postgres', 'SELECT dataspace.rotate_node_key()');
 is($a->safe_psql('postgres', qq{SELECT dataspace.revoke_contract('$k4', 'key stolen again')}), 'revoked',
 	'the provider revokes under the key of its first rotation');
