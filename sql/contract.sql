@@ -463,9 +463,79 @@ SELECT public.try('SELECT dataspace.clear_key_alarm(''00000000-0000-4000-8000-00
 SELECT event, subject IN (:'k1', :'peer_id') AS subject_ok, detail FROM dataspace.audit_log
  WHERE event LIKE '%alarm_cleared' ORDER BY seq;
 
+-- The keys a step is checked against.  A counterparty's step under a key
+-- of the chain this node checked is accepted only within that key's
+-- validity and before its compromise: the peer's rejection of an offer,
+-- carried here while the peer's cached chain says its key was retired, or
+-- revoked as compromised, before the step (a thief's step under a stolen
+-- key looks like this).  The chain is written here as the hub-sync worker
+-- would cache it.
+CREATE FUNCTION public.try_hint(sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE msg text; hint text; st text;
+BEGIN
+  EXECUTE sql;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT, st = RETURNED_SQLSTATE;
+  RETURN public.mask(st || ': ' || msg || coalesce(' | HINT: ' || nullif(hint, ''), ''));
+END $$;
+SELECT dataspace.offer_contract(:'peer_id', '{00000000-0000-4000-8000-0000000001c1}', '{}', '2200-01-01') AS k9 \gset
+SELECT * FROM public.step_hex WHERE contract_id = :'k9' AND step_no = 1 \gset k9s1_
+\c regress_contract_peer
+SET timezone = 'UTC';
+SELECT dataspace.receive_contract_step(decode(:'k9s1_c', 'hex'), decode(:'k9s1_m', 'hex'), decode(:'k9s1_s', 'hex')) AS state;
+SELECT dataspace.reject_contract(:'k9', 'not now') AS state;
+SELECT * FROM public.step_hex WHERE contract_id = :'k9' AND step_no = 2 \gset k9s2_
+SELECT created_at AS k9s2_at FROM dataspace.contract_step WHERE contract_id = :'k9' AND step_no = 2 \gset
+\c :home
+SET timezone = 'UTC';
+INSERT INTO dataspace.participant_key (node_id, key_id, public_key, position, valid_from, valid_until)
+VALUES (:'peer_id', sha256(decode(:'peer_pk', 'hex')), decode(:'peer_pk', 'hex'), 1, '2000-01-01 00:00+00',
+        timestamptz :'k9s2_at' - interval '1 second');
+SELECT regexp_replace(public.try(format('SELECT dataspace.receive_contract_step(%L, %L, %L)', decode(:'k9s2_c', 'hex'),
+  decode(:'k9s2_m', 'hex'), decode(:'k9s2_s', 'hex'))), '\d{4}-\d\d-\d\dT[0-9:.]+Z', '<time>') AS after_retirement;
+SET session_replication_role = replica;
+UPDATE dataspace.participant_key SET valid_until = NULL, revoked_at = timestamptz :'k9s2_at' + interval '1 minute',
+       compromised_since = timestamptz :'k9s2_at' - interval '1 second', revocation_reason = 'stolen'
+ WHERE node_id = :'peer_id';
+RESET session_replication_role;
+SELECT public.try(format('SELECT dataspace.receive_contract_step(%L, %L, %L)', decode(:'k9s2_c', 'hex'),
+  decode(:'k9s2_m', 'hex'), decode(:'k9s2_s', 'hex'))) AS after_compromise;
+SELECT state FROM dataspace.contract WHERE id = :'k9';
+-- compromised only after the step: the step stands
+SET session_replication_role = replica;
+UPDATE dataspace.participant_key SET compromised_since = timestamptz :'k9s2_at' + interval '1 second'
+ WHERE node_id = :'peer_id';
+RESET session_replication_role;
+SELECT dataspace.receive_contract_step(decode(:'k9s2_c', 'hex'), decode(:'k9s2_m', 'hex'), decode(:'k9s2_s', 'hex')) AS state;
+SET session_replication_role = replica;
+DELETE FROM dataspace.participant_key WHERE node_id = :'peer_id';
+RESET session_replication_role;
+
+-- This node's own steps: after a rotation a step that does not sign the
+-- contract goes out under the new key, but only while the key the contract
+-- pins is still one of this node's keys.  Here it is taken out of the
+-- keyring behind the extension's back, then put back.
+SELECT dataspace.offer_contract(:'peer_id', '{00000000-0000-4000-8000-0000000001c1}', '{}', '2200-01-01') AS k10 \gset
+SELECT length(dataspace.rotate_node_key()) AS rotated;
+CREATE TABLE public.saved_key AS SELECT * FROM dataspace.node_key WHERE key_id = sha256(decode(:'home_pk', 'hex'));
+SET session_replication_role = replica;
+DELETE FROM dataspace.node_key WHERE key_id = sha256(decode(:'home_pk', 'hex'));
+RESET session_replication_role;
+SELECT public.try_hint(format('SELECT dataspace.reject_contract(%L, ''withdrawn'')', :'k10')) AS pinned_key_gone;
+SET session_replication_role = replica;
+INSERT INTO dataspace.node_key SELECT * FROM public.saved_key;
+RESET session_replication_role;
+DROP TABLE public.saved_key;
+SELECT dataspace.reject_contract(:'k10', 'withdrawn') AS state;
+SELECT s.actor_key_matches_new FROM (
+  SELECT position(sha256(n.public_key) IN s.message) > 0 AS actor_key_matches_new
+    FROM dataspace.contract_step s, dataspace.node_info() n
+   WHERE s.contract_id = :'k10' AND s.step_no = 2) s;
+
 -- clean up what the tests after this one do not expect
 DROP TABLE public.shared_points;
 DROP ROLE regress_contract_reader, regress_contract_nobody, regress_contract_admin;
 DROP VIEW public.step_hex;
-DROP FUNCTION public.try(text), public.mask(text);
+DROP FUNCTION public.try(text), public.try_hint(text), public.mask(text);
 DROP DATABASE regress_contract_peer;
