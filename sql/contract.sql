@@ -533,6 +533,28 @@ SELECT s.actor_key_matches_new FROM (
     FROM dataspace.contract_step s, dataspace.node_info() n
    WHERE s.contract_id = :'k10' AND s.step_no = 2) s;
 
+-- A new contract that pins a replaced key of this node (the peer's cache
+-- still holds the key from before the rotation) can never be accepted: it
+-- is rejected at once, under the current key, saying why.  One that pins a
+-- key that was never this node's is refused.
+\c regress_contract_peer
+SET timezone = 'UTC';
+SELECT dataspace.request_contract(:'home_id', '{00000000-0000-4000-8000-0000000001c2}', '{}', '2200-01-01') AS k11 \gset
+SELECT * FROM public.step_hex WHERE contract_id = :'k11' AND step_no = 1 \gset k11s1_
+UPDATE dataspace.participant SET public_key = decode(:'peer_pk', 'hex'), key_id = sha256(decode(:'peer_pk', 'hex'))
+ WHERE node_id = :'home_id';
+SELECT dataspace.request_contract(:'home_id', '{00000000-0000-4000-8000-0000000001c2}', '{}', '2200-01-01') AS k12 \gset
+SELECT * FROM public.step_hex WHERE contract_id = :'k12' AND step_no = 1 \gset k12s1_
+\c :home
+SET timezone = 'UTC';
+SELECT dataspace.receive_contract_step(decode(:'k11s1_c', 'hex'), decode(:'k11s1_m', 'hex'), decode(:'k11s1_s', 'hex')) AS state;
+SELECT state, public.mask(reason) AS reason FROM dataspace.contract WHERE id = :'k11';
+SELECT step_no, step, local, position(sha256(n.public_key) IN s.message) > 0 AS under_current_key
+  FROM dataspace.contract_step s, dataspace.node_info() n WHERE s.contract_id = :'k11' ORDER BY step_no;
+SELECT public.try(format('SELECT dataspace.receive_contract_step(%L, %L, %L)', decode(:'k12s1_c', 'hex'),
+  decode(:'k12s1_m', 'hex'), decode(:'k12s1_s', 'hex'))) AS never_this_nodes_key;
+SELECT count(*) AS not_stored FROM dataspace.contract WHERE id = :'k12';
+
 -- clean up what the tests after this one do not expect
 DROP TABLE public.shared_points;
 DROP ROLE regress_contract_reader, regress_contract_nobody, regress_contract_admin;

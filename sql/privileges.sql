@@ -89,7 +89,7 @@ SET ROLE regress_reader;
 SELECT count(*) > 0 AS reads_points FROM dataspace.point;
 SELECT count(*) > 0 AS reads_seals FROM (SELECT id, merkle_root, signature FROM dataspace.seal) s;
 SELECT blinding_seed FROM dataspace.seal LIMIT 1;
-SELECT count(*) AS keys FROM dataspace.node_public_key;
+SELECT count(*) > 0 AS reads_public_keys FROM dataspace.node_public_key;
 SELECT wrapped_private_key FROM dataspace.node_key;
 SELECT bool_and(ok) AS all_ok FROM dataspace.verify_asset('00000000-0000-4000-8000-0000000000a1');
 SELECT name, length(public_key) FROM dataspace.node_info();

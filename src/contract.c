@@ -1290,6 +1290,41 @@ take_automatic_step(DsSigner *signer, const ContractRow *row, bool me_provider,
 }
 
 /*
+ * reject_stale_pin
+ *		A new contract from the counterparty pins a key of this node that a
+ *		rotation has replaced (its cache was behind).  This node can no
+ *		longer sign the contract with that key, so it could never accept:
+ *		it rejects at once, under its current key, saying why, so that the
+ *		counterparty learns to ask again.  Returns the state it leads to.
+ */
+static char *
+reject_stale_pin(DsSigner *signer, const uint8 *canonical, size_t clen,
+				 const ds_contract *c, bool me_provider, const ds_contract_step *prev,
+				 const uint8 prev_hash[DS_HASH_LEN], const char *state)
+{
+	const ds_transition *t = ds_contract_find_transition(state, "reject", me_provider,
+														 !me_provider);
+	const uint8 *pinned = me_provider ? c->provider_key_id : c->consumer_key_id;
+	char	   *reason = psprintf("the contract pins key %s of this node, which it has replaced by key %s;"
+								  " make the contract again",
+								  ds_hex(pinned, DS_HASH_LEN), ds_hex(signer->key_id, DS_HASH_LEN));
+	ds_contract_step st;
+	uint8	   *msg;
+	size_t		msglen;
+	uint8		sig[DS_SIG_LEN];
+	uint8		hash[DS_HASH_LEN];
+
+	if (t == NULL)
+		elog(ERROR, "no rejection of a contract in state %s", state);
+	msg = sign_step(signer, &st, canonical, clen, prev_hash, prev->step_no + 1, t->step,
+					reason, t->party_signature, &msglen, sig, hash);
+	store_step(c, &st, state, t->to, msg, msglen, sig, hash, "local", NULL, me_provider);
+	ereport(LOG,
+			(errmsg("contract %s: rejected, since %s", ds_uuid_text(c->id), reason)));
+	return pstrdup(t->to);
+}
+
+/*
  * follow_reconciliation
  *		The winning step is stored; what now of this node's intent?  The
  *		last losing step the user asked for decides.  An ending one (reject,
@@ -1404,7 +1439,9 @@ follow_reconciliation(DsSigner *signer, const ContractRow *row, const Reconcilia
  *		contract pins for it (for a new contract: the participant cache's
  *		key, which must be the pinned one), in order after the last step.
  *		If the step leaves the contract in a state whose next step is this
- *		node's to take by itself (agree, verify, finalize), it takes it.
+ *		node's to take by itself (agree, verify, finalize), it takes it; a
+ *		new contract that pins a replaced key of this node it rejects
+ *		(reject_stale_pin).
  *
  *		hub_order says the step comes in the order the hub recorded steps
  *		(the hub-sync worker): a step at a number this node has already
@@ -1434,6 +1471,8 @@ ds_contract_receive(const uint8 *canonical, size_t clen, const uint8 *msg,
 	const uint8 *other_kid;
 	Reconciliation rc;
 	bool		reconciling = false;
+	uint8		my_pk[DS_PUBKEY_LEN];
+	bool		stale_pin = false;
 
 	*why = NULL;
 	memset(&rc, 0, sizeof(rc));
@@ -1465,9 +1504,18 @@ ds_contract_receive(const uint8 *canonical, size_t clen, const uint8 *msg,
 		Oid			types[1] = {UUIDOID};
 		uint8		kid[DS_HASH_LEN];
 
+		memcpy(my_pk, signer->public_key, DS_PUBKEY_LEN);
 		if (memcmp(my_kid, signer->key_id, DS_HASH_LEN) != 0)
-			return (*why = psprintf("contract %s pins a key for this node that is not its current key",
-									ds_uuid_text(c.id))), NULL;
+		{
+			/* made before the counterparty learnt of a rotation of ours */
+			const DsKey *k = ds_keyring_find(ds_keyring_load(), my_kid);
+
+			if (k == NULL)
+				return (*why = psprintf("contract %s pins a key for this node that is not one of its keys",
+										ds_uuid_text(c.id))), NULL;
+			memcpy(my_pk, k->public_key, DS_PUBKEY_LEN);
+			stale_pin = true;
+		}
 		if (ds_spi_exec("SELECT public_key FROM dataspace.participant"
 						" WHERE node_id OPERATOR(pg_catalog.=) $1"
 						" AND status OPERATOR(pg_catalog.=) 'approved'",
@@ -1539,13 +1587,15 @@ ds_contract_receive(const uint8 *canonical, size_t clen, const uint8 *msg,
 		elog(ERROR, "could not hash a contract step");
 	if (!row.found)
 		store_new_contract(canonical, clen, &c,
-						   me_provider ? signer->public_key : other_pk,
-						   me_provider ? other_pk : signer->public_key,
+						   me_provider ? my_pk : other_pk,
+						   me_provider ? other_pk : my_pk,
 						   &st, t->to, step_hash);
 	if (reconciling)
 		apply_reconciliation(&row, &rc, me_provider, &st, step_hash);
 	store_step(&c, &st, row.found ? row.state : "", t->to, msg, msglen, sig, step_hash,
 			   "received", NULL, by_provider);
+	if (stale_pin)
+		return reject_stale_pin(signer, canonical, clen, &c, me_provider, &st, step_hash, t->to);
 	if (reconciling)
 		return follow_reconciliation(signer, &row, &rc, me_provider, &st, step_hash, t->to);
 
@@ -1628,13 +1678,14 @@ hex_member(const char *payload, const char *member, uint8 **out, size_t *len)
 }
 
 /*
- * A party as the hub knows it: approved, with its registered key (pk,
- * kid); the key the contract pins must be that key or an earlier one of
- * the party's (it rotated since).
+ * A party as the hub knows it: approved (unless any_standing), with its
+ * registered key (pk, kid); the key the contract pins must be that key or
+ * an earlier one of the party's (it rotated since).
  */
 static char *
 hub_party_key(const uint8 id[DS_UUID_LEN], const uint8 pinned[DS_HASH_LEN],
-			  const char *role, uint8 pk[DS_PUBKEY_LEN], uint8 kid[DS_HASH_LEN])
+			  const char *role, bool any_standing, uint8 pk[DS_PUBKEY_LEN],
+			  uint8 kid[DS_HASH_LEN])
 {
 	Datum		args[2] = {ds_uuid_datum(id), ds_bytea_datum(pinned, DS_HASH_LEN)};
 	Oid			types[2] = {UUIDOID, BYTEAOID};
@@ -1649,7 +1700,7 @@ hub_party_key(const uint8 id[DS_UUID_LEN], const uint8 pinned[DS_HASH_LEN],
 	ds_spi_get_bytes(0, 1, pk, DS_PUBKEY_LEN);
 	ds_spi_get_bytes(0, 2, kid, DS_HASH_LEN);
 	status = TextDatumGetCString(ds_spi_get(0, 3, &isnull));
-	if (strcmp(status, "approved") != 0)
+	if (!any_standing && strcmp(status, "approved") != 0)
 		return psprintf("the contract's %s %s is %s", role, ds_uuid_text(id), status);
 	if (memcmp(kid, pinned, DS_HASH_LEN) != 0 && !ds_spi_getbool(0, 4, &isnull))
 		return psprintf("the contract pins a key for its %s that is not one of its keys", role);
@@ -1660,11 +1711,13 @@ hub_party_key(const uint8 id[DS_UUID_LEN], const uint8 pinned[DS_HASH_LEN],
  * ds_hub_contract_step
  *		The hub's check of a contract_step submission whose signature and
  *		counter hub_submit has checked: the step must be signed by the
- *		submitter, a party of the contract, with the key the contract pins,
- *		both parties' pinned keys must be their registered keys and both
- *		must be approved, and the step must be legal for that party and
- *		follow the last one.  Then the contract and the step are stored
- *		(never any data point).  Returns NULL, or why it is refused.
+ *		submitter, a party of the contract, with its registered key (the
+ *		pinned one or, after a rotation, a later one: step_key), each
+ *		party's pinned key must be one of its keys, the other party must be
+ *		approved unless the step only withdraws, and the step must be legal
+ *		for that party and follow the last one.  Then the contract and the
+ *		step are stored (never any data point).  Returns NULL, or why it is
+ *		refused.
  */
 char *
 ds_hub_contract_step(const uint8 submitter[DS_UUID_LEN], const char *payload)
@@ -1686,6 +1739,7 @@ ds_hub_contract_step(const uint8 submitter[DS_UUID_LEN], const char *payload)
 	char	   *why;
 	const ds_transition *t;
 	bool		by_provider;
+	bool		withdraws;
 	uint8		step_hash[DS_HASH_LEN];
 
 	if (!hex_member(payload, "contract", &canonical, &clen) ||
@@ -1699,10 +1753,19 @@ ds_hub_contract_step(const uint8 submitter[DS_UUID_LEN], const char *payload)
 	if (memcmp(st.actor_id, submitter, DS_UUID_LEN) != 0)
 		return psprintf("the step is signed by participant %s, not by the submitter",
 						ds_uuid_text(st.actor_id));
-	if ((why = hub_party_key(c.provider_id, c.provider_key_id, "provider", ppk, pkid)) != NULL ||
-		(why = hub_party_key(c.consumer_id, c.consumer_key_id, "consumer", cpk, ckid)) != NULL)
-		return why;
 	by_provider = memcmp(st.actor_id, c.provider_id, DS_UUID_LEN) == 0;
+
+	/*
+	 * The actor is approved: hub_submit took its submission.  The other
+	 * party must be too, except for a step that only takes rights away,
+	 * such as revoking the contract of a participant the hub suspended.
+	 */
+	withdraws = ds_contract_step_withdraws(st.step);
+	if ((why = hub_party_key(c.provider_id, c.provider_key_id, "provider",
+							 withdraws && !by_provider, ppk, pkid)) != NULL ||
+		(why = hub_party_key(c.consumer_id, c.consumer_key_id, "consumer",
+							 withdraws && by_provider, cpk, ckid)) != NULL)
+		return why;
 
 	/*
 	 * A party signs with its registered key: the pinned one, or after a

@@ -24,22 +24,22 @@
  * valid_until has passed.
  */
 const ds_transition ds_contract_transitions[] = {
-	{"", "offer", DS_ACT_PROVIDER, "OFFERED", "dataspace.offer_contract", true},
-	{"", "request", DS_ACT_CONSUMER, "REQUESTED", "dataspace.request_contract", true},
-	{"OFFERED", "accept", DS_ACT_CONSUMER, "ACCEPTED", "dataspace.accept_contract", true},
-	{"REQUESTED", "accept", DS_ACT_PROVIDER, "AGREED", "dataspace.accept_contract", true},
-	{"ACCEPTED", "agree", DS_ACT_PROVIDER, "AGREED", DS_STEP_AUTOMATIC, false},
-	{"AGREED", "verify", DS_ACT_CONSUMER, "VERIFIED", DS_STEP_AUTOMATIC, false},
-	{"VERIFIED", "finalize", DS_ACT_PROVIDER, "active", DS_STEP_AUTOMATIC, false},
-	{"OFFERED", "reject", DS_ACT_EITHER, "TERMINATED", "dataspace.reject_contract", false},
-	{"REQUESTED", "reject", DS_ACT_EITHER, "TERMINATED", "dataspace.reject_contract", false},
-	{"ACCEPTED", "reject", DS_ACT_EITHER, "TERMINATED", "dataspace.reject_contract", false},
-	{"AGREED", "reject", DS_ACT_EITHER, "TERMINATED", "dataspace.reject_contract", false},
-	{"VERIFIED", "reject", DS_ACT_EITHER, "TERMINATED", "dataspace.reject_contract", false},
-	{"active", "suspend", DS_ACT_PROVIDER, "suspended", "dataspace.suspend_contract", false},
-	{"suspended", "resume", DS_ACT_PROVIDER, "active", "dataspace.resume_contract", false},
-	{"active", "revoke", DS_ACT_EITHER, "revoked", "dataspace.revoke_contract", false},
-	{"suspended", "revoke", DS_ACT_EITHER, "revoked", "dataspace.revoke_contract", false},
+	{"", "offer", DS_ACT_PROVIDER, "OFFERED", "dataspace.offer_contract", true, false},
+	{"", "request", DS_ACT_CONSUMER, "REQUESTED", "dataspace.request_contract", true, false},
+	{"OFFERED", "accept", DS_ACT_CONSUMER, "ACCEPTED", "dataspace.accept_contract", true, false},
+	{"REQUESTED", "accept", DS_ACT_PROVIDER, "AGREED", "dataspace.accept_contract", true, false},
+	{"ACCEPTED", "agree", DS_ACT_PROVIDER, "AGREED", DS_STEP_AUTOMATIC, false, false},
+	{"AGREED", "verify", DS_ACT_CONSUMER, "VERIFIED", DS_STEP_AUTOMATIC, false, false},
+	{"VERIFIED", "finalize", DS_ACT_PROVIDER, "active", DS_STEP_AUTOMATIC, false, false},
+	{"OFFERED", "reject", DS_ACT_EITHER, "TERMINATED", "dataspace.reject_contract", false, true},
+	{"REQUESTED", "reject", DS_ACT_EITHER, "TERMINATED", "dataspace.reject_contract", false, true},
+	{"ACCEPTED", "reject", DS_ACT_EITHER, "TERMINATED", "dataspace.reject_contract", false, true},
+	{"AGREED", "reject", DS_ACT_EITHER, "TERMINATED", "dataspace.reject_contract", false, true},
+	{"VERIFIED", "reject", DS_ACT_EITHER, "TERMINATED", "dataspace.reject_contract", false, true},
+	{"active", "suspend", DS_ACT_PROVIDER, "suspended", "dataspace.suspend_contract", false, true},
+	{"suspended", "resume", DS_ACT_PROVIDER, "active", "dataspace.resume_contract", false, false},
+	{"active", "revoke", DS_ACT_EITHER, "revoked", "dataspace.revoke_contract", false, true},
+	{"suspended", "revoke", DS_ACT_EITHER, "revoked", "dataspace.revoke_contract", false, true},
 };
 
 const int	ds_contract_ntransitions =
@@ -111,6 +111,20 @@ ds_contract_step_known(const char *step)
 	for (int i = 0; i < ds_contract_ntransitions; i++)
 		if (strcmp(ds_contract_transitions[i].step, step) == 0)
 			return true;
+	return false;
+}
+
+/*
+ * Does this step only take rights away (reject, suspend, revoke)?  Such a
+ * step asks nothing of the other party, so the hub takes it whatever that
+ * party's standing there.
+ */
+bool
+ds_contract_step_withdraws(const char *step)
+{
+	for (int i = 0; i < ds_contract_ntransitions; i++)
+		if (strcmp(ds_contract_transitions[i].step, step) == 0)
+			return ds_contract_transitions[i].withdraws;
 	return false;
 }
 

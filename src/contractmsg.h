@@ -83,6 +83,7 @@ typedef struct ds_transition
 	const char *to;
 	const char *function;		/* the SQL function, or "(automatic)" */
 	bool		party_signature;	/* the step carries the actor's signature */
+	bool		withdraws;		/* ends or suspends: needs nothing of the other */
 } ds_transition;
 
 /* the function of steps the nodes take by themselves */
@@ -98,6 +99,7 @@ extern const ds_transition *ds_contract_find_transition(const char *from,
 extern const ds_transition *ds_contract_automatic_step(const char *state,
 													   bool actor_is_provider);
 extern bool ds_contract_step_known(const char *step);
+extern bool ds_contract_step_withdraws(const char *step);
 extern const char *ds_contract_actor_name(ds_contract_actor a);
 
 #endif							/* DS_CONTRACTMSG_H */

@@ -1319,9 +1319,13 @@ push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer)
 	n = ds_spi_exec("SELECT s.contract_id, s.step_no, s.message, pg_catalog.json_build_object("
 					" 'contract', pg_catalog.encode(c.canonical, 'hex'),"
 					" 'step', pg_catalog.encode(s.message, 'hex'),"
-					" 'signature', pg_catalog.encode(s.signature, 'hex'))::text"
+					" 'signature', pg_catalog.encode(s.signature, 'hex'))::text,"
+					" s.step, p.status IS NOT DISTINCT FROM 'approved'"
 					" FROM dataspace.contract_step s JOIN dataspace.contract c"
 					" ON c.id OPERATOR(pg_catalog.=) s.contract_id"
+					" LEFT JOIN dataspace.participant p ON p.node_id OPERATOR(pg_catalog.=)"
+					" CASE WHEN c.provider_id OPERATOR(pg_catalog.=) s.actor_id"
+					" THEN c.consumer_id ELSE c.provider_id END"
 					" WHERE s.local AND s.delivered_at IS NULL AND s.delivery_error IS NULL"
 					" AND s.superseded_at IS NULL"
 					" AND NOT EXISTS (SELECT FROM dataspace.contract_step e"
@@ -1338,7 +1342,7 @@ push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer)
 		int64	   *nos = palloc(sizeof(int64) * n);
 		char	  **payloads = palloc(sizeof(char *) * n);
 		bool	   *refused = palloc0(sizeof(bool) * n);
-		bool	   *other_key = palloc0(sizeof(bool) * n);
+		bool	   *waits = palloc0(sizeof(bool) * n);
 
 		for (int i = 0; i < n; i++)
 		{
@@ -1347,13 +1351,20 @@ push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer)
 			ids[i] = SPI_getvalue(tt->vals[i], tt->tupdesc, 1);
 			nos[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
 			payloads[i] = SPI_getvalue(tt->vals[i], tt->tupdesc, 4);
-			if (only_signer)
+
+			/*
+			 * A step that grants something waits while the other party is
+			 * not approved at the hub, which would refuse it for good.
+			 */
+			waits[i] = !ds_spi_getbool(i, 6, &isnull) &&
+				!ds_contract_step_withdraws(SPI_getvalue(tt->vals[i], tt->tupdesc, 5));
+			if (only_signer && !waits[i])
 			{
 				bytea	   *m = DatumGetByteaPP(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
 				ds_contract_step step;
 
-				other_key[i] = !ds_contract_step_decode((const uint8 *) VARDATA_ANY(m),
-														VARSIZE_ANY_EXHDR(m), &step) ||
+				waits[i] = !ds_contract_step_decode((const uint8 *) VARDATA_ANY(m),
+													VARSIZE_ANY_EXHDR(m), &step) ||
 					memcmp(step.actor_key_id, signer->key_id, DS_HASH_LEN) != 0;
 			}
 		}
@@ -1367,14 +1378,15 @@ push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer)
 
 			/*
 			 * A refused step holds back the later ones of its contract, in
-			 * this round too; so does, before the rotations, one under a key
-			 * the hub does not hold yet.
+			 * this round too; so does one that waits: for the other party's
+			 * approval, or, before the rotations, under a key the hub does
+			 * not hold yet.
 			 */
 			for (int j = 0; j < i && !held; j++)
-				held = (refused[j] || other_key[j]) && strcmp(ids[j], ids[i]) == 0;
-			if (held || other_key[i])
+				held = (refused[j] || waits[j]) && strcmp(ids[j], ids[i]) == 0;
+			if (held || waits[i])
 			{
-				other_key[i] = true;
+				waits[i] = true;
 				continue;
 			}
 			reason = submit_as(st, signer, "contract_step", payloads[i]);

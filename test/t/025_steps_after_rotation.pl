@@ -185,4 +185,27 @@ is($a->safe_psql('postgres', qq{
 SELECT count(*) FROM dataspace.contract_step WHERE contract_id = '$k4' AND delivery_error IS NOT NULL}),
 	'0', 'and no step was refused');
 
+# A request made before the consumer learnt of the provider's rotation pins
+# the provider's replaced key.  The provider could never accept it, so it
+# rejects it at once, under its new key, saying why.
+cut_off_provider('the provider is cut off from the hub a fourth time');
+my $ka6 = $a->safe_psql('postgres', q{SELECT encode(dataspace.rotate_node_key(), 'hex')});
+my $k5 = $b->safe_psql('postgres', qq{
+SELECT dataspace.request_contract('$id{a}', '{$asset}', '{}', now() + interval '1 year')});
+ok($hub->poll_query_until('postgres', "SELECT state = 'REQUESTED' FROM dataspace.contract WHERE id = '$k5'"),
+	'the hub takes a request that pins the provider\'s key before its rotation');
+$hub->safe_psql('postgres', 'ALTER ROLE node_a LOGIN');
+$a->safe_psql('postgres', 'SELECT dataspace.sync_now()');
+ok(state_at_contract($a, $k5, 'TERMINATED'), 'the provider rejects the request');
+ok($hub->poll_query_until('postgres', "SELECT state = 'TERMINATED' FROM dataspace.contract WHERE id = '$k5'"),
+	'the hub takes the rejection');
+ok(state_at_contract($b, $k5, 'TERMINATED'), 'so does the consumer');
+like($b->safe_psql('postgres', "SELECT reason FROM dataspace.contract WHERE id = '$k5'"),
+	qr/^the contract pins key [0-9a-f]{64} of this node, which it has replaced by key $ka6; make the contract again$/,
+	'and it learns why');
+is($a->safe_psql('postgres', qq{
+SELECT string_agg(format('%s %s', step, delivery_error IS NULL), ', ' ORDER BY step_no)
+  FROM dataspace.contract_step WHERE contract_id = '$k5'}),
+	'request t, reject t', 'the provider holds the request and its rejection, none refused');
+
 done_testing();
