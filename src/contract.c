@@ -1996,6 +1996,7 @@ ds_contract_terms_load(const uint8 id[DS_UUID_LEN], DsContractTerms *out)
 	memcpy(out->provider_pk, row.provider_pk, DS_PUBKEY_LEN);
 	memcpy(out->consumer_pk, row.consumer_pk, DS_PUBKEY_LEN);
 	memcpy(out->provider_key_id, row.c.provider_key_id, DS_HASH_LEN);
+	memcpy(out->consumer_key_id, row.c.consumer_key_id, DS_HASH_LEN);
 	out->nassets = row.c.nassets;
 	out->assets = palloc(row.c.nassets * DS_UUID_LEN);
 	memcpy(out->assets, row.c.assets, row.c.nassets * DS_UUID_LEN);

@@ -29,6 +29,7 @@ typedef struct DsContractTerms
 	uint8		provider_pk[DS_PUBKEY_LEN];
 	uint8		consumer_pk[DS_PUBKEY_LEN];
 	uint8		provider_key_id[DS_HASH_LEN];
+	uint8		consumer_key_id[DS_HASH_LEN];
 	int			nassets;
 	uint8	   *assets;
 	int64		valid_from;		/* microseconds since the Unix epoch */

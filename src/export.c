@@ -203,11 +203,13 @@ dataspace_export_authenticate(PG_FUNCTION_ARGS)
 	if (strlen(purpose) <= DS_POLICY_PURPOSE_LEN)
 		len = ds_export_auth_message(me, t.id, t.consumer_id, nonce, purpose, msg, sizeof(msg));
 	if (len == 0 || VARSIZE_ANY_EXHDR(response) != DS_SIG_LEN ||
-		!ds_ed25519_verify(t.consumer_pk, msg, len, (const uint8 *) VARDATA_ANY(response)))
+		!ds_party_signed(t.consumer_id, t.consumer_key_id, t.consumer_pk,
+						 ds_ts_to_unix_us(GetCurrentTimestamp()), msg, len,
+						 (const uint8 *) VARDATA_ANY(response)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("the answer to the challenge does not verify"),
-				 errdetail("An answer must be signed with the consumer key that contract %s pins, over a nonce issued in this session and the purpose declared with it.",
+				 errdetail("An answer must be signed with the consumer key that contract %s pins or, after a rotation, a later key of the consumer's checked chain, current now, over a nonce issued in this session and the purpose declared with it.",
 						   ds_uuid_text(contract->data))));
 	/* a signed declaration the policy does not permit: refused, and logged */
 	why = ended ? NULL : ds_purpose_refusal(&t.policy, purpose);
@@ -652,8 +654,10 @@ receipt_decode(const uint8 *buf, size_t len, ds_receipt *rc)
 /*
  * receipt_check
  *		Check a receipt against its contract and this node's own chain: the
- *		signature under the consumer key the contract pins (first, so that
- *		nothing of an unsigned message is trusted), the parties, the asset,
+ *		signature under the consumer key the contract pins, or a later key
+ *		of the consumer current when the receipt was made (first, so that
+ *		nothing of an unsigned message is trusted but the time that picks
+ *		the key; bytes that do not decode count as unsigned), the parties, the asset,
  *		and the seals it names, which must be this node's seals at exactly
  *		those chain positions with exactly those hashes.  NULL if it holds,
  *		else the reason.  Runs inside SPI.
@@ -670,11 +674,11 @@ receipt_check(const uint8 *msg, size_t len, const uint8 *sig, size_t siglen,
 	uint8		digest[DS_HASH_LEN];
 	uint8		hash[DS_HASH_LEN];
 
-	if (siglen != DS_SIG_LEN || len > DS_RECEIPT_MAX ||
-		!ds_ed25519_verify(t->consumer_pk, msg, len, sig))
+	/* the receipt's time, read before its signature, picks the keys to try */
+	if (siglen != DS_SIG_LEN || len > DS_RECEIPT_MAX || !receipt_decode(msg, len, rc) ||
+		!ds_party_signed(t->consumer_id, t->consumer_key_id, t->consumer_pk,
+						 rc->received_at_us, msg, len, sig))
 		return "bad signature";
-	if (!receipt_decode(msg, len, rc))
-		return "malformed receipt";
 	if (memcmp(rc->contract, t->id, DS_UUID_LEN) != 0 ||
 		memcmp(rc->provider, me, DS_UUID_LEN) != 0 ||
 		memcmp(rc->consumer, t->consumer_id, DS_UUID_LEN) != 0)

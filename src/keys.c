@@ -1043,3 +1043,59 @@ ds_provider_seal_key(const uint8 provider[DS_UUID_LEN], const uint8 pinned_kid[D
 	memcpy(pk_out, pinned_pk, DS_PUBKEY_LEN);
 	return true;
 }
+
+/*
+ * ds_party_signed
+ *		Does sig over msg verify under a key another node (party) could
+ *		sign with at time at_us, under a contract that pins pinned_kid?
+ *		Where the party's chain of announcements is held here
+ *		(dataspace.participant_key, as the hub-sync worker checked it), the
+ *		keys are the pinned one and those after it that were current then,
+ *		less any revoked as compromised at or before then: after a rotation
+ *		the new key signs, and the retired or stolen one signs nothing that
+ *		counts.  Without the chain, the pinned key alone.  For messages that
+ *		do not name their key (a consumer's challenge answers and delivery
+ *		receipts), so each candidate is tried, newest first.  Call within
+ *		SPI.
+ */
+bool
+ds_party_signed(const uint8 party[DS_UUID_LEN], const uint8 pinned_kid[DS_HASH_LEN],
+				const uint8 pinned_pk[DS_PUBKEY_LEN], int64 at_us,
+				const uint8 *msg, size_t len, const uint8 sig[DS_SIG_LEN])
+{
+	Oid			types[3] = {UUIDOID, BYTEAOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	int			n;
+
+	values[0] = ds_uuid_datum(party);
+	values[1] = ds_bytea_datum(pinned_kid, DS_HASH_LEN);
+	values[2] = TimestampTzGetDatum(ds_unix_us_to_ts(at_us));
+	n = ds_spi_exec("SELECT k.public_key, k.key_id OPERATOR(pg_catalog.=) $2,"
+					" k.valid_from OPERATOR(pg_catalog.<=) $3"
+					" AND (k.valid_until IS NULL OR k.valid_until OPERATOR(pg_catalog.>) $3)"
+					" AND NOT (k.revoked_at IS NOT NULL AND k.compromised_since OPERATOR(pg_catalog.<=) $3)"
+					" FROM dataspace.participant_key k"
+					" JOIN dataspace.participant_key p ON p.node_id OPERATOR(pg_catalog.=) k.node_id"
+					" AND p.key_id OPERATOR(pg_catalog.=) $2"
+					" WHERE k.node_id OPERATOR(pg_catalog.=) $1"
+					" AND k.position OPERATOR(pg_catalog.>=) p.position"
+					" ORDER BY k.position DESC",
+					3, types, values, NULL, true, -1);
+	if (n == 0)
+		return ds_ed25519_verify(pinned_pk, msg, len, sig);
+	for (int i = 0; i < n; i++)
+	{
+		uint8		pk[DS_PUBKEY_LEN];
+		bool		isnull;
+
+		if (!ds_spi_getbool(i, 3, &isnull))
+			continue;
+		ds_spi_get_bytes(i, 1, pk, DS_PUBKEY_LEN);
+		/* the pinned key is the contract's, whatever the cache holds */
+		if (ds_spi_getbool(i, 2, &isnull) && memcmp(pk, pinned_pk, DS_PUBKEY_LEN) != 0)
+			continue;
+		if (ds_ed25519_verify(pk, msg, len, sig))
+			return true;
+	}
+	return false;
+}

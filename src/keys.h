@@ -65,6 +65,10 @@ extern bool ds_provider_seal_key(const uint8 provider[DS_UUID_LEN],
 								 const uint8 pinned_pk[DS_PUBKEY_LEN],
 								 const uint8 key_id[DS_HASH_LEN], int64 sealed_at_us,
 								 uint8 pk_out[DS_PUBKEY_LEN], bool *revoked);
+extern bool ds_party_signed(const uint8 party[DS_UUID_LEN],
+							const uint8 pinned_kid[DS_HASH_LEN],
+							const uint8 pinned_pk[DS_PUBKEY_LEN], int64 at_us,
+							const uint8 *msg, size_t len, const uint8 sig[DS_SIG_LEN]);
 extern const DsKey *ds_keyring_find(const DsKeyring *ring,
 									const uint8 key_id[DS_HASH_LEN]);
 

@@ -21,13 +21,7 @@ approve_all($hub, $a, $b);
 my %id = map { $_->name => $_->safe_psql('postgres', 'SELECT node_id FROM dataspace.node_info()') } ($a, $b);
 
 my $asset = '00000000-0000-4000-8000-0000000260a1';
-$a->safe_psql('postgres', qq{
-INSERT INTO dataspace.twin (id, name) VALUES ('00000000-0000-4000-8000-000000026001', 'press');
-INSERT INTO dataspace.asset (id, twin_id, name, kind, visibility)
-VALUES ('$asset', '00000000-0000-4000-8000-000000026001', 'temperature', 'stream', 'public');
-});
-ok($b->poll_query_until('postgres', "SELECT count(*) = 1 FROM dataspace.hub_catalog WHERE asset_id = '$asset'"),
-	'the asset is in the catalog');
+public_asset($a, $b, '00000000-0000-4000-8000-000000026001', $asset);
 my $k1 = agree_contract($b, $a, $id{a}, $asset, '{}');
 my $k2 = agree_contract($b, $a, $id{a}, $asset, '{}');
 

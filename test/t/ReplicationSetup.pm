@@ -12,7 +12,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(new_hub new_node tls_settings export_logins approve_all agree_contract);
+our @EXPORT = qw(new_hub new_node tls_settings export_logins approve_all agree_contract public_asset);
 
 # new_hub(@node_names): a started hub with a participant role node_NAME for
 # each name; returns the hub and its public key in hex.
@@ -131,6 +131,23 @@ sub approve_all
 				"SELECT count(*) = $n FROM dataspace.participant WHERE status = 'approved'"),
 			$node->name . ' caches the approved participants');
 	}
+	return;
+}
+
+# public_asset($provider, $consumer, $twin, $asset): a twin named press and
+# a public stream asset named temperature on the provider, with the given
+# ids; returns once the consumer finds the asset in its cached catalog.
+sub public_asset
+{
+	my ($provider, $consumer, $twin, $asset) = @_;
+	$provider->safe_psql('postgres', qq{
+INSERT INTO dataspace.twin (id, name) VALUES ('$twin', 'press');
+INSERT INTO dataspace.asset (id, twin_id, name, kind, visibility)
+VALUES ('$asset', '$twin', 'temperature', 'stream', 'public');
+});
+	ok($consumer->poll_query_until('postgres',
+			"SELECT count(*) = 1 FROM dataspace.hub_catalog WHERE asset_id = '$asset'"),
+		'the asset is in the catalog');
 	return;
 }
 
