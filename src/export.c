@@ -82,6 +82,10 @@ typedef struct ExportSession
 	char		purposes[MAX_SESSION_CONTRACTS][DS_POLICY_PURPOSE_LEN + 1];
 	/* why a contract is not in force ("" if it is): receipts only, no data */
 	char		ended[MAX_SESSION_CONTRACTS][160];
+	/* the signed answer, checked again for every batch of data */
+	uint8		answer[MAX_SESSION_CONTRACTS][DS_EXPORT_AUTH_MAX];
+	size_t		answer_len[MAX_SESSION_CONTRACTS];
+	uint8		answer_sig[MAX_SESSION_CONTRACTS][DS_SIG_LEN];
 } ExportSession;
 
 static ExportSession xs;
@@ -240,6 +244,9 @@ dataspace_export_authenticate(PG_FUNCTION_ARGS)
 	memcpy(xs.contracts[slot], t.id, DS_UUID_LEN);
 	strlcpy(xs.purposes[slot], purpose, sizeof(xs.purposes[slot]));
 	strlcpy(xs.ended[slot], ended ? ended : "", sizeof(xs.ended[slot]));
+	memcpy(xs.answer[slot], msg, len);
+	xs.answer_len[slot] = len;
+	memcpy(xs.answer_sig[slot], VARDATA_ANY(response), DS_SIG_LEN);
 	if (slot == xs.ncontracts)
 		xs.ncontracts++;
 	PG_RETURN_BOOL(true);
@@ -249,9 +256,9 @@ dataspace_export_authenticate(PG_FUNCTION_ARGS)
  * require_authenticated
  *		Refuse unless this session answered a challenge for the contract,
  *		and, for data, unless the contract was in force then; returns the
- *		purpose declared with the answer ("" for none).
+ *		session's slot of the contract.
  */
-static const char *
+static int
 require_authenticated(const uint8 contract[DS_UUID_LEN], bool for_data)
 {
 	if (same_session())
@@ -264,7 +271,7 @@ require_authenticated(const uint8 contract[DS_UUID_LEN], bool for_data)
 							 errmsg("export refused"),
 							 errdetail("%s; a session may hand in its delivery receipts, and take no data.",
 									   xs.ended[i])));
-				return xs.purposes[i];
+				return i;
 			}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
@@ -473,8 +480,10 @@ dataspace_export_batch(PG_FUNCTION_ARGS)
 	Datum		args[2];
 	MemoryContext cxt = CurrentMemoryContext;
 	const char *purpose;
+	int			slot;
 
-	purpose = require_authenticated(contract->data, true);
+	slot = require_authenticated(contract->data, true);
+	purpose = xs.purposes[slot];
 	max_points = Max(1, Min(max_points, 1000000));
 	max_bytes = Max(65536, Min(max_bytes, 256 * 1024 * 1024));
 
@@ -487,6 +496,17 @@ dataspace_export_batch(PG_FUNCTION_ARGS)
 		why = ds_contract_terms_check(&t, asset->data, now_us);
 	if (why == NULL)
 		why = ds_purpose_refusal(&t.policy, purpose);
+
+	/*
+	 * The key that answered must still sign for the consumer: a session
+	 * opened with a key the consumer has since replaced or revoked as
+	 * compromised takes no more data.
+	 */
+	if (why == NULL &&
+		!ds_party_signed(t.consumer_id, t.consumer_key_id, t.consumer_pk, now_us,
+						 xs.answer[slot], xs.answer_len[slot], xs.answer_sig[slot]))
+		why = "the key that answered this session's challenge no longer signs for the consumer"
+			" (rotated or revoked since); authenticate again";
 	if (why == NULL &&
 		ds_spi_exec("SELECT 1 FROM dataspace.asset WHERE id OPERATOR(pg_catalog.=) $1"
 					" AND node_id OPERATOR(pg_catalog.=) $2 AND kind OPERATOR(pg_catalog.=) 'stream'",

@@ -2,7 +2,8 @@
 # provider's challenge and signs its delivery receipts with its current
 # key; the provider accepts the key the contract pins or a later key of the
 # consumer's chain as it checked it, current at the time: the stream goes
-# on under the existing contract, and every receipt verifies.  After the
+# on under the existing contract, and every receipt verifies; a session
+# opened with the old key gets no more data.  After the
 # consumer revokes its old key as compromised since a time, the receipts
 # that key signed from then on no longer count, and the earlier ones still
 # do.
@@ -64,12 +65,16 @@ $b->safe_psql('postgres', 'SELECT dataspace.sync_now()');
 ok($a->poll_query_until('postgres', qq{
 SELECT encode(key_id, 'hex') = '$kb' FROM dataspace.participant WHERE node_id = '$id{b}'}),
 	'the provider has the consumer\'s new key');
-# the consumer's worker authenticates again on a new connection
-$a->safe_psql('postgres', q{
-SELECT count(pg_terminate_backend(pid)) >= 0 FROM pg_stat_activity WHERE usename = 'export_b'});
+# The consumer's worker still has its session, opened with the old key:
+# the provider refuses it the next batch, and the worker authenticates
+# again, with the new key.
+my $log_offset = -s $a->logfile;
 deliver(3);
+like(slurp_file($a->logfile, $log_offset),
+	qr/the key that answered this session's challenge no longer signs for the consumer/,
+	'the session opened with the old key got no more data');
 is($b->safe_psql('postgres', qq{SELECT coalesce(last_error, '') FROM dataspace.subscription WHERE asset_id = '$asset'}),
-	'', 'the stream goes on under the existing contract');
+	'', 'the stream goes on under the existing contract, authenticated again');
 is(receipts_ok(), 'ok,ok,ok', 'the receipts under the old and the new key verify');
 is($a->safe_psql('postgres', qq{
 SELECT count(*) FROM dataspace.purpose_declaration WHERE contract_id = '$k'}) > 1 ? 1 : 0, 1,
