@@ -254,7 +254,19 @@ check_instance(const Participant *p, const ds_submission *s, const uint8 *msg,
 	earlier_id = DatumGetInt64(d);
 
 	args[2] = Int64GetDatum(earlier_id);
-	if (ds_spi_exec("INSERT INTO dataspace.hub_instance_conflict (node_id, instance, other_instance,"
+
+	/*
+	 * One row of evidence per pair of instances: a returning instance that
+	 * keeps sending (a refused submission leaves the counter where it was)
+	 * must not fill the hub's disk.
+	 */
+	if (ds_spi_exec("SELECT FROM dataspace.hub_instance_conflict"
+					" WHERE node_id OPERATOR(pg_catalog.=) $1 AND instance OPERATOR(pg_catalog.=) $2"
+					" AND other_instance OPERATOR(pg_catalog.=) $3",
+					3, (Oid[]) {UUIDOID, BYTEAOID, BYTEAOID},
+					(Datum[]) {args[0], args[1], ds_bytea_datum(p->last_instance, DS_INSTANCE_LEN)},
+					NULL, true, -1) == 0 &&
+		ds_spi_exec("INSERT INTO dataspace.hub_instance_conflict (node_id, instance, other_instance,"
 					" earlier_submission, earlier_signature, other_submission, other_signature,"
 					" submission, signature)"
 					" SELECT $1, $2, o.instance, e.submission, e.signature, o.submission, o.signature,"

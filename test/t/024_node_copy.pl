@@ -143,6 +143,18 @@ isnt($inst, $other, 'two different instances');
 is("$i1 $i2 $i3", "$inst $other $inst", 'the submissions name instance A, then B, then A again');
 is("$c12 $c23", 't t', 'in growing counter order');
 
+# The same returning submission sent again (a refused one leaves the
+# counter where it was) is refused again without another conflict row: the
+# evidence of one pair of instances is kept once.
+my $before = $hub->safe_psql('postgres', 'SELECT count(*) FROM dataspace.hub_instance_conflict');
+my $pair = $hub->safe_psql('postgres', q{
+SELECT format('%L::bytea, %L::bytea', submission, signature) FROM dataspace.hub_instance_conflict ORDER BY id LIMIT 1});
+like($hub->safe_psql('postgres', "SELECT accepted || ' ' || reason FROM dataspace.hub_submit($pair)",
+		extra_params => [ '-U', 'node_a' ]),
+	qr/^false .*two copies of this node are running$/, 'the same submission sent again is refused again');
+is($hub->safe_psql('postgres', 'SELECT count(*) FROM dataspace.hub_instance_conflict'), $before,
+	'and adds no conflict row');
+
 my $dir = PostgreSQL::Test::Utils::tempdir;
 my $pk = $hub->safe_psql('postgres',
 	"SELECT encode(public_key, 'hex') FROM dataspace.participant WHERE node_id = '$id'");
