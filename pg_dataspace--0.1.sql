@@ -1557,7 +1557,8 @@ $$;
  * stored, written in the batch's own transaction (DS_MSG_DELIVERY_RECEIPT
  * in receipt, the signature of the node key in signature).  sent_at is set
  * once the provider has kept it; until then the worker sends it again at
- * each turn of the stream.  Never deleted.
+ * each turn of the stream, unless an administrator abandoned it
+ * (abandon_receipts).  Never deleted.
  */
 CREATE TABLE dataspace.receipt_outbox (
 	id bigserial PRIMARY KEY,
@@ -1572,11 +1573,42 @@ CREATE TABLE dataspace.receipt_outbox (
 	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	sent_at timestamptz,
 	attempts integer NOT NULL DEFAULT 0,
-	last_error text
+	last_error text,
+	abandoned_at timestamptz,
+	abandoned_by name,
+	abandon_reason text,
+	CONSTRAINT receipt_outbox_abandoned
+		CHECK ((abandoned_at IS NULL) OPERATOR(pg_catalog.=) (abandon_reason IS NULL))
 );
 
 CREATE INDEX receipt_outbox_unsent ON dataspace.receipt_outbox (contract_id, asset_id, id)
-	WHERE sent_at IS NULL;
+	WHERE sent_at IS NULL AND abandoned_at IS NULL;
+
+/*
+ * Stop sending the unsent receipts of a contract, say for a provider that
+ * is gone for good: they stay in the outbox, marked abandoned, with who
+ * did it and why.  Returns how many.
+ */
+CREATE FUNCTION dataspace.abandon_receipts(contract uuid, reason text) RETURNS bigint
+	LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n bigint;
+BEGIN
+	IF pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
+		RAISE EXCEPTION 'to abandon receipts, give a reason'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'The reason is kept in dataspace.receipt_outbox with each receipt abandoned.';
+	END IF;
+	UPDATE dataspace.receipt_outbox
+	   SET abandoned_at = pg_catalog.now(), abandoned_by = SESSION_USER, abandon_reason = reason
+	 WHERE contract_id OPERATOR(pg_catalog.=) contract
+	   AND sent_at IS NULL AND abandoned_at IS NULL;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
 
 CREATE TRIGGER receipt_outbox_no_delete BEFORE DELETE OR TRUNCATE ON dataspace.receipt_outbox
 	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
@@ -1833,3 +1865,4 @@ GRANT EXECUTE ON FUNCTION dataspace.clear_alarm(uuid) TO dataspace_contract_admi
 GRANT EXECUTE ON FUNCTION dataspace.clear_key_alarm(uuid) TO dataspace_admin;
 GRANT EXECUTE ON FUNCTION dataspace.verify_receipts(uuid) TO dataspace_reader, dataspace_admin;
 GRANT EXECUTE ON FUNCTION dataspace.restart_subscription(uuid) TO dataspace_admin;
+GRANT EXECUTE ON FUNCTION dataspace.abandon_receipts(uuid, text) TO dataspace_admin;

@@ -701,7 +701,7 @@ send_receipt(Peer *p, const Stream *st, MemoryContext cxt)
 	if (ds_spi_exec("SELECT id, receipt, signature FROM dataspace.receipt_outbox"
 					" WHERE contract_id OPERATOR(pg_catalog.=) $1"
 					" AND asset_id OPERATOR(pg_catalog.=) $2 AND sent_at IS NULL"
-					" AND id OPERATOR(pg_catalog.>) $3"
+					" AND abandoned_at IS NULL AND id OPERATOR(pg_catalog.>) $3"
 					" ORDER BY id LIMIT 1 FOR UPDATE",
 					3, (Oid[]) {UUIDOID, UUIDOID, INT8OID},
 					(Datum[]) {ds_uuid_datum(st->contract), ds_uuid_datum(st->asset),
@@ -1007,7 +1007,7 @@ list_streams(int *n, MemoryContext cxt)
 					 " JOIN dataspace.contract c ON c.id OPERATOR(pg_catalog.=) o.contract_id"
 					 " LEFT JOIN dataspace.participant p ON p.node_id OPERATOR(pg_catalog.=) o.provider_id"
 					 " LEFT JOIN dataspace.provider_login l ON l.provider_id OPERATOR(pg_catalog.=) o.provider_id"
-					 " WHERE o.sent_at IS NULL"
+					 " WHERE o.sent_at IS NULL AND o.abandoned_at IS NULL"
 					 " AND c.consumer_id OPERATOR(pg_catalog.=) $1"
 					 " AND c.provider_id OPERATOR(pg_catalog.=) o.provider_id"
 					 " AND NOT (c.state OPERATOR(pg_catalog.=) 'active'"

@@ -175,6 +175,14 @@ is($a->safe_psql('postgres', 'SELECT count(*) FROM dataspace.delivery_receipt'),
 	'the provider kept neither');
 ok($a->log_contains(qr/ERROR:  delivery receipt refused: bad signature/), 'the refusals are in the provider\'s log');
 
+# an administrator gives the two refused receipts up: the worker stops
+# sending them, and they stay in the outbox, marked (checked below, after
+# the worker's turns of the crash test)
+($rc, $out, $err) = $b->psql('postgres', qq{SELECT dataspace.abandon_receipts('$k1', ' ')});
+like($err, qr/to abandon receipts, give a reason/, 'abandoning receipts needs a reason');
+is($b->safe_psql('postgres', qq{SELECT dataspace.abandon_receipts('$k1', 'forged by the test')}), '2',
+	'an administrator abandons the two refused receipts');
+
 # a consumer crash after committing batches whose receipts were not sent
 # yet: they are sent after the restart
 my $maxid = $b->safe_psql('postgres', 'SELECT max(id) FROM dataspace.receipt_outbox');
@@ -191,6 +199,8 @@ SELECT count(*) = 1 FROM dataspace.receipt_outbox
  WHERE id > $maxid AND contract_id = '$k1' AND sent_at IS NULL AND last_error LIKE '%permission denied%'}),
 	'its receipt is queued, not yet accepted by the provider');
 my $cursor2 = $b->safe_psql('postgres', qq{SELECT cursor FROM dataspace.subscription WHERE asset_id = '$asset'});
+my $abandoned_attempts = $b->safe_psql('postgres', q{
+SELECT sum(attempts) FROM dataspace.receipt_outbox WHERE abandoned_at IS NOT NULL});
 $b->stop('immediate');
 $a->safe_psql('postgres', q{GRANT EXECUTE ON FUNCTION dataspace.export_receipt(uuid, bytea, bytea) TO dataspace_export});
 $b->start;
@@ -200,6 +210,12 @@ SELECT coalesce(max(last_chain_pos), 0) = $cursor2 FROM dataspace.delivery_recei
 is($a->safe_psql('postgres', qq{
 SELECT sum(points) || ' ' || bool_and(ok) FROM dataspace.verify_receipts('$k1')}), '20800 true',
 	'the receipts cover all 20,800 delivered points and verify');
+is($b->safe_psql('postgres', q{
+SELECT count(*) || ' ' || sum(attempts) || ' ' || bool_and(abandoned_by = session_user) || ' ' ||
+       string_agg(DISTINCT abandon_reason, ',')
+  FROM dataspace.receipt_outbox WHERE abandoned_at IS NOT NULL AND sent_at IS NULL}),
+	"2 $abandoned_attempts true forged by the test",
+	'the abandoned receipts were not sent again, and say who gave them up and why');
 
 # row-level security: an ordinary reader at node b
 $b->safe_psql('postgres', q{CREATE ROLE plain_reader IN ROLE dataspace_reader});
