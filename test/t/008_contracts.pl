@@ -8,45 +8,13 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use ReplicationSetup;
 
-my $hub = PostgreSQL::Test::Cluster->new('hub');
-$hub->init;
-$hub->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'pg_dataspace'
-dataspace.mode = 'hub'
-dataspace.database = 'postgres'
-dataspace.node_name = 'hub'
-});
-$hub->start;
-$hub->safe_psql('postgres', q{
-CREATE EXTENSION pg_dataspace;
-CREATE ROLE node_a LOGIN IN ROLE dataspace_participant;
-CREATE ROLE node_b LOGIN IN ROLE dataspace_participant;
-CREATE ROLE node_c LOGIN IN ROLE dataspace_participant;
-});
-my $hub_key = $hub->safe_psql('postgres',
-	q{SELECT encode(public_key, 'hex') FROM dataspace.node_info()});
+my ($hub, $hub_key) = new_hub('a', 'b', 'c');
 
-sub new_node
-{
-	my $name = shift;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	my $conninfo = 'host=' . $hub->host . ' port=' . $hub->port . " dbname=postgres user=node_$name";
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_dataspace'
-dataspace.database = 'postgres'
-dataspace.node_name = '$name'
-dataspace.hub = '$conninfo'
-dataspace.hub_public_key = '$hub_key'
-dataspace.sync_interval = '300ms'
-});
-	$node->start;
-	$node->safe_psql('postgres', q{CREATE EXTENSION pg_dataspace});
-	return $node;
-}
-
-my %node = (a => new_node('a'), b => new_node('b'), c => new_node('c'));
+my %node = (a => new_node($hub, $hub_key, 'a', ''), b => new_node($hub, $hub_key, 'b', ''), c => new_node($hub, $hub_key, 'c', ''));
 my ($a, $b, $c) = @node{qw(a b c)};
 my %id = map { $_ => $node{$_}->safe_psql('postgres', 'SELECT dataspace.node_id()') } keys %node;
 
