@@ -1290,6 +1290,127 @@ take_automatic_step(DsSigner *signer, const ContractRow *row, bool me_provider,
 }
 
 /*
+ * resign_contract_outbox
+ *		The undelivered steps of one contract (steps, nsteps, in order),
+ *		from the first one under a key other than the signer's on, signed
+ *		again under the signer's key: same numbers, steps and reasons, each
+ *		chained to the one before it.  Each old step is superseded by its
+ *		new one (reissue_of).  Nothing is done if one of them signs the
+ *		contract (that needs the pinned key).  Returns how many.
+ */
+static int
+resign_contract_outbox(DsSigner *signer, const uint8 id[DS_UUID_LEN], int first, int nsteps,
+					   SPITupleTable *tt)
+{
+	ContractRow row;
+	ds_contract_step *old = palloc(sizeof(ds_contract_step) * nsteps);
+	uint8		prev[DS_HASH_LEN];
+	int			from = -1;
+	bool		me_provider;
+
+	for (int i = 0; i < nsteps; i++)
+	{
+		bool		isnull;
+		bytea	   *m = DatumGetByteaPP(SPI_getbinval(tt->vals[first + i], tt->tupdesc, 2, &isnull));
+
+		if (!ds_contract_step_decode((const uint8 *) VARDATA_ANY(m), VARSIZE_ANY_EXHDR(m), &old[i]))
+			return 0;
+		if (from < 0 && memcmp(old[i].actor_key_id, signer->key_id, DS_HASH_LEN) != 0)
+			from = i;
+		if (from >= 0 && old[i].has_party_signature)
+			return 0;
+	}
+	if (from < 0)
+		return 0;
+	load_contract(id, true, false, &row);
+	if (!row.found)
+		return 0;
+	me_provider = memcmp(row.c.provider_id, signer->node_id, DS_UUID_LEN) == 0;
+	memcpy(prev, old[from].prev_hash, DS_HASH_LEN);
+	for (int i = from; i < nsteps; i++)
+	{
+		HeapTuple	tup = tt->vals[first + i];
+		bool		isnull;
+		char	   *from_state = SPI_getvalue(tup, tt->tupdesc, 3);
+		char	   *to_state = SPI_getvalue(tup, tt->tupdesc, 4);
+		uint8		old_hash[DS_HASH_LEN];
+		bytea	   *h = DatumGetByteaPP(SPI_getbinval(tup, tt->tupdesc, 5, &isnull));
+		ds_contract_step st;
+		uint8	   *msg;
+		size_t		msglen;
+		uint8		sig[DS_SIG_LEN];
+		uint8		hash[DS_HASH_LEN];
+
+		memcpy(old_hash, VARDATA_ANY(h), DS_HASH_LEN);
+		msg = sign_step(signer, &st, row.canonical, row.canonical_len, prev, old[i].step_no,
+						old[i].step, pnstrdup(old[i].reason, old[i].reason_len), false,
+						&msglen, sig, hash);
+		if (ds_spi_exec("UPDATE dataspace.contract_step SET superseded_at = pg_catalog.now(),"
+						" superseded_by = $3"
+						" WHERE contract_id OPERATOR(pg_catalog.=) $1 AND step_no OPERATOR(pg_catalog.=) $2"
+						" AND superseded_at IS NULL AND local AND delivered_at IS NULL",
+						3, (Oid[]) {UUIDOID, INT8OID, BYTEAOID},
+						(Datum[]) {ds_uuid_datum(id), Int64GetDatum(old[i].step_no),
+						ds_bytea_datum(hash, DS_HASH_LEN)},
+						NULL, false, -1) != 1)
+			elog(ERROR, "could not supersede step " INT64_FORMAT " of contract %s",
+				 old[i].step_no, ds_uuid_text(id));
+		store_step(&row.c, &st, from_state, to_state, msg, msglen, sig, hash, "reissued",
+				   old_hash, me_provider);
+		memcpy(prev, hash, DS_HASH_LEN);
+	}
+	ereport(LOG,
+			(errmsg("contract %s: steps " INT64_FORMAT " to " INT64_FORMAT " signed again under key %s",
+					ds_uuid_text(id), old[from].step_no, old[nsteps - 1].step_no,
+					ds_hex(signer->key_id, DS_HASH_LEN)),
+			 errdetail("They waited in the outbox while the hub took this node's key rotation,"
+					   " and the hub takes steps under the registered key only.")));
+	return nsteps - from;
+}
+
+/*
+ * ds_contract_resign_outbox
+ *		After the hub took a rotation of this node's key, the steps still in
+ *		the outbox under an older key (they waited: for the other party's
+ *		approval, or behind a step that did) would be refused there.  Sign
+ *		them again under the current key (resign_contract_outbox).  A step
+ *		the hub refused keeps its refusal.  Returns how many were signed
+ *		again.  Call within SPI.
+ */
+int
+ds_contract_resign_outbox(DsSigner *signer)
+{
+	int			n;
+	int			done = 0;
+	SPITupleTable *tt;
+
+	n = ds_spi_exec("SELECT s.contract_id, s.message, s.from_state, s.to_state, s.step_hash"
+					" FROM dataspace.contract_step s"
+					" WHERE s.local AND s.delivered_at IS NULL AND s.superseded_at IS NULL"
+					" AND s.hub_seq IS NULL"
+					" AND NOT EXISTS (SELECT FROM dataspace.contract_step e"
+					" WHERE e.contract_id OPERATOR(pg_catalog.=) s.contract_id"
+					" AND e.delivery_error IS NOT NULL AND e.superseded_at IS NULL)"
+					" ORDER BY s.contract_id, s.step_no",
+					0, NULL, NULL, NULL, false, -1);
+	tt = SPI_tuptable;
+	for (int i = 0; i < n;)
+	{
+		bool		isnull;
+		pg_uuid_t  *id = DatumGetUUIDP(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+		int			j = i + 1;
+
+		while (j < n &&
+			   memcmp(DatumGetUUIDP(SPI_getbinval(tt->vals[j], tt->tupdesc, 1, &isnull))->data,
+					  id->data, DS_UUID_LEN) == 0)
+			j++;
+		done += resign_contract_outbox(signer, id->data, i, j - i, tt);
+		i = j;
+	}
+	return done;
+}
+
+/*
  * reject_stale_pin
  *		A new contract from the counterparty pins a key of this node that a
  *		rotation has replaced (its cache was behind).  This node can no

@@ -11,12 +11,14 @@
 
 #include "postgres.h"
 
+#include "keys.h"
 #include "policy.h"
 #include "seal.h"
 
 extern char *ds_contract_receive(const uint8 *canonical, size_t clen,
 								 const uint8 *msg, size_t msglen,
 								 const uint8 *sig, bool hub_order, char **why);
+extern int	ds_contract_resign_outbox(DsSigner *signer);
 extern char *ds_hub_contract_step(const uint8 submitter[DS_UUID_LEN],
 								  const char *payload);
 

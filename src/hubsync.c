@@ -1316,6 +1316,13 @@ push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer)
 	int			n;
 	SPITupleTable *tt;
 
+	/*
+	 * Steps that waited across a rotation the hub has taken would be
+	 * refused under their old key: they go signed again under the new one.
+	 */
+	if (!only_signer && memcmp(st->hub_key_id, st->signer->key_id, DS_HASH_LEN) == 0)
+		ds_contract_resign_outbox(st->signer);
+
 	n = ds_spi_exec("SELECT s.contract_id, s.step_no, s.message, pg_catalog.json_build_object("
 					" 'contract', pg_catalog.encode(c.canonical, 'hex'),"
 					" 'step', pg_catalog.encode(s.message, 'hex'),"

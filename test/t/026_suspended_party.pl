@@ -4,7 +4,8 @@
 # of a participant the hub suspended.  A step that grants something
 # (resume) waits at the node, neither sent nor refused, while the node's
 # cache shows the other party suspended, and goes once the hub approves
-# that party again.  The suspended party then learns every step.
+# that party again, signed again under a new key if this node rotated
+# meanwhile.  The suspended party then learns every step.
 use strict;
 use warnings;
 use FindBin;
@@ -81,5 +82,36 @@ SELECT string_agg(step, ' ' ORDER BY step_no) FROM dataspace.contract_step WHERE
 is($a->safe_psql('postgres', qq{
 SELECT count(*) FROM dataspace.contract_step WHERE local AND (delivered_at IS NULL OR delivery_error IS NOT NULL)}),
 	'0', 'every step of the provider was delivered, none refused');
+
+# A granting step that waits across a rotation of the provider's key: the
+# hub takes steps under the registered key only, so once it has the
+# rotation the waiting step is signed again under the new key, and goes
+# when the consumer is approved again.
+$hub->safe_psql('postgres', "SELECT dataspace.suspend_participant('$id{b}', 'second investigation')");
+ok($a->poll_query_until('postgres', "SELECT status = 'suspended' FROM dataspace.participant WHERE node_id = '$id{b}'"),
+	'the provider learns of the second suspension');
+is($a->safe_psql('postgres', qq{SELECT dataspace.suspend_contract('$k1', 'again')}), 'suspended',
+	'the provider suspends the contract again');
+ok(hub_state($k1, 'suspended'), 'the hub takes it');
+is($a->safe_psql('postgres', qq{SELECT dataspace.resume_contract('$k1')}), 'active', 'the provider resumes');
+my $ka = $a->safe_psql('postgres', q{SELECT encode(dataspace.rotate_node_key(), 'hex')});
+$a->safe_psql('postgres', 'SELECT dataspace.sync_now()');
+ok($hub->poll_query_until('postgres', qq{
+SELECT encode(key_id, 'hex') = '$ka' FROM dataspace.participant WHERE node_id = '$id{a}'}),
+	'then rotates its key, and the hub takes the rotation');
+ok(two_rounds(), 'two more rounds of the provider\'s worker pass');
+is($a->safe_psql('postgres', qq{
+SELECT string_agg(format('%s %s %s %s', step, reissue_of IS NOT NULL, superseded_at IS NOT NULL,
+                         position(decode('$ka', 'hex') IN message) > 0), ', ' ORDER BY seq)
+  FROM dataspace.contract_step WHERE contract_id = '$k1' AND step_no = 8}),
+	'resume f t f, resume t f t',
+	'the waiting resumption is signed again under the new key, the first one superseded');
+$hub->safe_psql('postgres', "SELECT dataspace.approve_participant('$id{b}')");
+ok(hub_state($k1, 'active'), 'it reaches the hub once the consumer is approved again');
+ok($b->poll_query_until('postgres', "SELECT state = 'active' FROM dataspace.contract WHERE id = '$k1'"),
+	'and the consumer');
+is($a->safe_psql('postgres', qq{
+SELECT count(*) FROM dataspace.contract_step WHERE delivery_error IS NOT NULL}), '0',
+	'nothing of the provider was refused');
 
 done_testing();
