@@ -1584,6 +1584,9 @@ CREATE TABLE dataspace.receipt_outbox (
 CREATE INDEX receipt_outbox_unsent ON dataspace.receipt_outbox (contract_id, asset_id, id)
 	WHERE sent_at IS NULL AND abandoned_at IS NULL;
 
+CREATE TRIGGER receipt_outbox_no_delete BEFORE DELETE OR TRUNCATE ON dataspace.receipt_outbox
+	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
+
 /*
  * Stop sending the unsent receipts of a contract, say for a provider that
  * is gone for good: they stay in the outbox, marked abandoned, with who
@@ -1609,9 +1612,6 @@ BEGIN
 	RETURN n;
 END
 $$;
-
-CREATE TRIGGER receipt_outbox_no_delete BEFORE DELETE OR TRUNCATE ON dataspace.receipt_outbox
-	FOR EACH STATEMENT EXECUTE FUNCTION dataspace.refuse_change_trigger();
 
 /*
  * Provider: the delivery receipts consumers handed in, checked by

@@ -8,17 +8,22 @@ SET timezone = 'UTC';
 \set home :DBNAME
 \set VERBOSITY default
 
--- ids and keys differ on every run: errors are shown with them masked
+-- ids and keys differ on every run: errors are shown with them masked,
+-- with their detail, or with their hint instead
 CREATE FUNCTION public.mask(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
   SELECT regexp_replace(regexp_replace(t, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}',
          '<uuid>', 'g'), '[0-9a-f]{64}', '<key>', 'g') $$;
-CREATE FUNCTION public.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE msg text; det text; st text;
+CREATE FUNCTION public.try(sql text, with_hint boolean DEFAULT false) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE msg text; det text; hint text; st text;
 BEGIN
   EXECUTE sql;
   RETURN 'ok';
 EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, st = RETURNED_SQLSTATE;
+  GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT,
+                          st = RETURNED_SQLSTATE;
+  IF with_hint THEN
+    RETURN public.mask(st || ': ' || msg || coalesce(' | HINT: ' || nullif(hint, ''), ''));
+  END IF;
   RETURN public.mask(st || ': ' || msg || coalesce(' | ' || nullif(det, ''), ''));
 END $$;
 CREATE VIEW public.step_hex AS
@@ -470,15 +475,6 @@ SELECT event, subject IN (:'k1', :'peer_id') AS subject_ok, detail FROM dataspac
 -- revoked as compromised, before the step (a thief's step under a stolen
 -- key looks like this).  The chain is written here as the hub-sync worker
 -- would cache it.
-CREATE FUNCTION public.try_hint(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE msg text; hint text; st text;
-BEGIN
-  EXECUTE sql;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT, st = RETURNED_SQLSTATE;
-  RETURN public.mask(st || ': ' || msg || coalesce(' | HINT: ' || nullif(hint, ''), ''));
-END $$;
 SELECT dataspace.offer_contract(:'peer_id', '{00000000-0000-4000-8000-0000000001c1}', '{}', '2200-01-01') AS k9 \gset
 SELECT * FROM public.step_hex WHERE contract_id = :'k9' AND step_no = 1 \gset k9s1_
 \c regress_contract_peer
@@ -522,7 +518,7 @@ CREATE TABLE public.saved_key AS SELECT * FROM dataspace.node_key WHERE key_id =
 SET session_replication_role = replica;
 DELETE FROM dataspace.node_key WHERE key_id = sha256(decode(:'home_pk', 'hex'));
 RESET session_replication_role;
-SELECT public.try_hint(format('SELECT dataspace.reject_contract(%L, ''withdrawn'')', :'k10')) AS pinned_key_gone;
+SELECT public.try(format('SELECT dataspace.reject_contract(%L, ''withdrawn'')', :'k10'), with_hint => true) AS pinned_key_gone;
 SET session_replication_role = replica;
 INSERT INTO dataspace.node_key SELECT * FROM public.saved_key;
 RESET session_replication_role;
@@ -559,5 +555,5 @@ SELECT count(*) AS not_stored FROM dataspace.contract WHERE id = :'k12';
 DROP TABLE public.shared_points;
 DROP ROLE regress_contract_reader, regress_contract_nobody, regress_contract_admin;
 DROP VIEW public.step_hex;
-DROP FUNCTION public.try(text), public.try_hint(text), public.mask(text);
+DROP FUNCTION public.try(text, boolean), public.mask(text);
 DROP DATABASE regress_contract_peer;

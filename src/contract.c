@@ -1291,8 +1291,9 @@ take_automatic_step(DsSigner *signer, const ContractRow *row, bool me_provider,
 
 /*
  * resign_contract_outbox
- *		The undelivered steps of one contract (steps, nsteps, in order),
- *		from the first one under a key other than the signer's on, signed
+ *		The undelivered steps of one contract (rows first to first + nsteps
+ *		- 1 of tt, in order), from the first one under a key other than the
+ *		signer's on, signed
  *		again under the signer's key: same numbers, steps and reasons, each
  *		chained to the one before it.  Each old step is superseded by its
  *		new one (reissue_of).  Nothing is done if one of them signs the

@@ -677,10 +677,10 @@ receipt_decode(const uint8 *buf, size_t len, ds_receipt *rc)
  *		signature under the consumer key the contract pins, or a later key
  *		of the consumer current when the receipt was made (first, so that
  *		nothing of an unsigned message is trusted but the time that picks
- *		the key; bytes that do not decode count as unsigned), the parties, the asset,
- *		and the seals it names, which must be this node's seals at exactly
- *		those chain positions with exactly those hashes.  NULL if it holds,
- *		else the reason.  Runs inside SPI.
+ *		the key; bytes that do not decode count as unsigned), the parties,
+ *		the asset, and the seals it names, which must be this node's seals
+ *		at exactly those chain positions with exactly those hashes.  NULL
+ *		if it holds, else the reason.  Runs inside SPI.
  */
 static const char *
 receipt_check(const uint8 *msg, size_t len, const uint8 *sig, size_t siglen,
