@@ -267,6 +267,7 @@ typedef struct RoundState
 	char	   *suspension_reason;	/* the hub's, while suspended */
 	bool		was_suspended;	/* as of the last round */
 	bool		refused;		/* the hub refused a submission this round */
+	bool		recached;		/* participants cached again after a refusal */
 	uint8		hub_key_id[DS_HASH_LEN];	/* the key the hub knows us by */
 } RoundState;
 
@@ -428,6 +429,8 @@ submit(RoundState *st, const char *kind, const char *payload)
 }
 
 static void push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer);
+static void cache_participants(RoundState *st);
+static void contract_alarm(const uint8 id[DS_UUID_LEN], const char *why);
 
 /*
  * Announce this node's key rotations the hub has not seen, oldest first
@@ -1310,6 +1313,44 @@ still_approved(RoundState *st)
 	return st->status != NULL && strcmp(st->status, "approved") == 0;
 }
 
+/*
+ * A round runs in one transaction, and SPI runs a read-only statement in
+ * the snapshot that was active when the round began: without a new one,
+ * what the round itself wrote (the participants it cached, the steps it
+ * signed again) stays invisible to the round's later reads.  Called
+ * between the phases of a round that read what an earlier one wrote.
+ */
+static void
+round_snapshot_refresh(void)
+{
+	CommandCounterIncrement();
+	PopActiveSnapshot();
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+/*
+ * Whether the other party of a step the hub refused is still approved
+ * there.  This node's cache of the participants may be older than the
+ * hub's decision to suspend it: the participants are cached again, once
+ * a round, and a granting step whose other party is no longer approved
+ * waits for it, as if the cache had known (it would be refused for good
+ * otherwise).
+ */
+static bool
+other_party_approved(RoundState *st, pg_uuid_t *other)
+{
+	if (!st->recached)
+	{
+		st->recached = true;
+		cache_participants(st);
+		round_snapshot_refresh();
+	}
+	return ds_spi_exec("SELECT FROM dataspace.participant WHERE node_id OPERATOR(pg_catalog.=) $1"
+					   " AND status OPERATOR(pg_catalog.=) 'approved'",
+					   1, (Oid[]) {UUIDOID}, (Datum[]) {UUIDPGetDatum(other)},
+					   NULL, true, -1) == 1;
+}
+
 static void
 push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer)
 {
@@ -1321,13 +1362,18 @@ push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer)
 	 * refused under their old key: they go signed again under the new one.
 	 */
 	if (!only_signer && memcmp(st->hub_key_id, st->signer->key_id, DS_HASH_LEN) == 0)
+	{
 		ds_contract_resign_outbox(st->signer);
+		round_snapshot_refresh();
+	}
 
 	n = ds_spi_exec("SELECT s.contract_id, s.step_no, s.message, pg_catalog.json_build_object("
 					" 'contract', pg_catalog.encode(c.canonical, 'hex'),"
 					" 'step', pg_catalog.encode(s.message, 'hex'),"
 					" 'signature', pg_catalog.encode(s.signature, 'hex'))::text,"
-					" s.step, p.status IS NOT DISTINCT FROM 'approved'"
+					" s.step, p.status IS NOT DISTINCT FROM 'approved',"
+					" CASE WHEN c.provider_id OPERATOR(pg_catalog.=) s.actor_id"
+					" THEN c.consumer_id ELSE c.provider_id END"
 					" FROM dataspace.contract_step s JOIN dataspace.contract c"
 					" ON c.id OPERATOR(pg_catalog.=) s.contract_id"
 					" LEFT JOIN dataspace.participant p ON p.node_id OPERATOR(pg_catalog.=)"
@@ -1346,8 +1392,11 @@ push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer)
 	tt = SPI_tuptable;
 	{
 		char	  **ids = palloc(sizeof(char *) * n);
+		pg_uuid_t **uids = palloc(sizeof(pg_uuid_t *) * n);
+		pg_uuid_t **others = palloc(sizeof(pg_uuid_t *) * n);
 		int64	   *nos = palloc(sizeof(int64) * n);
 		char	  **payloads = palloc(sizeof(char *) * n);
+		bool	   *grants = palloc(sizeof(bool) * n);
 		bool	   *refused = palloc0(sizeof(bool) * n);
 		bool	   *waits = palloc0(sizeof(bool) * n);
 
@@ -1356,15 +1405,19 @@ push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer)
 			bool		isnull;
 
 			ids[i] = SPI_getvalue(tt->vals[i], tt->tupdesc, 1);
+			uids[i] = palloc(sizeof(pg_uuid_t));
+			*uids[i] = *DatumGetUUIDP(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+			others[i] = palloc(sizeof(pg_uuid_t));
+			*others[i] = *DatumGetUUIDP(SPI_getbinval(tt->vals[i], tt->tupdesc, 7, &isnull));
 			nos[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
 			payloads[i] = SPI_getvalue(tt->vals[i], tt->tupdesc, 4);
+			grants[i] = !ds_contract_step_withdraws(SPI_getvalue(tt->vals[i], tt->tupdesc, 5));
 
 			/*
 			 * A step that grants something waits while the other party is
 			 * not approved at the hub, which would refuse it for good.
 			 */
-			waits[i] = !ds_spi_getbool(i, 6, &isnull) &&
-				!ds_contract_step_withdraws(SPI_getvalue(tt->vals[i], tt->tupdesc, 5));
+			waits[i] = grants[i] && !ds_spi_getbool(i, 6, &isnull);
 			if (only_signer && !waits[i])
 			{
 				bytea	   *m = DatumGetByteaPP(SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull));
@@ -1405,6 +1458,15 @@ push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer)
 						 errdetail("The hub's answer: %s.", reason)));
 				return;
 			}
+			if (reason != NULL && grants[i] && !other_party_approved(st, others[i]))
+			{
+				ereport(WARNING,
+						(errmsg("step " INT64_FORMAT " of contract %s waits: the hub no longer has the other party approved",
+								nos[i], ids[i]),
+						 errdetail("The hub's answer: %s.", reason)));
+				waits[i] = true;
+				continue;
+			}
 			refused[i] = reason != NULL;
 			nulls[2] = reason ? ' ' : 'n';
 
@@ -1412,9 +1474,9 @@ push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer)
 			args[1] = Int64GetDatum(nos[i]);
 			args[2] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
 			if (reason)
-				ereport(WARNING,
-						(errmsg("the hub refused step " INT64_FORMAT " of contract %s: %s",
-								nos[i], ids[i], reason)));
+				contract_alarm(uids[i]->data,
+							   psprintf("the hub refused this node's step " INT64_FORMAT ": %s",
+										nos[i], reason));
 			ds_spi_exec("UPDATE dataspace.contract_step SET"
 						" delivered_at = CASE WHEN $3 IS NULL THEN pg_catalog.now() END,"
 						" delivery_error = $3"
@@ -1706,7 +1768,9 @@ sync_contracts(RoundState *st)
 {
 	pgstat_report_activity(STATE_RUNNING, "moving contract steps");
 	push_contract_steps(st, st->signer, false);
+	round_snapshot_refresh();
 	pull_contract_steps(st);
+	round_snapshot_refresh();
 	check_contract_keys(st);
 }
 
@@ -2360,6 +2424,7 @@ sync_round(void)
 			pgstat_report_activity(STATE_RUNNING, "caching the hub's catalog");
 			cache_participants(&st);
 			cache_catalog(&st);
+			round_snapshot_refresh();
 			sync_contracts(&st);
 		}
 	}
