@@ -224,10 +224,7 @@ step_key(const uint8 party[DS_UUID_LEN], const uint8 pinned[DS_HASH_LEN],
 {
 	bool		is_pinned = memcmp(st->actor_key_id, pinned, DS_HASH_LEN) == 0;
 	TimestampTz at = ds_unix_us_to_ts(st->at);
-	TimestampTz from = DT_NOBEGIN;
-	TimestampTz until = DT_NOEND;
-	TimestampTz compromised = DT_NOEND;
-	bool		found;
+	const DsKey *k;
 	uint8		kid[DS_HASH_LEN];
 	DsNode		me;
 	const char *key = ds_hex(st->actor_key_id, DS_HASH_LEN);
@@ -238,46 +235,15 @@ step_key(const uint8 party[DS_UUID_LEN], const uint8 pinned[DS_HASH_LEN],
 	if (ds_node_load(&me) && memcmp(me.node_id, party, DS_UUID_LEN) == 0)
 	{
 		DsKeyring  *ring = ds_keyring_load();
-		const DsKey *k = ds_keyring_find(ring, st->actor_key_id);
 		const DsKey *old = ds_keyring_find(ring, pinned);
 
-		found = k != NULL && (is_pinned || (old != NULL && k->created_at > old->created_at));
-		if (found)
-		{
-			memcpy(pk, k->public_key, DS_PUBKEY_LEN);
-			from = k->created_at;
-			until = k->retired_at;
-			if (k->revoked)
-				compromised = k->compromised_since;
-		}
+		k = ds_keyring_find(ring, st->actor_key_id);
+		if (k != NULL && !is_pinned && (old == NULL || k->created_at <= old->created_at))
+			k = NULL;
 	}
 	else
-	{
-		bool		isnull;
-		Datum		d;
-
-		found = ds_spi_exec("SELECT n.public_key, n.valid_from, n.valid_until, n.compromised_since"
-							" FROM dataspace.participant_key n JOIN dataspace.participant_key p"
-							" ON p.node_id OPERATOR(pg_catalog.=) n.node_id AND p.key_id OPERATOR(pg_catalog.=) $2"
-							" AND n.position OPERATOR(pg_catalog.>=) p.position"
-							" WHERE n.node_id OPERATOR(pg_catalog.=) $1 AND n.key_id OPERATOR(pg_catalog.=) $3",
-							3, (Oid[]) {UUIDOID, BYTEAOID, BYTEAOID},
-							(Datum[]) {ds_uuid_datum(party), ds_bytea_datum(pinned, DS_HASH_LEN),
-				ds_bytea_datum(st->actor_key_id, DS_HASH_LEN)},
-							NULL, true, -1) == 1;
-		if (found)
-		{
-			ds_spi_get_bytes(0, 1, pk, DS_PUBKEY_LEN);
-			from = DatumGetTimestampTz(ds_spi_get(0, 2, &isnull));
-			d = ds_spi_get(0, 3, &isnull);
-			if (!isnull)
-				until = DatumGetTimestampTz(d);
-			d = ds_spi_get(0, 4, &isnull);
-			if (!isnull)
-				compromised = DatumGetTimestampTz(d);
-		}
-	}
-	if (!found)
+		k = ds_keyring_find(ds_party_keys(party, pinned), st->actor_key_id);
+	if (k == NULL)
 	{
 		/* a party whose chain is not held here: its pinned key alone */
 		if (is_pinned)
@@ -288,12 +254,13 @@ step_key(const uint8 party[DS_UUID_LEN], const uint8 pinned[DS_HASH_LEN],
 		return psprintf("key %s is not in the checked key chain of participant %s after the key the contract pins",
 						key, ds_uuid_text(party));
 	}
+	memcpy(pk, k->public_key, DS_PUBKEY_LEN);
 	if (!ds_key_id(ds_backend_hasher(), pk, kid) || memcmp(kid, st->actor_key_id, DS_HASH_LEN) != 0 ||
 		(is_pinned && memcmp(pk, pinned_pk, DS_PUBKEY_LEN) != 0))
 		return psprintf("the public key stored for key %s does not match it", key);
-	if (at < from || at >= until)
+	if (at < k->created_at || at >= k->retired_at)
 		return psprintf("the step's time %s is outside the validity of key %s", ts_text(st->at), key);
-	if (at >= compromised)
+	if (k->revoked && at >= k->compromised_since)
 		return psprintf("key %s was revoked as compromised since before the step", key);
 	return NULL;
 }

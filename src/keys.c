@@ -654,22 +654,13 @@ ds_signer_sign(const DsSigner *signer, const uint8 *msg, size_t len,
 }
 
 /*
- * ds_keyring_load
- *		Every key of this node, public parts only, for verification.
+ * The keys SPI just returned as (key_id, public_key, valid from, valid
+ * until or NULL, revoked, compromised since or NULL), copied into ring in
+ * the context outer.
  */
-DsKeyring *
-ds_keyring_load(void)
+static void
+keyring_read(DsKeyring *ring, MemoryContext outer)
 {
-	static SPIPlanPtr keyring_plan = NULL;
-	MemoryContext outer = CurrentMemoryContext;
-	DsKeyring  *ring = palloc0(sizeof(DsKeyring));
-	DsSavedUser saved;
-
-	ds_become_owner(&saved);
-	SPI_connect();
-	ds_spi_exec_kept(&keyring_plan,
-					 "SELECT key_id, public_key, created_at, retired_at, revoked_at IS NOT NULL,"
-					 " compromised_since FROM dataspace.node_key", 0, NULL, NULL, NULL, false, -1);
 	ring->nkeys = (int) SPI_processed;
 	ring->keys = MemoryContextAllocZero(outer, sizeof(DsKey) * Max(ring->nkeys, 1));
 	for (int i = 0; i < ring->nkeys; i++)
@@ -687,9 +678,77 @@ ds_keyring_load(void)
 		d = ds_spi_get(i, 6, &isnull);
 		k->compromised_since = isnull ? DT_NOEND : DatumGetTimestampTz(d);
 	}
+}
+
+/*
+ * ds_keyring_load
+ *		Every key of this node, public parts only, for verification.
+ */
+DsKeyring *
+ds_keyring_load(void)
+{
+	static SPIPlanPtr keyring_plan = NULL;
+	MemoryContext outer = CurrentMemoryContext;
+	DsKeyring  *ring = palloc0(sizeof(DsKeyring));
+	DsSavedUser saved;
+
+	ds_become_owner(&saved);
+	SPI_connect();
+	ds_spi_exec_kept(&keyring_plan,
+					 "SELECT key_id, public_key, created_at, retired_at, revoked_at IS NOT NULL,"
+					 " compromised_since FROM dataspace.node_key", 0, NULL, NULL, NULL, false, -1);
+	keyring_read(ring, outer);
 	SPI_finish();
 	ds_restore_user(&saved);
 	return ring;
+}
+
+/*
+ * ds_party_keys
+ *		The keys another node (party) may have signed with under a contract
+ *		that pins pinned_kid: the pinned key and those after it in the
+ *		party's chain of announcements as the hub-sync worker checked it
+ *		(dataspace.participant_key), newest first, each with its validity.
+ *		Empty when no chain through the pinned key is held here: then the
+ *		pinned key counts alone, as the contract gives it.  The pinned key's
+ *		row is as the cache holds it: callers compare its public key with
+ *		the contract's.
+ */
+DsKeyring *
+ds_party_keys(const uint8 party[DS_UUID_LEN], const uint8 pinned_kid[DS_HASH_LEN])
+{
+	static SPIPlanPtr chain_plan = NULL;
+	MemoryContext outer = CurrentMemoryContext;
+	DsKeyring  *ring = palloc0(sizeof(DsKeyring));
+	Oid			types[2] = {UUIDOID, BYTEAOID};
+	Datum		values[2] = {ds_uuid_datum(party), ds_bytea_datum(pinned_kid, DS_HASH_LEN)};
+
+	SPI_connect();
+	ds_spi_exec_kept(&chain_plan,
+					 "SELECT k.key_id, k.public_key, k.valid_from, k.valid_until,"
+					 " k.revoked_at IS NOT NULL AND k.compromised_since IS NOT NULL, k.compromised_since"
+					 " FROM dataspace.participant_key k"
+					 " JOIN dataspace.participant_key p ON p.node_id OPERATOR(pg_catalog.=) k.node_id"
+					 " AND p.key_id OPERATOR(pg_catalog.=) $2"
+					 " WHERE k.node_id OPERATOR(pg_catalog.=) $1"
+					 " AND k.position OPERATOR(pg_catalog.>=) p.position"
+					 " ORDER BY k.position DESC",
+					 2, types, values, NULL, true, -1);
+	keyring_read(ring, outer);
+	SPI_finish();
+	return ring;
+}
+
+/*
+ * ds_key_valid_at
+ *		Was k current at time at (from its creation to its retirement), and
+ *		not revoked as compromised by then?
+ */
+bool
+ds_key_valid_at(const DsKey *k, TimestampTz at)
+{
+	return at >= k->created_at && at < k->retired_at &&
+		!(k->revoked && at >= k->compromised_since);
 }
 
 const DsKey *
@@ -1009,38 +1068,29 @@ ds_provider_seal_key(const uint8 provider[DS_UUID_LEN], const uint8 pinned_kid[D
 					 const uint8 pinned_pk[DS_PUBKEY_LEN], const uint8 key_id[DS_HASH_LEN],
 					 int64 sealed_at_us, uint8 pk_out[DS_PUBKEY_LEN], bool *revoked)
 {
-	Oid			types[4] = {UUIDOID, BYTEAOID, BYTEAOID, TIMESTAMPTZOID};
-	Datum		values[4];
+	const DsKey *k = ds_keyring_find(ds_party_keys(provider, pinned_kid), key_id);
+	TimestampTz at = ds_unix_us_to_ts(sealed_at_us);
 	bool		same = memcmp(pinned_kid, key_id, DS_HASH_LEN) == 0;
 
 	*revoked = false;
-	values[0] = ds_uuid_datum(provider);
-	values[1] = ds_bytea_datum(pinned_kid, DS_HASH_LEN);
-	values[2] = ds_bytea_datum(key_id, DS_HASH_LEN);
-	values[3] = TimestampTzGetDatum(ds_unix_us_to_ts(sealed_at_us));
-	if (ds_spi_exec("SELECT k.public_key, k.revoked_at IS NOT NULL"
-					" AND k.compromised_since OPERATOR(pg_catalog.<=) $4"
-					" FROM dataspace.participant_key k"
-					" JOIN dataspace.participant_key p ON p.node_id OPERATOR(pg_catalog.=) k.node_id"
-					" AND p.key_id OPERATOR(pg_catalog.=) $2"
-					" WHERE k.node_id OPERATOR(pg_catalog.=) $1 AND k.key_id OPERATOR(pg_catalog.=) $3"
-					" AND (k.key_id OPERATOR(pg_catalog.=) $2 OR (k.position OPERATOR(pg_catalog.>) p.position"
-					" AND k.valid_from OPERATOR(pg_catalog.<=) $4"
-					" AND (k.valid_until IS NULL OR k.valid_until OPERATOR(pg_catalog.>) $4)))",
-					4, types, values, NULL, true, -1) == 1)
+	if (k == NULL)
 	{
-		bool		isnull;
-
-		ds_spi_get_bytes(0, 1, pk_out, DS_PUBKEY_LEN);
-		*revoked = ds_spi_getbool(0, 2, &isnull);
-		/* the pinned key is the contract's, whatever the cache holds */
-		if (same && memcmp(pk_out, pinned_pk, DS_PUBKEY_LEN) != 0)
+		if (!same)
 			return false;
+		memcpy(pk_out, pinned_pk, DS_PUBKEY_LEN);
 		return true;
 	}
-	if (!same)
+
+	/*
+	 * The pinned key is the contract's, whatever the cache holds, and
+	 * counts whenever the seal was made (a node seals before it joins a
+	 * hub); a later key only for seals made while it was current.
+	 */
+	if (same ? memcmp(k->public_key, pinned_pk, DS_PUBKEY_LEN) != 0 :
+		(at < k->created_at || at >= k->retired_at))
 		return false;
-	memcpy(pk_out, pinned_pk, DS_PUBKEY_LEN);
+	memcpy(pk_out, k->public_key, DS_PUBKEY_LEN);
+	*revoked = k->revoked && k->compromised_since <= at;
 	return true;
 }
 
@@ -1063,38 +1113,22 @@ ds_party_signed(const uint8 party[DS_UUID_LEN], const uint8 pinned_kid[DS_HASH_L
 				const uint8 pinned_pk[DS_PUBKEY_LEN], int64 at_us,
 				const uint8 *msg, size_t len, const uint8 sig[DS_SIG_LEN])
 {
-	Oid			types[3] = {UUIDOID, BYTEAOID, TIMESTAMPTZOID};
-	Datum		values[3];
-	int			n;
+	DsKeyring  *ring = ds_party_keys(party, pinned_kid);
+	TimestampTz at = ds_unix_us_to_ts(at_us);
 
-	values[0] = ds_uuid_datum(party);
-	values[1] = ds_bytea_datum(pinned_kid, DS_HASH_LEN);
-	values[2] = TimestampTzGetDatum(ds_unix_us_to_ts(at_us));
-	n = ds_spi_exec("SELECT k.public_key, k.key_id OPERATOR(pg_catalog.=) $2,"
-					" k.valid_from OPERATOR(pg_catalog.<=) $3"
-					" AND (k.valid_until IS NULL OR k.valid_until OPERATOR(pg_catalog.>) $3)"
-					" AND NOT (k.revoked_at IS NOT NULL AND k.compromised_since OPERATOR(pg_catalog.<=) $3)"
-					" FROM dataspace.participant_key k"
-					" JOIN dataspace.participant_key p ON p.node_id OPERATOR(pg_catalog.=) k.node_id"
-					" AND p.key_id OPERATOR(pg_catalog.=) $2"
-					" WHERE k.node_id OPERATOR(pg_catalog.=) $1"
-					" AND k.position OPERATOR(pg_catalog.>=) p.position"
-					" ORDER BY k.position DESC",
-					3, types, values, NULL, true, -1);
-	if (n == 0)
+	if (ring->nkeys == 0)
 		return ds_ed25519_verify(pinned_pk, msg, len, sig);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < ring->nkeys; i++)
 	{
-		uint8		pk[DS_PUBKEY_LEN];
-		bool		isnull;
+		const DsKey *k = &ring->keys[i];
 
-		if (!ds_spi_getbool(i, 3, &isnull))
+		if (!ds_key_valid_at(k, at))
 			continue;
-		ds_spi_get_bytes(i, 1, pk, DS_PUBKEY_LEN);
 		/* the pinned key is the contract's, whatever the cache holds */
-		if (ds_spi_getbool(i, 2, &isnull) && memcmp(pk, pinned_pk, DS_PUBKEY_LEN) != 0)
+		if (memcmp(k->key_id, pinned_kid, DS_HASH_LEN) == 0 &&
+			memcmp(k->public_key, pinned_pk, DS_PUBKEY_LEN) != 0)
 			continue;
-		if (ds_ed25519_verify(pk, msg, len, sig))
+		if (ds_ed25519_verify(k->public_key, msg, len, sig))
 			return true;
 	}
 	return false;
