@@ -31,17 +31,17 @@ my %id = map { $_->name => $_->safe_psql('postgres', 'SELECT node_id FROM datasp
 my $asset = '00000000-0000-4000-8000-0000000280a1';
 public_asset($a, $b, '00000000-0000-4000-8000-000000028001', $asset);
 
-# $accept runs while the provider is cut off from the hub, $meanwhile while
-# its next round waits between the participants and the steps
-sub between_cache_and_push
+# The provider accepts contract $k while cut off from the hub; $meanwhile
+# runs while its next round waits between the participants and the steps.
+sub accept_between_cache_and_push
 {
-	my ($accept, $meanwhile) = @_;
+	my ($k, $meanwhile) = @_;
 	$hub->safe_psql('postgres', q{
 ALTER ROLE node_a NOLOGIN;
 SELECT count(pg_terminate_backend(pid)) >= 0 FROM pg_stat_activity WHERE usename = 'node_a';});
 	ok($hub->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE usename = 'node_a'"),
 		'the provider is cut off from the hub');
-	$accept->();
+	is($a->safe_psql('postgres', "SELECT dataspace.accept_contract('$k')"), 'AGREED', 'the provider accepts');
 	my $locker = $hub->background_psql('postgres');
 	$locker->query_safe('BEGIN');
 	$locker->query_safe('LOCK TABLE dataspace.hub_catalog IN ACCESS EXCLUSIVE MODE');
@@ -79,11 +79,8 @@ SELECT format('%s %s', CASE WHEN delivery_error IS NOT NULL THEN 'refused'
 
 # 1. The consumer is suspended after the provider's cache showed it approved.
 my $k1 = requested();
-between_cache_and_push(
-	sub {
-		is($a->safe_psql('postgres', "SELECT dataspace.accept_contract('$k1')"), 'AGREED',
-			'the provider accepts');
-	},
+accept_between_cache_and_push(
+	$k1,
 	sub {
 		$hub->safe_psql('postgres', "SELECT dataspace.suspend_participant('$id{b}', 'under investigation')");
 	});
@@ -106,11 +103,8 @@ is(acceptance($k1), 'delivered ', 'the provider has its acceptance delivered');
 # 2. The hub refuses for a reason the node cannot account for: the
 # contract was moved on at the hub behind the provider's back.
 my $k2 = requested();
-between_cache_and_push(
-	sub {
-		is($a->safe_psql('postgres', "SELECT dataspace.accept_contract('$k2')"), 'AGREED',
-			'the provider accepts another');
-	},
+accept_between_cache_and_push(
+	$k2,
 	sub {
 		$hub->safe_psql('postgres', "UPDATE dataspace.contract SET state = 'TERMINATED' WHERE id = '$k2'");
 	});
