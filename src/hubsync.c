@@ -1317,8 +1317,8 @@ still_approved(RoundState *st)
  * A round runs in one transaction, and SPI runs a read-only statement in
  * the snapshot that was active when the round began: without a new one,
  * what the round itself wrote (the participants it cached, the steps it
- * signed again) stays invisible to the round's later reads.  Called
- * between the phases of a round that read what an earlier one wrote.
+ * signed again, the tree head it fetched) stays invisible to the round's
+ * later reads.  Called between the phases of a round.
  */
 static void
 round_snapshot_refresh(void)
@@ -2339,6 +2339,7 @@ witness_round(RoundState *st)
 		return;
 	if (fetch_tree_head(st, &size, root))
 	{
+		round_snapshot_refresh();
 		fetch_inclusion_proofs(st, size, root);
 		fetch_received_anchors(st, size, root);
 		check_peer_heads(st, size, root, fetched_at);
@@ -2413,12 +2414,15 @@ sync_round(void)
 	}
 	else
 		register_node(&st);
+	round_snapshot_refresh();
 	if (st.status && strcmp(st.status, "approved") == 0)
 	{
 		pgstat_report_activity(STATE_RUNNING, "publishing to the hub");
 		publish_assets(&st);
+		round_snapshot_refresh();
 		pgstat_report_activity(STATE_RUNNING, "anchoring at the hub");
 		witness_round(&st);
+		round_snapshot_refresh();
 		if (still_approved(&st))
 		{
 			pgstat_report_activity(STATE_RUNNING, "caching the hub's catalog");
