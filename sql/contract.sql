@@ -508,6 +508,42 @@ SET session_replication_role = replica;
 DELETE FROM dataspace.participant_key WHERE node_id = :'peer_id';
 RESET session_replication_role;
 
+-- A step carried by hand must be under the key this node holds as the
+-- counterparty's current one.  Here the cache shows that the peer replaced
+-- its key a minute after its rejection: the rejection, though dated within
+-- the old key's validity, is taken from the hub only (whoever holds a
+-- replaced key can date steps back).  With the peer's key current again,
+-- the same step is accepted.
+SELECT dataspace.offer_contract(:'peer_id', '{00000000-0000-4000-8000-0000000001c1}', '{}', '2200-01-01') AS k11 \gset
+SELECT * FROM public.step_hex WHERE contract_id = :'k11' AND step_no = 1 \gset k11s1_
+\c regress_contract_peer
+SET timezone = 'UTC';
+SELECT dataspace.receive_contract_step(decode(:'k11s1_c', 'hex'), decode(:'k11s1_m', 'hex'), decode(:'k11s1_s', 'hex')) AS state;
+SELECT dataspace.reject_contract(:'k11', 'not now') AS state;
+SELECT * FROM public.step_hex WHERE contract_id = :'k11' AND step_no = 2 \gset k11s2_
+SELECT created_at AS k11s2_at FROM dataspace.contract_step WHERE contract_id = :'k11' AND step_no = 2 \gset
+\c :home
+SET timezone = 'UTC';
+SET session_replication_role = replica;
+INSERT INTO dataspace.participant_key (node_id, key_id, public_key, position, previous_key_id, valid_from, valid_until)
+VALUES (:'peer_id', sha256(decode(:'peer_pk', 'hex')), decode(:'peer_pk', 'hex'), 1, NULL, '2000-01-01 00:00+00',
+        timestamptz :'k11s2_at' + interval '1 minute'),
+       (:'peer_id', sha256(decode(repeat('01', 32), 'hex')), decode(repeat('01', 32), 'hex'), 2,
+        sha256(decode(:'peer_pk', 'hex')), timestamptz :'k11s2_at' + interval '1 minute', NULL);
+UPDATE dataspace.participant SET key_id = sha256(decode(repeat('01', 32), 'hex')),
+       public_key = decode(repeat('01', 32), 'hex')
+ WHERE node_id = :'peer_id';
+RESET session_replication_role;
+SELECT public.try(format('SELECT dataspace.receive_contract_step(%L, %L, %L)', decode(:'k11s2_c', 'hex'),
+  decode(:'k11s2_m', 'hex'), decode(:'k11s2_s', 'hex'))) AS under_replaced_key;
+SELECT state FROM dataspace.contract WHERE id = :'k11';
+SET session_replication_role = replica;
+UPDATE dataspace.participant SET key_id = sha256(decode(:'peer_pk', 'hex')), public_key = decode(:'peer_pk', 'hex')
+ WHERE node_id = :'peer_id';
+DELETE FROM dataspace.participant_key WHERE node_id = :'peer_id';
+RESET session_replication_role;
+SELECT dataspace.receive_contract_step(decode(:'k11s2_c', 'hex'), decode(:'k11s2_m', 'hex'), decode(:'k11s2_s', 'hex')) AS state;
+
 -- This node's own steps: after a rotation a step that does not sign the
 -- contract goes out under the new key, but only while the key the contract
 -- pins is still one of this node's keys.  Here it is taken out of the

@@ -1523,10 +1523,38 @@ follow_reconciliation(DsSigner *signer, const ContractRow *row, const Reconcilia
 }
 
 /*
+ * carried_step_key
+ *		A step carried by hand, not in the hub's order, must be under the
+ *		key this node's cache holds as the party's current one.  Whoever
+ *		holds a key the party has replaced can date a step back to when
+ *		that key was valid; only the hub, which takes a party's steps under
+ *		its registered key alone, vouches for such a step.  NULL, or why
+ *		not.  Call within SPI.
+ */
+static char *
+carried_step_key(const uint8 party[DS_UUID_LEN], const ds_contract_step *st)
+{
+	uint8		current[DS_HASH_LEN];
+
+	if (ds_spi_exec("SELECT key_id FROM dataspace.participant WHERE node_id OPERATOR(pg_catalog.=) $1",
+					1, (Oid[]) {UUIDOID}, (Datum[]) {ds_uuid_datum(party)},
+					NULL, true, -1) != 1)
+		return NULL;			/* not cached: the pinned key alone (step_key) */
+	ds_spi_get_bytes(0, 1, current, DS_HASH_LEN);
+	if (memcmp(current, st->actor_key_id, DS_HASH_LEN) == 0)
+		return NULL;
+	return psprintf("participant %s has replaced key %s by key %s; a step under a replaced key is taken from the hub only, not carried by hand",
+					ds_uuid_text(party), ds_hex(st->actor_key_id, DS_HASH_LEN),
+					ds_hex(current, DS_HASH_LEN));
+}
+
+/*
  * ds_contract_receive
  *		Apply a step the counterparty made: verified against the key the
  *		contract pins for it (for a new contract: the participant cache's
  *		key, which must be the pinned one), in order after the last step.
+ *		Carried by hand, a step must also be under the party's current key
+ *		(carried_step_key).
  *		If the step leaves the contract in a state whose next step is this
  *		node's to take by itself (agree, verify, finalize), it takes it; a
  *		new contract that pins a replaced key of this node it rejects
@@ -1585,6 +1613,8 @@ ds_contract_receive(const uint8 *canonical, size_t clen, const uint8 *msg,
 		if (memcmp(st.actor_id, other_id, DS_UUID_LEN) != 0)
 			memcpy(pk, other_pk, DS_PUBKEY_LEN);	/* check_step names the stranger */
 		else if ((*why = step_key(other_id, other_kid, other_pk, &st, pk)) != NULL)
+			return NULL;
+		else if (!hub_order && (*why = carried_step_key(other_id, &st)) != NULL)
 			return NULL;
 	}
 	else
