@@ -1543,6 +1543,29 @@ receive_one_step(const uint8 *canonical, size_t clen, const uint8 *msg,
 }
 
 /*
+ * A step that waits for the participant cache (step_key_not_cached) holds
+ * back every step after it, so it waits a few rounds, not for ever: a hub
+ * that relays a step and withholds the rotation that announced its key
+ * would otherwise stop this node's contracts.  After that the step is
+ * checked with the cache as it is, and refused.
+ */
+#define STEP_KEY_WAIT_ROUNDS 3
+static int64 key_wait_seq = -1;	/* the hub's seq of the step that waits */
+static int	key_wait_rounds = 0;
+
+/* Has the step at the hub's seq waited its rounds?  Counts this one. */
+static bool
+step_key_waited_enough(int64 seq)
+{
+	if (seq != key_wait_seq)
+	{
+		key_wait_seq = seq;
+		key_wait_rounds = 0;
+	}
+	return ++key_wait_rounds > STEP_KEY_WAIT_ROUNDS;
+}
+
+/*
  * step_key_not_cached
  *		Is this a step of a party under a key after the one the contract
  *		pins (the party rotated) that this node has not cached yet?  The
@@ -1640,7 +1663,8 @@ pull_contract_steps(RoundState *st)
 								   step_no);
 			}
 		}
-		else if (step_key_not_cached(canonical, clen, msg, msglen, actor))
+		else if (step_key_not_cached(canonical, clen, msg, msglen, actor) &&
+				 !step_key_waited_enough(seq))
 			break;				/* this step and those after it: next round */
 		else
 		{
