@@ -103,6 +103,18 @@ my ($rc, $out, $err) = $a->psql('postgres', qq{
 SELECT * FROM dataspace.check_tree_head(decode('$msg', 'hex'), decode('$forged', 'hex'))});
 like($err, qr/its signature does not verify under the pinned hub key/, 'a head with a forged signature is refused');
 
+# trimming decided heads as docs/operations.md does: a head shown again is
+# kept and decided again
+is($a->safe_psql('postgres', q{
+DELETE FROM dataspace.peer_tree_head WHERE consistent AND checked_at <= now();
+SELECT count(*) FROM dataspace.peer_tree_head WHERE consistent}), '0', 'a\'s decided consistent heads trimmed');
+ok($a->poll_query_until('postgres', qq{
+SELECT consistent FROM dataspace.check_tree_head(decode('$msg', 'hex'), decode('$sig', 'hex'))}),
+	'the head given again is kept and judged consistent again');
+is($a->safe_psql('postgres', qq{
+SELECT count(*) FROM dataspace.peer_tree_head WHERE message = decode('$msg', 'hex') AND consistent}), '1',
+	'once');
+
 # the split: the hub's cluster copied with its key and log; b is sent to
 # the copy, a stays with the original
 $hub->stop;
