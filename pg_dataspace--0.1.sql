@@ -793,14 +793,6 @@ CREATE TABLE dataspace.hub_publication (
 	published_at timestamptz NOT NULL
 );
 
-CREATE VIEW dataspace.hub_status AS
-	SELECT pg_catalog.current_setting('dataspace.hub', true) IS DISTINCT FROM '' AS configured,
-		   s.hub_id, s.participant_status, s.suspension_reason, s.last_attempt, s.last_success,
-		   s.last_error, s.last_error_at,
-		   pg_catalog.now() OPERATOR(pg_catalog.-) s.last_success AS lag
-	  FROM (VALUES (true)) v(singleton)
-	  LEFT JOIN dataspace.hub_sync_state s ON s.singleton;
-
 /* The approved participant session_user is, on the hub; NULL otherwise. */
 CREATE FUNCTION dataspace.hub_session_participant() RETURNS uuid
 	LANGUAGE sql STABLE SECURITY DEFINER
@@ -1017,6 +1009,24 @@ CREATE UNIQUE INDEX contract_step_chain_idx ON dataspace.contract_step (contract
 	WHERE superseded_at IS NULL;
 CREATE INDEX contract_step_outbox_idx ON dataspace.contract_step (seq)
 	WHERE local AND delivered_at IS NULL AND superseded_at IS NULL;
+
+/*
+ * Node: the hub-sync worker's last outcome, and this node's contract steps
+ * not delivered: waiting for the hub or for the other party's approval,
+ * refused (delivery_error), or behind a refused step.
+ */
+CREATE VIEW dataspace.hub_status AS
+	SELECT pg_catalog.current_setting('dataspace.hub', true) IS DISTINCT FROM '' AS configured,
+		   s.hub_id, s.participant_status, s.suspension_reason, s.last_attempt, s.last_success,
+		   s.last_error, s.last_error_at,
+		   pg_catalog.now() OPERATOR(pg_catalog.-) s.last_success AS lag,
+		   o.steps_waiting, o.oldest_step_waiting
+	  FROM (VALUES (true)) v(singleton)
+	  LEFT JOIN dataspace.hub_sync_state s ON s.singleton
+	 CROSS JOIN (SELECT pg_catalog.count(*) AS steps_waiting,
+						pg_catalog.min(created_at) AS oldest_step_waiting
+				   FROM dataspace.contract_step
+				  WHERE local AND delivered_at IS NULL AND superseded_at IS NULL) o;
 
 /* Node: how far the worker has read the hub's steps. */
 CREATE TABLE dataspace.contract_sync_state (

@@ -91,6 +91,8 @@ SELECT count(*) = 1 FROM dataspace.hub_refusal WHERE role_name = 'node_a' AND ki
 ok($a->poll_query_until('postgres', "SELECT status = 'suspended' FROM dataspace.participant WHERE node_id = '$id{b}'"),
 	'the provider caches the participants again and finds the consumer suspended');
 is(acceptance($k1), 'waiting ', 'the acceptance waits, neither delivered nor refused');
+is($a->safe_psql('postgres', q{SELECT steps_waiting, oldest_step_waiting IS NOT NULL FROM dataspace.hub_status}),
+	'1|t', 'hub_status counts it');
 is($a->safe_psql('postgres', "SELECT alarm IS NULL FROM dataspace.contract WHERE id = '$k1'"), 't',
 	'and raises no alarm');
 $hub->safe_psql('postgres', "SELECT dataspace.approve_participant('$id{b}')");
@@ -99,6 +101,8 @@ ok($hub->poll_query_until('postgres', "SELECT state <> 'REQUESTED' FROM dataspac
 ok($b->poll_query_until('postgres', "SELECT state = 'active' FROM dataspace.contract WHERE id = '$k1'"),
 	'and the contract is active at the consumer');
 is(acceptance($k1), 'delivered ', 'the provider has its acceptance delivered');
+is($a->safe_psql('postgres', q{SELECT steps_waiting, oldest_step_waiting IS NULL FROM dataspace.hub_status}),
+	'0|t', 'and hub_status counts nothing waiting');
 
 # 2. The hub refuses for a reason the node cannot account for: the
 # contract was moved on at the hub behind the provider's back.
@@ -127,5 +131,7 @@ is($hub->safe_psql('postgres', "SELECT count(*) FROM dataspace.contract_step WHE
 	'the hub holds the request only');
 is($a->safe_psql('postgres', "SELECT count(*) FROM dataspace.contract WHERE alarm IS NOT NULL"), '1',
 	'only that contract has an alarm');
+is($a->safe_psql('postgres', q{SELECT steps_waiting FROM dataspace.hub_status}), '2',
+	'hub_status counts the refused step and the one behind it');
 
 done_testing();
