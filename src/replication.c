@@ -1015,7 +1015,7 @@ list_streams(int *n, MemoryContext cxt)
 					 " AND c.valid_until OPERATOR(pg_catalog.>) pg_catalog.now())"
 					 " ORDER BY 2, 3",
 					 1, (Oid[]) {UUIDOID}, (Datum[]) {ds_uuid_datum(node.node_id)},
-					 NULL, true, -1);
+					 NULL, false, -1);	/* not read-only: it must see the rows just made */
 	if (*n > 0)
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
