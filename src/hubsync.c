@@ -1371,14 +1371,12 @@ push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer)
 					" 'contract', pg_catalog.encode(c.canonical, 'hex'),"
 					" 'step', pg_catalog.encode(s.message, 'hex'),"
 					" 'signature', pg_catalog.encode(s.signature, 'hex'))::text,"
-					" s.step, p.status IS NOT DISTINCT FROM 'approved',"
-					" CASE WHEN c.provider_id OPERATOR(pg_catalog.=) s.actor_id"
-					" THEN c.consumer_id ELSE c.provider_id END"
+					" s.step, p.status IS NOT DISTINCT FROM 'approved', o.id"
 					" FROM dataspace.contract_step s JOIN dataspace.contract c"
 					" ON c.id OPERATOR(pg_catalog.=) s.contract_id"
-					" LEFT JOIN dataspace.participant p ON p.node_id OPERATOR(pg_catalog.=)"
-					" CASE WHEN c.provider_id OPERATOR(pg_catalog.=) s.actor_id"
-					" THEN c.consumer_id ELSE c.provider_id END"
+					" CROSS JOIN LATERAL (SELECT CASE WHEN c.provider_id OPERATOR(pg_catalog.=) s.actor_id"
+					" THEN c.consumer_id ELSE c.provider_id END) o(id)"
+					" LEFT JOIN dataspace.participant p ON p.node_id OPERATOR(pg_catalog.=) o.id"
 					" WHERE s.local AND s.delivered_at IS NULL AND s.delivery_error IS NULL"
 					" AND s.superseded_at IS NULL"
 					" AND NOT EXISTS (SELECT FROM dataspace.contract_step e"
@@ -1391,9 +1389,8 @@ push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer)
 		return;
 	tt = SPI_tuptable;
 	{
-		char	  **ids = palloc(sizeof(char *) * n);
-		pg_uuid_t **uids = palloc(sizeof(pg_uuid_t *) * n);
-		pg_uuid_t **others = palloc(sizeof(pg_uuid_t *) * n);
+		pg_uuid_t  *ids = palloc(sizeof(pg_uuid_t) * n);
+		pg_uuid_t  *others = palloc(sizeof(pg_uuid_t) * n);
 		int64	   *nos = palloc(sizeof(int64) * n);
 		char	  **payloads = palloc(sizeof(char *) * n);
 		bool	   *grants = palloc(sizeof(bool) * n);
@@ -1404,11 +1401,8 @@ push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer)
 		{
 			bool		isnull;
 
-			ids[i] = SPI_getvalue(tt->vals[i], tt->tupdesc, 1);
-			uids[i] = palloc(sizeof(pg_uuid_t));
-			*uids[i] = *DatumGetUUIDP(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
-			others[i] = palloc(sizeof(pg_uuid_t));
-			*others[i] = *DatumGetUUIDP(SPI_getbinval(tt->vals[i], tt->tupdesc, 7, &isnull));
+			ids[i] = *DatumGetUUIDP(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+			others[i] = *DatumGetUUIDP(SPI_getbinval(tt->vals[i], tt->tupdesc, 7, &isnull));
 			nos[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
 			payloads[i] = SPI_getvalue(tt->vals[i], tt->tupdesc, 4);
 			grants[i] = !ds_contract_step_withdraws(SPI_getvalue(tt->vals[i], tt->tupdesc, 5));
@@ -1431,7 +1425,7 @@ push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer)
 		for (int i = 0; i < n; i++)
 		{
 			char	   *reason;
-			Oid			types[3] = {TEXTOID, INT8OID, TEXTOID};
+			Oid			types[3] = {UUIDOID, INT8OID, TEXTOID};
 			Datum		args[3];
 			char		nulls[3] = {' ', ' ', ' '};
 			bool		held = false;
@@ -1443,7 +1437,7 @@ push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer)
 			 * not hold yet.
 			 */
 			for (int j = 0; j < i && !held; j++)
-				held = (refused[j] || waits[j]) && strcmp(ids[j], ids[i]) == 0;
+				held = (refused[j] || waits[j]) && memcmp(ids[j].data, ids[i].data, UUID_LEN) == 0;
 			if (held || waits[i])
 			{
 				waits[i] = true;
@@ -1454,15 +1448,15 @@ push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer)
 			{
 				ereport(WARNING,
 						(errmsg("step " INT64_FORMAT " of contract %s waits: the hub no longer has this node approved",
-								nos[i], ids[i]),
+								nos[i], ds_uuid_text(ids[i].data)),
 						 errdetail("The hub's answer: %s.", reason)));
 				return;
 			}
-			if (reason != NULL && grants[i] && !other_party_approved(st, others[i]))
+			if (reason != NULL && grants[i] && !other_party_approved(st, &others[i]))
 			{
 				ereport(WARNING,
 						(errmsg("step " INT64_FORMAT " of contract %s waits: the hub no longer has the other party approved",
-								nos[i], ids[i]),
+								nos[i], ds_uuid_text(ids[i].data)),
 						 errdetail("The hub's answer: %s.", reason)));
 				waits[i] = true;
 				continue;
@@ -1470,17 +1464,17 @@ push_contract_steps(RoundState *st, const DsSigner *signer, bool only_signer)
 			refused[i] = reason != NULL;
 			nulls[2] = reason ? ' ' : 'n';
 
-			args[0] = CStringGetTextDatum(ids[i]);
+			args[0] = UUIDPGetDatum(&ids[i]);
 			args[1] = Int64GetDatum(nos[i]);
 			args[2] = reason ? CStringGetTextDatum(reason) : (Datum) 0;
 			if (reason)
-				contract_alarm(uids[i]->data,
+				contract_alarm(ids[i].data,
 							   psprintf("the hub refused this node's step " INT64_FORMAT ": %s",
 										nos[i], reason));
 			ds_spi_exec("UPDATE dataspace.contract_step SET"
 						" delivered_at = CASE WHEN $3 IS NULL THEN pg_catalog.now() END,"
 						" delivery_error = $3"
-						" WHERE contract_id OPERATOR(pg_catalog.=) $1::uuid"
+						" WHERE contract_id OPERATOR(pg_catalog.=) $1"
 						" AND step_no OPERATOR(pg_catalog.=) $2 AND superseded_at IS NULL",
 						3, types, args, nulls, false, 1);
 		}

@@ -740,12 +740,12 @@ ds_party_keys(const uint8 party[DS_UUID_LEN], const uint8 pinned_kid[DS_HASH_LEN
 }
 
 /*
- * ds_key_valid_at
+ * key_valid_at
  *		Was k current at time at (from its creation to its retirement), and
  *		not revoked as compromised by then?
  */
-bool
-ds_key_valid_at(const DsKey *k, TimestampTz at)
+static bool
+key_valid_at(const DsKey *k, TimestampTz at)
 {
 	return at >= k->created_at && at < k->retired_at &&
 		!(k->revoked && at >= k->compromised_since);
@@ -1122,7 +1122,7 @@ ds_party_signed(const uint8 party[DS_UUID_LEN], const uint8 pinned_kid[DS_HASH_L
 	{
 		const DsKey *k = &ring->keys[i];
 
-		if (!ds_key_valid_at(k, at))
+		if (!key_valid_at(k, at))
 			continue;
 		/* the pinned key is the contract's, whatever the cache holds */
 		if (memcmp(k->key_id, pinned_kid, DS_HASH_LEN) == 0 &&

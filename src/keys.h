@@ -62,7 +62,6 @@ extern bool ds_signer_sign(const DsSigner *signer, const uint8 *msg, size_t len,
 extern DsKeyring *ds_keyring_load(void);
 extern DsKeyring *ds_party_keys(const uint8 party[DS_UUID_LEN],
 								const uint8 pinned_kid[DS_HASH_LEN]);
-extern bool ds_key_valid_at(const DsKey *k, TimestampTz at);
 extern bool ds_provider_seal_key(const uint8 provider[DS_UUID_LEN],
 								 const uint8 pinned_kid[DS_HASH_LEN],
 								 const uint8 pinned_pk[DS_PUBKEY_LEN],
