@@ -21,6 +21,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/async.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -2111,6 +2112,8 @@ fetch_tree_head(RoundState *st, int64 *latest_size, uint8 latest_root[DS_HASH_LE
 					" message, signature, prev_size, consistency_proof)"
 					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, types, args, nulls, false, 1);
 	}
+	/* this node's consumers hand their heads again and get this one */
+	Async_Notify(DS_NOTIFY_CHANNEL, DS_NOTIFY_TREE_HEAD);
 	*latest_size = th.tree_size;
 	memcpy(latest_root, th.root, DS_HASH_LEN);
 	return true;

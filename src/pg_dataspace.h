@@ -22,6 +22,15 @@ typedef enum DataspaceMode
 } DataspaceMode;
 
 extern int	dataspace_mode;
+
+/*
+ * The channel a node's consumers listen on over their replication
+ * connections: notified without payload when the sealer sealed something,
+ * with DS_NOTIFY_TREE_HEAD when the node cached a new tree head of the
+ * hub's anchor log (its consumers then ask for it: src/replication.c).
+ */
+#define DS_NOTIFY_CHANNEL	"dataspace_sealed"
+#define DS_NOTIFY_TREE_HEAD	"tree head"
 extern char *dataspace_node_name;
 extern char *dataspace_key_file;
 extern char *dataspace_database;

@@ -78,7 +78,6 @@ PGDLLEXPORT void dataspace_replication_main(Datum main_arg);
 #define MAX_PEER_CONTRACTS	64
 #define MAX_BATCHES_PER_ROUND 20
 #define MAX_BACKOFF_MS		30000
-#define NOTIFY_CHANNEL		"dataspace_sealed"
 
 /* Set while the worker stores received rows; the write trigger checks it. */
 static bool storing_received = false;
@@ -291,7 +290,7 @@ connect_peer(Peer *p, const Stream *s)
 				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
 				 errmsg("the connection to %s does not use TLS", p->name)));
 	}
-	r = ds_remote_exec(p->conn, p->name, "LISTEN " NOTIFY_CHANNEL, 0, NULL, NULL,
+	r = ds_remote_exec(p->conn, p->name, "LISTEN " DS_NOTIFY_CHANNEL, 0, NULL, NULL,
 					   PGRES_COMMAND_OK, REMOTE_TIMEOUT_MS);
 	PQclear(r);
 }
@@ -379,7 +378,8 @@ authenticate(Peer *p, const DsContractTerms *t)
  * exchange_heads
  *		Hand the provider this node's newest signed tree head of the hub's
  *		anchor log and check the one it hands back (src/gossip.c): once per
- *		connection and whenever this node's head moved.  What the provider
+ *		connection, whenever this node's head moved, and whenever the
+ *		provider notified that its own head moved (drain_notifications).  What the provider
  *		sends is checked as any peer's head; one that is not a head of this
  *		node's hub is reported, never a reason to stop the stream.
  */
@@ -1292,6 +1292,9 @@ drain_notifications(void)
 		}
 		while ((nf = PQnotifies(p->conn)) != NULL)
 		{
+			/* the provider's head moved: hand it ours again, get its new one */
+			if (strcmp(nf->extra, DS_NOTIFY_TREE_HEAD) == 0)
+				p->heads_sent = -1;
 			any = true;
 			PQfreemem(nf);
 		}

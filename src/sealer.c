@@ -702,7 +702,7 @@ ds_seal_round(const uint8 *only_asset, bool force)
 	 * NOTIFY takes a cluster-wide lock at commit.
 	 */
 	if (made > 0 && dataspace_mode == DATASPACE_MODE_NODE)
-		Async_Notify("dataspace_sealed", NULL);
+		Async_Notify(DS_NOTIFY_CHANNEL, NULL);
 	return made;
 }
 

@@ -166,10 +166,20 @@ fi
 if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ]; then
 	status=1
 	[ "$f" -eq 0 ] && f=1
-	grep -E '^#' "$work/tap.log" | tail -40
-	for l in "$work"/tmp_check/log/*.log; do
-		[ -f "$l" ] && { echo "--- $l"; tail -30 "$l"; }
+	# The server logs of the failed scripts only, each script's own log
+	# (its diagnostics) last.
+	for t in $(sed -n '/^Test Summary Report/,/^Files=/s/^test\/t\/\([^ ]*\)\.pl .*/\1/p' "$work/tap.log"); do
+		for l in "$work"/tmp_check/log/"${t}"_*.log "$work/tmp_check/log/regress_log_$t"; do
+			[ -f "$l" ] && { echo "--- $l"; tail -40 "$l"; }
+		done
 	done
+	tapfailures=$(awk '
+		/^Test Summary Report/ { insum = 1 }
+		insum { if ($0 !~ /^Files=/) print; next }
+		indiag && /^ *#/ { print; next }
+		match($0, /test\/t\/[^ ]*\.pl/) { file = substr($0, RSTART, RLENGTH); indiag = 0; next }
+		/^ *not ok [0-9]+/ { print file ": " $0; indiag = 1; next }
+		{ indiag = 0 }' "$work/tap.log" | head -80)
 fi
 passed=$((passed + p)); failed=$((failed + f))
 
@@ -195,6 +205,13 @@ if [ "$fuzz_time" != 0 ]; then
 		[ "$f" -eq 0 ] && f=1
 	fi
 	passed=$((passed + p)); failed=$((failed + f))
+fi
+
+# A truncated log keeps its end: the TAP failures again, just above the
+# count.
+if [ -n "${tapfailures:-}" ]; then
+	note "TAP failures"
+	printf '%s\n' "$tapfailures"
 fi
 
 echo

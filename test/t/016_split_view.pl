@@ -6,7 +6,9 @@
 # cluster is copied (same key, same log) and the consumer is pointed at the
 # copy: the two branches grow apart, each node sees a log consistent with
 # itself, and the exchange exposes the fork on both nodes (witness_fork,
-# verify_anchor "log forked").  A head handed in by hand (check_tree_head)
+# verify_anchor "log forked").  The consumer's branch grows first, then
+# the provider's while the consumer's own head stands still: the consumer
+# learns the provider's new head only because the provider notifies it.  A head handed in by hand (check_tree_head)
 # is judged the same way; a forged one is refused.
 use strict;
 use warnings;
@@ -134,29 +136,31 @@ $b->append_conf('postgresql.conf', 'dataspace.hub = \'host=' . $hub2->host . ' p
 # anchor b's next seal at the original hub before it rereads the setting
 $b->restart;
 
-# both branches grow: a anchors at the hub, b at the copy
-$a->safe_psql('postgres', qq{
-INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('$asset', '2024-01-03', 1);
-SELECT dataspace.seal_pending();});
+# both branches grow: b anchors at the copy first, and a learns b's new
+# head over the replication connection
 $b->safe_psql('postgres', qq{
 INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('$own_b', '2024-01-03', 1);
 SELECT dataspace.seal_pending();});
-ok($hub->poll_query_until('postgres', "SELECT max(tree_size) > $before FROM dataspace.witness_tree_head"),
-	'the hub\'s log grows');
 ok($hub2->poll_query_until('postgres', "SELECT max(tree_size) > $before FROM dataspace.witness_tree_head"),
-	'and so does the copy\'s');
+	'the copy\'s log grows');
 ok($b->poll_query_until('postgres', qq{SELECT max(tree_size) > $before FROM dataspace.hub_tree_head}),
 	'node b caches heads of the copy without complaint');
-
-# the exchange exposes it on both nodes
-ok($b->poll_query_until('postgres', qq{
-SELECT count(*) > 0 FROM dataspace.witness_fork WHERE peer_id = '$id{a}'}),
-	'node b finds that node a was shown another log')
-  or diag($b->safe_psql('postgres', 'SELECT * FROM dataspace.peer_tree_head'));
 ok($a->poll_query_until('postgres', qq{
 SELECT count(*) > 0 FROM dataspace.witness_fork WHERE peer_id = '$id{b}'}),
 	'node a finds that node b was shown another log')
   or diag($a->safe_psql('postgres', 'SELECT * FROM dataspace.peer_tree_head'));
+
+# then a anchors at the hub.  b's own head stays where it was: b learns
+# a's new head because a tells its consumers that its head moved.
+$a->safe_psql('postgres', qq{
+INSERT INTO dataspace.point (asset_id, ts, value) VALUES ('$asset', '2024-01-03', 1);
+SELECT dataspace.seal_pending();});
+ok($hub->poll_query_until('postgres', "SELECT max(tree_size) > $before FROM dataspace.witness_tree_head"),
+	'the hub\'s log grows');
+ok($b->poll_query_until('postgres', qq{
+SELECT count(*) > 0 FROM dataspace.witness_fork WHERE peer_id = '$id{a}'}),
+	'node b finds that node a was shown another log')
+  or diag($b->safe_psql('postgres', 'SELECT * FROM dataspace.peer_tree_head'));
 like($a->safe_psql('postgres', qq{
 SELECT string_agg(DISTINCT reason, ',') FROM dataspace.witness_fork WHERE peer_id = '$id{b}'}),
 	qr/the hub (cannot prove it a prefix of this node's log|signed two roots for the same tree size|signed a larger log for another node than it shows this node)/,
