@@ -1548,16 +1548,26 @@ receive_one_step(const uint8 *canonical, size_t clen, const uint8 *msg,
 static int64 key_wait_seq = -1;	/* the hub's seq of the step that waits */
 static int	key_wait_rounds = 0;
 
-/* Has the step at the hub's seq waited its rounds?  Counts this one. */
+/*
+ * Has the step at the hub's seq waited its rounds?  Counts this one, and
+ * logs each round it waits.
+ */
 static bool
-step_key_waited_enough(int64 seq)
+step_key_waited_enough(int64 seq, int64 step_no, const uint8 contract_id[DS_UUID_LEN])
 {
 	if (seq != key_wait_seq)
 	{
 		key_wait_seq = seq;
 		key_wait_rounds = 0;
 	}
-	return ++key_wait_rounds > STEP_KEY_WAIT_ROUNDS;
+	if (++key_wait_rounds > STEP_KEY_WAIT_ROUNDS)
+		return true;
+	ereport(LOG,
+			(errmsg("step " INT64_FORMAT " of contract %s from the hub waits for the participant cache (round %d of %d)",
+					step_no, ds_uuid_text(contract_id), key_wait_rounds, STEP_KEY_WAIT_ROUNDS),
+			 errdetail("It is signed under a key of its party that this node has not cached; after %d rounds it is checked as the cache stands, and the steps after it wait with it.",
+					   STEP_KEY_WAIT_ROUNDS)));
+	return false;
 }
 
 /*
@@ -1659,7 +1669,7 @@ pull_contract_steps(RoundState *st)
 			}
 		}
 		else if (step_key_not_cached(canonical, clen, msg, msglen, actor) &&
-				 !step_key_waited_enough(seq))
+				 !step_key_waited_enough(seq, step_no, contract_id))
 			break;				/* this step and those after it: next round */
 		else
 		{

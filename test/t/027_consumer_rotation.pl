@@ -60,6 +60,9 @@ my $t1 = $a->safe_psql('postgres', 'SELECT now()');
 deliver(2);
 
 # the consumer rotates: the provider learns the new key through the hub
+# (the provider's log from here: the consumer's worker may ask for a batch
+# as soon as the provider has the new key, before the next one is sealed)
+my $log_offset = -s $a->logfile;
 my $kb = $b->safe_psql('postgres', q{SELECT encode(dataspace.rotate_node_key(), 'hex')});
 $b->safe_psql('postgres', 'SELECT dataspace.sync_now()');
 ok($a->poll_query_until('postgres', qq{
@@ -68,7 +71,6 @@ SELECT encode(key_id, 'hex') = '$kb' FROM dataspace.participant WHERE node_id = 
 # The consumer's worker still has its session, opened with the old key:
 # the provider refuses it the next batch, and the worker authenticates
 # again, with the new key.
-my $log_offset = -s $a->logfile;
 deliver(3);
 like(slurp_file($a->logfile, $log_offset),
 	qr/the key that answered this session's challenge no longer signs for the consumer/,

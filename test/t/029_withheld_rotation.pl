@@ -68,6 +68,8 @@ ok($a->poll_query_until('postgres', qq{
 SELECT alarm ~ '^refused step \\d+ from the hub: key $kb2 is not in the checked key chain of participant $id{b} after the key the contract pins\$'
   FROM dataspace.contract WHERE id = '$k1'}),
 	'after a few rounds the provider refuses the revocation, and the alarm says why');
+my @waits = slurp_file($a->logfile) =~ /LOG:  step \d+ of contract $k1 from the hub waits for the participant cache \(round (\d) of 3\)/g;
+is(join(',', @waits), '1,2,3', 'the revocation waited three rounds of the participant cache first');
 is($a->safe_psql('postgres', "SELECT state FROM dataspace.contract WHERE id = '$k1'"), 'active',
 	'the contract stays active at the provider');
 is($a->safe_psql('postgres', qq{
