@@ -78,6 +78,7 @@ PGDLLEXPORT void dataspace_replication_main(Datum main_arg);
 #define MAX_PEER_CONTRACTS	64
 #define MAX_BATCHES_PER_ROUND 20
 #define MAX_BACKOFF_MS		30000
+#define NOTIFIED_ROUND_MS	100
 
 /* Set while the worker stores received rows; the write trigger checks it. */
 static bool storing_received = false;
@@ -1355,6 +1356,7 @@ dataspace_replication_main(Datum main_arg)
 									 ALLOCSET_DEFAULT_SIZES);
 	for (;;)
 	{
+		TimestampTz round_start;
 		int64		got;
 		bool		notified;
 
@@ -1366,10 +1368,27 @@ dataspace_replication_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
+		round_start = GetCurrentTimestamp();
 		got = replication_round(loop_cxt);
 		notified = drain_notifications();
-		if (got > 0 || notified)
+		if (got > 0)
 			continue;
+		if (notified)
+		{
+			/*
+			 * Providers decide when they notify, and one could notify in a
+			 * loop: after a round that found nothing, the next one begins
+			 * NOTIFIED_ROUND_MS after it at the soonest.
+			 */
+			long		elapsed = TimestampDifferenceMilliseconds(round_start,
+																  GetCurrentTimestamp());
+
+			if (elapsed < NOTIFIED_ROUND_MS)
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 NOTIFIED_ROUND_MS - elapsed, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			continue;
+		}
 		wait_for_work(dataspace_replication_naptime);
 		(void) drain_notifications();
 	}
