@@ -17,12 +17,8 @@ use Test::More;
 use ReplicationSetup;
 
 my $tmp = PostgreSQL::Test::Utils::tempdir;
-my ($hub, $hub_key) = new_hub('a', 'b');
-my $a = new_node($hub, $hub_key, 'a', tls_settings($tmp));
-my $b = new_node($hub, $hub_key, 'b', '');
-approve_all($hub, $a, $b);
-my %id = map { $_->name => $_->safe_psql('postgres', 'SELECT node_id FROM dataspace.node_info()') } ($a, $b);
-export_logins($a, $id{a}, $tmp, [ 'b', $b ]);
+my ($hub, $a, $b, $ids) = provider_and_consumer($tmp);
+my %id = %$ids;
 
 my $asset = '00000000-0000-4000-8000-0000000270a1';
 public_asset($a, $b, '00000000-0000-4000-8000-000000027001', $asset);

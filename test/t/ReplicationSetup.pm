@@ -12,7 +12,8 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(new_hub new_node tls_settings export_logins approve_all agree_contract public_asset);
+our @EXPORT = qw(new_hub new_node tls_settings export_logins approve_all agree_contract public_asset
+  provider_and_consumer);
 
 # new_hub(@node_names): a started hub with a participant role node_NAME for
 # each name; returns the hub and its public key in hex.
@@ -132,6 +133,22 @@ sub approve_all
 			$node->name . ' caches the approved participants');
 	}
 	return;
+}
+
+# provider_and_consumer($tmp): a hub, a provider a serving TLS with files
+# in $tmp and a consumer b, both approved, b with its export login at a;
+# returns ($hub, $a, $b, { a => a's node id, b => b's }).
+sub provider_and_consumer
+{
+	my ($tmp) = @_;
+	my ($hub, $hub_key) = new_hub('a', 'b');
+	my $a = new_node($hub, $hub_key, 'a', tls_settings($tmp));
+	my $b = new_node($hub, $hub_key, 'b', '');
+	approve_all($hub, $a, $b);
+	my %id = map { $_->name => $_->safe_psql('postgres', 'SELECT node_id FROM dataspace.node_info()') }
+	  ($a, $b);
+	export_logins($a, $id{a}, $tmp, [ 'b', $b ]);
+	return ($hub, $a, $b, \%id);
 }
 
 # public_asset($provider, $consumer, $twin, $asset): a twin named press and
