@@ -66,6 +66,9 @@ SELECT length(dataspace.revoke_node_key(key_id, '2026-01-01', 'test')) AS curren
 SELECT * FROM pg_temp.refusal($$SELECT dataspace.revoke_node_key(key_id, '2026-01-01', 'again')
   FROM dataspace.node_key WHERE revoked_at IS NOT NULL$$);
 ROLLBACK;
+-- nor twice in one statement: the second call sees the first's revocation
+SELECT * FROM pg_temp.refusal($$SELECT dataspace.revoke_node_key(key_id, '2026-01-01', 'test')
+  FROM dataspace.node_key, generate_series(1, 2) WHERE retired_at IS NOT NULL$$);
 -- altered key rows: the node refuses to sign with them
 BEGIN;
 UPDATE dataspace.node_key SET wrapped_private_key = '\x5731' WHERE retired_at IS NULL;

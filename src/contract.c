@@ -1799,7 +1799,9 @@ hex_member(const char *payload, const char *member, uint8 **out, size_t *len)
 /*
  * A party as the hub knows it: approved (unless any_standing), with its
  * registered key (pk, kid); the key the contract pins must be that key or
- * an earlier one of the party's (it rotated since).
+ * an earlier one of the party's (it rotated since).  Read with a new
+ * snapshot: the caller may have waited for the participant's row lock
+ * behind a rotation.
  */
 static char *
 hub_party_key(const uint8 id[DS_UUID_LEN], const uint8 pinned[DS_HASH_LEN],
@@ -1814,7 +1816,7 @@ hub_party_key(const uint8 id[DS_UUID_LEN], const uint8 pinned[DS_HASH_LEN],
 	if (ds_spi_exec("SELECT p.public_key, p.key_id, p.status, EXISTS (SELECT FROM dataspace.participant_key k"
 					"  WHERE k.node_id OPERATOR(pg_catalog.=) p.node_id AND k.key_id OPERATOR(pg_catalog.=) $2)"
 					" FROM dataspace.participant p WHERE p.node_id OPERATOR(pg_catalog.=) $1",
-					2, types, args, NULL, true, -1) != 1)
+					2, types, args, NULL, false, -1) != 1)
 		return psprintf("the contract's %s %s is not a participant", role, ds_uuid_text(id));
 	ds_spi_get_bytes(0, 1, pk, DS_PUBKEY_LEN);
 	ds_spi_get_bytes(0, 2, kid, DS_HASH_LEN);

@@ -519,16 +519,22 @@ dataspace_export_batch(PG_FUNCTION_ARGS)
 				 errmsg("export refused"),
 				 errdetail("%s", why)));
 
-	/* the volume term: points sent under the contract today (UTC) */
+	/*
+	 * The volume term: points sent under the contract today (UTC).  The
+	 * day's row is locked until this call's transaction ends and read as
+	 * last committed, so that neither another session of the consumer nor
+	 * an earlier call in the same statement can spend the same volume.
+	 */
 	if (t.policy.has_max_points_per_day)
 	{
-		int64		used = 0;
+		int64		used;
 
-		if (ds_spi_exec("SELECT points FROM dataspace.export_volume"
-						" WHERE contract_id OPERATOR(pg_catalog.=) $1"
-						" AND day OPERATOR(pg_catalog.=) (pg_catalog.now() AT TIME ZONE 'UTC')::date",
-						1, types, (Datum[]) {UUIDPGetDatum(contract)}, NULL, true, -1) == 1)
-			used = ds_spi_get_int64(0, 1);
+		ds_spi_exec("INSERT INTO dataspace.export_volume AS v (contract_id, day, points)"
+					" VALUES ($1, (pg_catalog.now() AT TIME ZONE 'UTC')::date, 0)"
+					" ON CONFLICT (contract_id, day) DO UPDATE SET points = v.points"
+					" RETURNING points",
+					1, types, (Datum[]) {UUIDPGetDatum(contract)}, NULL, false, 1);
+		used = ds_spi_get_int64(0, 1);
 		volume_left = Max(0, t.policy.max_points_per_day - used);
 	}
 

@@ -258,14 +258,16 @@ check_instance(const Participant *p, const ds_submission *s, const uint8 *msg,
 	/*
 	 * One row of evidence per pair of instances: a returning instance that
 	 * keeps sending (a refused submission leaves the counter where it was)
-	 * must not fill the hub's disk.
+	 * must not fill the hub's disk.  Read with a new snapshot, to see the
+	 * evidence of an earlier call in this statement, or of the session
+	 * this one waited for at the participant's row lock.
 	 */
 	if (ds_spi_exec("SELECT FROM dataspace.hub_instance_conflict"
 					" WHERE node_id OPERATOR(pg_catalog.=) $1 AND instance OPERATOR(pg_catalog.=) $2"
 					" AND other_instance OPERATOR(pg_catalog.=) $3",
 					3, (Oid[]) {UUIDOID, BYTEAOID, BYTEAOID},
 					(Datum[]) {args[0], args[1], ds_bytea_datum(p->last_instance, DS_INSTANCE_LEN)},
-					NULL, true, -1) == 0 &&
+					NULL, false, -1) == 0 &&
 		ds_spi_exec("INSERT INTO dataspace.hub_instance_conflict (node_id, instance, other_instance,"
 					" earlier_submission, earlier_signature, other_submission, other_signature,"
 					" submission, signature)"
@@ -718,7 +720,9 @@ check_and_apply(const uint8 *msg, size_t msglen, const uint8 *sig,
  *		went): one row in hub_refusal for each of the role's first
  *		dataspace.hub_refusals_per_minute refusals of the minute, then a
  *		count in hub_refusal_overflow and one log line, so that a login
- *		sending garbage in a loop fills neither the disk nor the log.
+ *		sending garbage in a loop fills neither the disk nor the log.  The
+ *		count is read with a new snapshot: it includes the refusals of
+ *		earlier calls in the same statement.
  */
 static void
 record_refusal(const char *role, const ds_submission *s, const char *reason)
@@ -743,7 +747,7 @@ record_refusal(const char *role, const ds_submission *s, const char *reason)
 				" LIMIT $2) r",
 				2, (Oid[]) {NAMEOID, INT8OID},
 				(Datum[]) {args[0], Int64GetDatum(dataspace_hub_refusals_per_minute)},
-				NULL, true, 1);
+				NULL, false, 1);
 	if (ds_spi_get_int64(0, 1) < dataspace_hub_refusals_per_minute)
 	{
 		ds_spi_exec("INSERT INTO dataspace.hub_refusal (role_name, claimed_node_id, kind, reason)"

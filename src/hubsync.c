@@ -270,6 +270,11 @@ typedef struct RoundState
 	bool		refused;		/* the hub refused a submission this round */
 	bool		recached;		/* participants cached again after a refusal */
 	uint8		hub_key_id[DS_HASH_LEN];	/* the key the hub knows us by */
+	/* the audit log's head when the round began: committed entries only */
+	bool		audit_head;
+	int64		audit_seq;
+	uint8		audit_hash[DS_HASH_LEN];
+	int64		audit_at_us;
 } RoundState;
 
 /* The hub proves it holds the pinned key over a nonce of ours. */
@@ -477,7 +482,7 @@ announce_rotations(RoundState *st)
 						" possession_signature FROM dataspace.node_key"
 						" WHERE previous_key_id OPERATOR(pg_catalog.=) $1",
 						1, (Oid[]) {BYTEAOID}, (Datum[]) {ds_bytea_datum(cur, DS_HASH_LEN)},
-						NULL, true, -1) != 1)
+						NULL, false, -1) != 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("key %s of this node is not followed by an announced key",
@@ -1862,17 +1867,16 @@ send_anchor(RoundState *st, const ds_anchor *a, int64 head_id)
 /*
  * Anchor the chain heads that moved since their last anchor: the seal
  * chains of this node's public assets, and the audit log.  Private assets
- * are never anchored: their ids would tell the hub they exist.  Only
- * committed entries are anchored (this runs before the round appends any).
+ * are never anchored: their ids would tell the hub they exist.  The audit
+ * log's head is the one read when the round began: the entries the round
+ * appends itself (key.announce, ...) are visible to it by now, and would
+ * stay anchored at the hub if the round then failed.
  */
 static void
 publish_anchors(RoundState *st)
 {
 	int			n;
 	Datum	   *assets;
-	int64		seq;
-	uint8		hash[DS_HASH_LEN];
-	int64		at_us;
 	ds_anchor	a;
 
 	n = ds_spi_exec("SELECT a.id FROM dataspace.asset a"
@@ -1926,8 +1930,10 @@ publish_anchors(RoundState *st)
 		send_anchor(st, &a, row.id);
 	}
 
-	if (ds_audit_head(&seq, hash, &at_us))
+	if (st->audit_head)
 	{
+		int64		seq = st->audit_seq;
+
 		ds_spi_exec("SELECT COALESCE(pg_catalog.max(head_pos), 0) FROM dataspace.anchor"
 					" WHERE subject_kind OPERATOR(pg_catalog.=) 'audit_log'",
 					0, NULL, NULL, NULL, true, 1);
@@ -1938,9 +1944,9 @@ publish_anchors(RoundState *st)
 			strlcpy(a.subject_kind, DS_ANCHOR_AUDIT_LOG, sizeof(a.subject_kind));
 			memcpy(a.subject_id, st->signer->node_id, DS_UUID_LEN);
 			a.head_pos = seq;
-			memcpy(a.head_hash, hash, DS_HASH_LEN);
+			memcpy(a.head_hash, st->audit_hash, DS_HASH_LEN);
 			a.covered = seq;
-			a.last_ts_us = at_us;
+			a.last_ts_us = st->audit_at_us;
 			a.anchored_at_us = ds_ts_to_unix_us(GetCurrentTimestamp());
 			send_anchor(st, &a, seq);
 		}
@@ -2423,6 +2429,7 @@ sync_round(void)
 
 	memset(&st, 0, sizeof(st));
 	st.signer = ds_signer_load();
+	st.audit_head = ds_audit_head(&st.audit_seq, st.audit_hash, &st.audit_at_us);
 	st.next_counter = 1;
 	if (ds_spi_exec("SELECT next_counter, participant_status OPERATOR(pg_catalog.=) 'suspended'"
 					" FROM dataspace.hub_sync_state", 0, NULL, NULL, NULL, true, -1) == 1)
@@ -2458,6 +2465,7 @@ sync_round(void)
 		{
 			pgstat_report_activity(STATE_RUNNING, "caching the hub's catalog");
 			cache_participants(&st);
+			round_snapshot_refresh();
 			cache_catalog(&st);
 			round_snapshot_refresh();
 			sync_contracts(&st);

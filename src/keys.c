@@ -900,8 +900,9 @@ dataspace_rotate_node_key(PG_FUNCTION_ARGS)
 	lock_node_identity();
 	ds_become_owner(&saved);
 	SPI_connect();
+	/* a new snapshot: the rotation this call may have waited for counts */
 	ds_spi_exec("SELECT 1 FROM dataspace.node_key WHERE retired_at IS NULL",
-				0, NULL, NULL, NULL, true, -1);
+				0, NULL, NULL, NULL, false, -1);
 	have_current = SPI_processed == 1;
 	rotate_key(node.node_id, have_current, key_id);
 	SPI_finish();
@@ -958,8 +959,9 @@ dataspace_revoke_node_key(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	values[0] = ds_bytea_datum(key_id, DS_HASH_LEN);
+	/* a new snapshot: a revocation this call waited for, or made, counts */
 	ds_spi_exec("SELECT retired_at IS NULL, revoked_at IS NOT NULL FROM dataspace.node_key"
-				" WHERE key_id OPERATOR(pg_catalog.=) $1", 1, types, values, NULL, true, -1);
+				" WHERE key_id OPERATOR(pg_catalog.=) $1", 1, types, values, NULL, false, -1);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -992,11 +994,12 @@ dataspace_revoke_node_key(PG_FUNCTION_ARGS)
 	values[4] = ds_bytea_datum(sig, DS_SIG_LEN);
 	values[5] = ds_bytea_datum(signer->key_id, DS_HASH_LEN);
 	values[6] = TimestampTzGetDatum(now);
-	ds_spi_exec("UPDATE dataspace.node_key SET revoked_at = $7, compromised_since = $2,"
-				" revocation_reason = $3, revocation = $4, revocation_signature = $5,"
-				" revocation_key_id = $6, retired_at = COALESCE(retired_at, $7)"
-				" WHERE key_id OPERATOR(pg_catalog.=) $1",
-				7, types, values, NULL, false, 1);
+	if (ds_spi_exec("UPDATE dataspace.node_key SET revoked_at = $7, compromised_since = $2,"
+					" revocation_reason = $3, revocation = $4, revocation_signature = $5,"
+					" revocation_key_id = $6, retired_at = COALESCE(retired_at, $7)"
+					" WHERE key_id OPERATOR(pg_catalog.=) $1 AND revoked_at IS NULL",
+					7, types, values, NULL, false, 1) != 1)
+		elog(ERROR, "key %s was revoked meanwhile", ds_hex(key_id, DS_HASH_LEN));
 	ds_audit_append("key.revoke", ds_hex(key_id, DS_HASH_LEN),
 					ds_audit_json(3, "compromised_since",
 								  DatumGetCString(DirectFunctionCall1(timestamptz_out,

@@ -292,6 +292,11 @@ fetch_window(AssetWork *w, MemoryContext keep, int64 batch, int64 lo, int64 hi)
 				4, types, values, w, keep);
 }
 
+/*
+ * An asset's seal settings, read with a new snapshot: the round may have
+ * waited for the sealer lock behind a transaction that created the asset
+ * or changed them.
+ */
 static void
 load_config(const uint8 asset_id[DS_UUID_LEN], AssetConfig *cfg)
 {
@@ -302,7 +307,7 @@ load_config(const uint8 asset_id[DS_UUID_LEN], AssetConfig *cfg)
 	values[0] = ds_uuid_datum(asset_id);
 	ds_spi_exec_kept(&config_plan, "SELECT seal_max_points, seal_min_points, seal_max_delay"
 					 " FROM dataspace.asset WHERE id OPERATOR(pg_catalog.=) $1",
-					 1, types, values, NULL, true, -1);
+					 1, types, values, NULL, false, -1);
 	if (SPI_processed != 1)
 	{
 		/* the CHECK constraint makes this impossible short of tampering */

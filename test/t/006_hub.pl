@@ -188,6 +188,19 @@ my $overflow_lines = () = slurp_file($hub->logfile)
 is($overflow_lines, $hub->safe_psql('postgres',
 		q{SELECT count(*) FROM dataspace.hub_refusal_overflow WHERE role_name = 'looping'}),
 	'the overflow is logged once a minute');
+# the same loop inside one statement: each call counts the refusals of
+# the calls before it in that statement
+$hub->safe_psql('postgres', 'CREATE ROLE looping_in_one LOGIN IN ROLE dataspace_participant');
+$hub->safe_psql('postgres', qq{
+SELECT count(*) FROM generate_series(1, 10) g,
+  LATERAL dataspace.hub_submit('\\xdeadbeef'::bytea || int4send(g), '\\x$sig') s},
+	extra_params => [ '-U', 'looping_in_one' ]);
+is($hub->safe_psql('postgres', q{
+WITH kept AS (SELECT date_trunc('minute', refused_at) AS minute, count(*) AS n
+                FROM dataspace.hub_refusal WHERE role_name = 'looping_in_one' GROUP BY 1)
+SELECT (SELECT max(n) FROM kept) <= 3, (SELECT sum(n) FROM kept)
+       + (SELECT sum(refusals) FROM dataspace.hub_refusal_overflow WHERE role_name = 'looping_in_one')}),
+	't|10', 'so also when the ten refusals are one statement\'s');
 ($rc, $out, $err) = $hub->psql('postgres', q{SELECT count(*) FROM dataspace.hub_refusal_overflow},
 	extra_params => [ '-U', 'looping' ]);
 like($err, qr/permission denied/, 'participants cannot read the overflow');
