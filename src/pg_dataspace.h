@@ -22,15 +22,6 @@ typedef enum DataspaceMode
 } DataspaceMode;
 
 extern int	dataspace_mode;
-
-/*
- * The channel a node's consumers listen on over their replication
- * connections: notified without payload when the sealer sealed something,
- * with DS_NOTIFY_TREE_HEAD when the node cached a new tree head of the
- * hub's anchor log (its consumers then ask for it: src/replication.c).
- */
-#define DS_NOTIFY_CHANNEL	"dataspace_sealed"
-#define DS_NOTIFY_TREE_HEAD	"tree head"
 extern char *dataspace_node_name;
 extern char *dataspace_key_file;
 extern char *dataspace_database;
@@ -47,6 +38,15 @@ extern int	dataspace_replication_batch_points;
 extern int	dataspace_replication_batch_bytes;
 
 extern void dataspace_define_gucs(void);
+
+/*
+ * The channel a node's consumers listen on over their replication
+ * connections: notified without payload when the sealer sealed something,
+ * with DS_NOTIFY_TREE_HEAD when the node cached a new tree head of the
+ * hub's anchor log (its consumers then ask for it: src/replication.c).
+ */
+#define DS_NOTIFY_CHANNEL	"dataspace_sealed"
+#define DS_NOTIFY_TREE_HEAD	"tree head"
 
 /* policyfuncs.c */
 extern void ds_policy_from_jsonb(Jsonb *jb, ds_policy *out);

@@ -380,9 +380,10 @@ authenticate(Peer *p, const DsContractTerms *t)
  *		Hand the provider this node's newest signed tree head of the hub's
  *		anchor log and check the one it hands back (src/gossip.c): once per
  *		connection, whenever this node's head moved, and whenever the
- *		provider notified that its own head moved (drain_notifications).  What the provider
- *		sends is checked as any peer's head; one that is not a head of this
- *		node's hub is reported, never a reason to stop the stream.
+ *		provider notified that its own head moved (drain_notifications).
+ *		What the provider sends is checked as any peer's head; one that is
+ *		not a head of this node's hub is reported, never a reason to stop
+ *		the stream.
  */
 static void
 exchange_heads(Peer *p, const DsContractTerms *t)

@@ -22,11 +22,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use ReplicationSetup;
 
-my ($hub, $hub_key) = new_hub('a', 'b');
-my $a = new_node($hub, $hub_key, 'a', '');
-my $b = new_node($hub, $hub_key, 'b', '');
-approve_all($hub, $a, $b);
-my %id = map { $_->name => $_->safe_psql('postgres', 'SELECT node_id FROM dataspace.node_info()') } ($a, $b);
+my ($hub, $a, $b, $ids) = two_nodes();
+my %id = %$ids;
 
 my $asset = '00000000-0000-4000-8000-0000000280a1';
 public_asset($a, $b, '00000000-0000-4000-8000-000000028001', $asset);

@@ -13,7 +13,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 our @EXPORT = qw(new_hub new_node tls_settings export_logins approve_all agree_contract public_asset
-  provider_and_consumer);
+  two_nodes provider_and_consumer);
 
 # new_hub(@node_names): a started hub with a participant role node_NAME for
 # each name; returns the hub and its public key in hex.
@@ -135,20 +135,29 @@ sub approve_all
 	return;
 }
 
-# provider_and_consumer($tmp): a hub, a provider a serving TLS with files
-# in $tmp and a consumer b, both approved, b with its export login at a;
-# returns ($hub, $a, $b, { a => a's node id, b => b's }).
-sub provider_and_consumer
+# two_nodes($a_extra): a hub and two nodes a and b, both approved, a with
+# $a_extra appended to its configuration (new_node); returns ($hub, $a,
+# $b, { a => a's node id, b => b's }).
+sub two_nodes
 {
-	my ($tmp) = @_;
+	my ($a_extra) = @_;
 	my ($hub, $hub_key) = new_hub('a', 'b');
-	my $a = new_node($hub, $hub_key, 'a', tls_settings($tmp));
+	my $a = new_node($hub, $hub_key, 'a', $a_extra // '');
 	my $b = new_node($hub, $hub_key, 'b', '');
 	approve_all($hub, $a, $b);
 	my %id = map { $_->name => $_->safe_psql('postgres', 'SELECT node_id FROM dataspace.node_info()') }
 	  ($a, $b);
-	export_logins($a, $id{a}, $tmp, [ 'b', $b ]);
 	return ($hub, $a, $b, \%id);
+}
+
+# provider_and_consumer($tmp): two_nodes, a serving TLS with files in $tmp
+# as the provider and b with its export login at a as the consumer.
+sub provider_and_consumer
+{
+	my ($tmp) = @_;
+	my ($hub, $a, $b, $id) = two_nodes(tls_settings($tmp));
+	export_logins($a, $id->{a}, $tmp, [ 'b', $b ]);
+	return ($hub, $a, $b, $id);
 }
 
 # public_asset($provider, $consumer, $twin, $asset): a twin named press and
